@@ -1,0 +1,34 @@
+"""``lightning-gans`` / ``python -m lightning_gans``: the LightningCLI for every module and datamodule.
+
+Example:
+    lightning-gans fit --config examples/wgangp_8gaussians.yaml
+    lightning-gans fit --config examples/gan_digits.yaml --model WGANGP --model.n_critic 5
+"""
+
+from __future__ import annotations
+
+from lightning.pytorch import LightningDataModule
+from lightning.pytorch.cli import LightningCLI
+
+import lightning_gans  # noqa: F401  (registers GAN, WGAN, WGANGP and the datamodules for class resolution)
+import lightning_gans.callbacks  # noqa: F401
+from lightning_gans.modules import AdversarialModule
+
+__all__ = ["main"]
+
+
+def main(args=None) -> None:
+    """Run the CLI (``args`` as a list of strings, for tests; default: ``sys.argv``)."""
+    LightningCLI(
+        AdversarialModule,
+        LightningDataModule,
+        subclass_mode_model=True,
+        subclass_mode_data=True,
+        auto_configure_optimizers=False,
+        save_config_kwargs={"overwrite": True},
+        args=args,
+    )
+
+
+if __name__ == "__main__":  # pragma: no cover
+    main()

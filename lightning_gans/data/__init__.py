@@ -1,0 +1,16 @@
+"""DataModules: generated 2-D toys, embedded digits, and torchvision/image-folder data."""
+
+from lightning_gans.data.digits import DigitsDataModule, load_digits_tensor
+from lightning_gans.data.images import IMAGE_DATASETS, ImageDataModule
+from lightning_gans.data.toy import TOY_DISTRIBUTIONS, ToyDataModule, ToyDistribution, mode_coverage
+
+__all__ = [
+    "DigitsDataModule",
+    "IMAGE_DATASETS",
+    "ImageDataModule",
+    "TOY_DISTRIBUTIONS",
+    "ToyDataModule",
+    "ToyDistribution",
+    "load_digits_tensor",
+    "mode_coverage",
+]

@@ -1,0 +1,133 @@
+"""2-D toy distributions of the WGAN-GP paper (Gulrajani et al. 2017, Sec. 4 and Fig. 2).
+
+Generated, never downloaded. Constants follow the paper's released toy code: 8 Gaussians on a
+circle of radius 2 with std 0.02, 25 Gaussians on a 5x5 grid with std 0.05, and a 2-D Swiss roll,
+each then rescaled so the data has roughly unit scale.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from typing import Callable, Optional
+
+import torch
+from lightning.pytorch import LightningDataModule
+from torch import Tensor
+from torch.utils.data import Dataset
+from torchdata.stateful_dataloader import StatefulDataLoader
+
+__all__ = ["ToyDistribution", "TOY_DISTRIBUTIONS", "ToyDataModule", "mode_coverage"]
+
+
+@dataclass(frozen=True)
+class ToyDistribution:
+    """A 2-D distribution: a sampler and, for Gaussian mixtures, the modes' centres and std."""
+
+    sample: Callable[[int, Optional[torch.Generator]], Tensor]
+    centers: Optional[Tensor] = None  # (K, 2)
+    std: Optional[float] = None
+
+
+def _mixture(centers: Tensor, std: float) -> ToyDistribution:
+    def sample(n: int, generator: Optional[torch.Generator] = None) -> Tensor:
+        idx = torch.randint(len(centers), (n,), generator=generator)
+        return centers[idx] + std * torch.randn(n, 2, generator=generator)
+
+    return ToyDistribution(sample, centers, std)
+
+
+def _eight_gaussians() -> ToyDistribution:
+    s = 1.0 / math.sqrt(2)
+    unit = torch.tensor([(1, 0), (-1, 0), (0, 1), (0, -1), (s, s), (s, -s), (-s, s), (-s, -s)], dtype=torch.float32)
+    return _mixture(unit * 2.0 / 1.414, 0.02 / 1.414)  # scale 2, std 0.02, then /1.414 as in the paper's code
+
+
+def _twenty_five_gaussians() -> ToyDistribution:
+    grid = torch.tensor([(x, y) for x in range(-2, 3) for y in range(-2, 3)], dtype=torch.float32)
+    return _mixture(grid * 2.0 / 2.828, 0.05 / 2.828)  # spacing 2, std 0.05, then /2.828
+
+
+def _swiss_roll() -> ToyDistribution:
+    def sample(n: int, generator: Optional[torch.Generator] = None) -> Tensor:
+        # sklearn.datasets.make_swiss_roll(noise=0.25), the (x, z) plane, / 7.5
+        t = 1.5 * math.pi * (1 + 2 * torch.rand(n, generator=generator))
+        points = torch.stack([t * torch.cos(t), t * torch.sin(t)], dim=1)
+        return (points + 0.25 * torch.randn(n, 2, generator=generator)) / 7.5
+
+    return ToyDistribution(sample)
+
+
+TOY_DISTRIBUTIONS: dict[str, ToyDistribution] = {
+    "8gaussians": _eight_gaussians(),
+    "25gaussians": _twenty_five_gaussians(),
+    "swissroll": _swiss_roll(),
+}
+
+
+def mode_coverage(samples: Tensor, centers: Tensor, std: float, k: float = 3.0, min_fraction: float = 0.01) -> tuple[int, float]:
+    """Modes covered and fraction of high-quality samples.
+
+    A sample is *high quality* when it lies within ``k * std`` of its nearest centre; a mode is
+    *covered* when at least ``min_fraction`` of all samples are high-quality samples of that mode.
+
+    Returns:
+        ``(modes_covered, high_quality_fraction)``.
+    """
+    dist = torch.cdist(samples.float(), centers.float())  # (N, K)
+    nearest_dist, nearest = dist.min(dim=1)
+    good = nearest_dist <= k * std
+    counts = torch.bincount(nearest[good], minlength=len(centers))
+    covered = int((counts >= min_fraction * len(samples)).sum())
+    return covered, float(good.float().mean())
+
+
+class _Batches(Dataset):
+    """Item ``i`` is the whole ``i``-th batch, so loading costs one index, not ``batch_size`` collates."""
+
+    def __init__(self, batches: Tensor) -> None:
+        self.batches = batches  # (num_batches, batch_size, 2)
+
+    def __len__(self) -> int:
+        return len(self.batches)
+
+    def __getitem__(self, i: int) -> Tensor:
+        return self.batches[i]
+
+
+class ToyDataModule(LightningDataModule):
+    """Batches of a 2-D toy distribution, drawn once from a seeded RNG.
+
+    An epoch is ``batches_per_epoch`` batches, shuffled in a different order each epoch. Under DDP
+    each process gets its own batches of ``batch_size``. The loader is a ``StatefulDataLoader``, so a
+    mid-epoch resume continues where it stopped.
+
+    Args:
+        dataset: one of :data:`TOY_DISTRIBUTIONS`.
+        batch_size: samples per batch (the WGAN-GP toy code uses 256).
+        batches_per_epoch: batches in one epoch.
+        seed: seed of the data.
+    """
+
+    def __init__(self, dataset: str = "8gaussians", batch_size: int = 256, batches_per_epoch: int = 1000, seed: int = 0) -> None:
+        super().__init__()
+        if dataset not in TOY_DISTRIBUTIONS:
+            raise ValueError(f"Unknown `dataset` {dataset!r}; expected one of {sorted(TOY_DISTRIBUTIONS)}.")
+        for name, value in (("batch_size", batch_size), ("batches_per_epoch", batches_per_epoch)):
+            if not isinstance(value, int) or value < 1:
+                raise ValueError(f"`{name}` must be a positive integer, got {value!r}.")
+        self.save_hyperparameters()
+        self.distribution = TOY_DISTRIBUTIONS[dataset]
+        self.batch_size = batch_size
+        self.batches_per_epoch = batches_per_epoch
+        self.seed = seed
+        self._data: Optional[_Batches] = None
+
+    def setup(self, stage: str) -> None:
+        if self._data is None:
+            rng = torch.Generator().manual_seed(self.seed)
+            points = self.distribution.sample(self.batches_per_epoch * self.batch_size, rng)
+            self._data = _Batches(points.view(self.batches_per_epoch, self.batch_size, 2))
+
+    def train_dataloader(self) -> StatefulDataLoader:
+        return StatefulDataLoader(self._data, batch_size=None, shuffle=True)

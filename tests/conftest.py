@@ -1,0 +1,33 @@
+"""Shared test helpers: small nets and data so that each test trains in seconds on 2 CPU cores."""
+
+from __future__ import annotations
+
+import os
+import warnings
+
+import pytest
+import torch
+
+os.environ.setdefault("WANDB_MODE", "offline")
+os.environ.setdefault("WANDB_SILENT", "true")
+warnings.filterwarnings("ignore", message=".*does not have many workers.*")
+
+
+@pytest.fixture(autouse=True)
+def _seed():
+    torch.manual_seed(0)
+    yield
+
+
+def trainer_kwargs(**overrides):
+    """Quiet single-process CPU trainer arguments."""
+    kwargs = dict(
+        accelerator="cpu",
+        devices=1,
+        logger=False,
+        enable_checkpointing=False,
+        enable_progress_bar=False,
+        enable_model_summary=False,
+    )
+    kwargs.update(overrides)
+    return kwargs
