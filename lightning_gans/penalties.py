@@ -18,7 +18,7 @@ from __future__ import annotations
 from typing import Callable, Optional
 
 import torch
-from torch import Tensor
+from torch import Tensor, nn
 
 __all__ = [
     "interpolate",
@@ -27,6 +27,7 @@ __all__ = [
     "gradient_penalty",
     "lipschitz_penalty",
     "r1_penalty",
+    "frobenius_penalty",
 ]
 
 Critic = Callable[[Tensor], Tensor]
@@ -125,3 +126,31 @@ def r1_penalty(critic: Critic, real: Tensor, *, grad_scale: Optional[float] = No
     # E_x[||grad_x f(x)||_2^2]
     grads = input_gradients(critic, real, grad_scale)
     return grads.flatten(1).pow(2).sum(dim=1).mean()
+
+
+def frobenius_penalty(critic: nn.Module) -> Tensor:
+    """Sum of squared Frobenius norms of the critic's weight matrices, a cheap Lipschitz regulariser.
+
+    ``||W||_2 <= ||W||_F``, and the product of the layers' spectral norms bounds the Lipschitz
+    constant of a feed-forward net with 1-Lipschitz activations, so shrinking ``sum ||W||_F^2``
+    shrinks that bound without any SVD or input gradient (Miyato et al. 2018,
+    https://arxiv.org/abs/1802.05957, compare this looser Frobenius bound with spectral norms). "Weight matrices" are the
+    parameters with two or more dims (``Linear`` weights, conv kernels); biases and normalisation
+    gains are left out. Its gradient is ``2 W``: times the module's weight, plain weight decay on
+    the matrices, applied through the critic loss.
+
+    Args:
+        critic: the critic network.
+
+    Raises:
+        ValueError: ``critic`` has no parameter with two or more dims.
+
+    Example:
+        >>> critic = torch.nn.Sequential(torch.nn.Linear(2, 4), torch.nn.ReLU(), torch.nn.Linear(4, 1))
+        >>> penalty = frobenius_penalty(critic)  # ||W1||_F^2 + ||W2||_F^2
+    """
+    # sum_l ||W_l||_F^2 = sum_l sum_ij W_lij^2
+    matrices = [p for p in critic.parameters() if p.dim() >= 2]
+    if not matrices:
+        raise ValueError("`critic` has no weight matrix (parameter with >= 2 dims) to penalise.")
+    return torch.stack([w.float().pow(2).sum() for w in matrices]).sum()
