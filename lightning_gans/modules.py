@@ -40,6 +40,7 @@ PENALTIES: dict[str, Penalty] = {
     "gradient_penalty": lambda critic, real, fake, rng, scale: P.gradient_penalty(critic, real, fake, generator=rng, grad_scale=scale),
     "lipschitz_penalty": lambda critic, real, fake, rng, scale: P.lipschitz_penalty(critic, real, fake, generator=rng, grad_scale=scale),
     "r1": lambda critic, real, fake, rng, scale: P.r1_penalty(critic, real, grad_scale=scale),
+    "frobenius": lambda critic, real, fake, rng, scale: P.frobenius_penalty(critic),
 }
 """Penalties selectable by name through ``penalty=``; a callable with the same signature also works."""
 
@@ -130,6 +131,9 @@ class AdversarialModule(LightningModule):
         self.noise_seed = int(torch.randint(0, 2**62, ()).item()) if noise_seed is None else int(noise_seed)
         #: Optional averaged copy of the generator used by :meth:`sample` (set by ``GeneratorEMA``).
         self.ema_generator: Optional[nn.Module] = None
+        #: Std of the Gaussian instance noise added to real and fake samples before the critic sees
+        #: them (see :meth:`critic_inputs`); 0 disables it. Set each batch by ``InstanceNoise``.
+        self.instance_noise_std: float = 0.0
 
         self.critic_steps = 0
         self.generator_steps = 0
@@ -146,6 +150,21 @@ class AdversarialModule(LightningModule):
     def generator_loss(self, fake_scores: Tensor, real: Tensor) -> Tensor:
         """Loss the generator minimises. ``real`` is the batch of this update, for losses that need it."""
         return self.loss.generator(fake_scores)
+
+    def critic_inputs(self, real: Tensor, fake: Tensor, generator: Optional[torch.Generator] = None) -> tuple[Tensor, Tensor]:
+        """What the critic sees of a real and a fake batch, in both the critic and generator updates.
+
+        Adds instance noise ``N(0, instance_noise_std^2)`` to both (Arjovsky & Bottou 2017,
+        https://arxiv.org/abs/1701.04862, Sec. 3) with the update's RNG, so runs stay
+        reproducible and resumable; returns them unchanged, drawing nothing, when the std is 0.
+        Penalties receive the returned samples, so the gradient penalty interpolates between the
+        noised samples. Gradients flow through ``fake``.
+        """
+        std = float(self.instance_noise_std)
+        if std == 0.0:
+            return real, fake
+        noise = torch.randn((2,) + tuple(real.shape), device=real.device, dtype=real.dtype, generator=generator)
+        return real + std * noise[0], fake + std * noise[1]
 
     def sample_noise(self, n: int, generator: Optional[torch.Generator] = None) -> Tensor:
         """Draw ``n`` latent vectors from the prior, standard normal ``(n, latent_dim)``."""
@@ -227,6 +246,7 @@ class AdversarialModule(LightningModule):
         opt = self.critic_optimizer
         with torch.no_grad():
             fake = self._generate(real, rng)
+        real, fake = self.critic_inputs(real, fake, rng)
         with self.toggled_optimizer(opt):
             real_scores = self._scores(real)
             fake_scores = self._scores(fake)
@@ -247,7 +267,7 @@ class AdversarialModule(LightningModule):
     def _generator_update(self, real: Tensor, rng: torch.Generator) -> None:
         opt = self.generator_optimizer
         with self.toggled_optimizer(opt):
-            fake = self._generate(real, rng)
+            real, fake = self.critic_inputs(real, self._generate(real, rng), rng)
             loss = self.generator_loss(self._scores(fake), real)
             opt.zero_grad(set_to_none=True)
             self.manual_backward(loss)
