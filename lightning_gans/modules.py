@@ -50,6 +50,7 @@ GENERATOR_LOSS = "train/generator_loss"
 WASSERSTEIN_ESTIMATE = "train/wasserstein_estimate"
 PENALTY = "train/penalty"
 GRADIENT_PENALTY = "train/gradient_penalty"
+GENERATOR_STEP = "train/generator_step"  # logged every batch: the generator-update x-axis for dashboards
 
 _CHECKPOINT_KEY = "lightning_gans"
 _MIX = 0x9E3779B97F4A7C15  # odd 64-bit constants that spread seeds (splitmix64)
@@ -222,6 +223,7 @@ class AdversarialModule(LightningModule):
         else:
             self._generator_update(real, rng)
             self._cycle_position = 0
+        self.log(GENERATOR_STEP, float(self.generator_steps))
 
     def on_save_checkpoint(self, checkpoint: dict[str, Any]) -> None:
         checkpoint[_CHECKPOINT_KEY] = {
