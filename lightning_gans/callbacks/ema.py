@@ -1,0 +1,179 @@
+"""Exponential moving average of the generator's parameters."""
+
+from __future__ import annotations
+
+import copy
+from typing import Any, Optional, Union
+
+import torch
+from lightning.pytorch import Callback, LightningModule, Trainer
+from torch import nn
+
+__all__ = ["GeneratorEMA", "load_ema_generator"]
+
+
+class GeneratorEMA(Callback):
+    """Exponential moving average of the generator's weights, used for sampling and evaluation.
+
+    After every generator optimizer step ``t`` (a post-step hook of ``trainer.optimizers[0]``, so a
+    step AMP skipped is not averaged) each parameter of the copy follows
+    ``ema <- decay * ema + (1 - decay) * theta`` once ``t > start_step``, and equals ``theta`` before.
+    This is the generator averaging of Karras et al. 2018 (Progressive GAN,
+    https://arxiv.org/abs/1710.10196) and Yazici et al. 2019 (https://arxiv.org/abs/1806.04498).
+
+    Only parameters are averaged. Buffers are copied from the live generator at each update, as in
+    StyleGAN2-ADA: BatchNorm statistics, and spectral norm's ``_u``/``_v`` vectors, which must match
+    the weights they estimate and break evaluation when averaged. The critic is never touched.
+
+    The copy is created in ``on_train_start`` (after ``LSUVInit`` and ``SpectralNorm``), kept in eval
+    mode without gradients, and set as ``pl_module.ema_generator`` when ``use_for_sampling`` (so
+    ``pl_module.sample(n)`` and every callback that evaluates through it use it). It is deliberately
+    **not** a registered submodule: it stays out of the module's ``state_dict`` (so
+    ``load_from_checkpoint`` works without this callback), out of DDP and out of the optimizers. It is
+    saved in the checkpoint through this callback's ``state_dict`` and restored exactly on resume;
+    :func:`load_ema_generator` attaches it after ``load_from_checkpoint``.
+
+    Module protocol: ``pl_module.generator`` (an ``nn.Module``), ``configure_optimizers()`` returning
+    ``[generator_optimizer, critic_optimizer]``, and an ``ema_generator`` attribute read by ``sample``.
+
+    Args:
+        decay: weight of the old average, in [0, 1) (e.g. 0.999).
+        start_step: generator updates during which the average just tracks the generator (>= 0).
+        use_for_sampling: set ``pl_module.ema_generator`` to the average.
+
+    Raises:
+        ValueError: an argument is out of range, or two ``GeneratorEMA`` callbacks both sample.
+        TypeError: the module does not follow the protocol.
+
+    Example:
+        >>> trainer = Trainer(callbacks=[GeneratorEMA(decay=0.999, start_step=1000)])  # doctest: +SKIP
+        >>> images = model.sample(64)  # from the averaged generator  # doctest: +SKIP
+    """
+
+    def __init__(self, decay: float = 0.999, start_step: int = 0, use_for_sampling: bool = True) -> None:
+        if isinstance(decay, bool) or not isinstance(decay, (int, float)) or not 0 <= decay < 1:
+            raise ValueError(f"`decay` must be a number in [0, 1), got {decay!r}.")
+        if not isinstance(start_step, int) or isinstance(start_step, bool) or start_step < 0:
+            raise ValueError(f"`start_step` must be an integer >= 0, got {start_step!r}.")
+        if not isinstance(use_for_sampling, bool):
+            raise TypeError(f"`use_for_sampling` must be a bool, got {use_for_sampling!r}.")
+        self.decay = float(decay)
+        self.start_step = start_step
+        self.use_for_sampling = use_for_sampling
+        #: Generator updates seen so far (checkpointed).
+        self.updates = 0
+        self._ema: Optional[nn.Module] = None
+        self._generator: Optional[nn.Module] = None
+        self._pending: Optional[dict[str, Any]] = None  # state loaded before the copy exists
+        self._handle: Any = None
+
+    @property
+    def ema_generator(self) -> Optional[nn.Module]:
+        """The averaged generator (``None`` before the first fit starts training)."""
+        return self._ema
+
+    def setup(self, trainer: Trainer, pl_module: LightningModule, stage: str) -> None:
+        if not isinstance(getattr(pl_module, "generator", None), nn.Module):
+            raise TypeError(f"GeneratorEMA needs an `nn.Module` attribute `generator` on {type(pl_module).__name__}.")
+        samplers = [cb for cb in trainer.callbacks if isinstance(cb, GeneratorEMA) and cb.use_for_sampling]
+        if len(samplers) > 1:
+            raise ValueError("Two GeneratorEMA callbacks with `use_for_sampling=True`: only one can drive `sample()`.")
+
+    def on_train_start(self, trainer: Trainer, pl_module: LightningModule) -> None:
+        generator = pl_module.generator
+        if len(trainer.optimizers) != 2:
+            raise TypeError("GeneratorEMA needs optimizers [generator, critic] from `configure_optimizers`.")
+        if self._ema is None or self._generator is not generator:
+            self._ema = _frozen_copy(generator)
+            self._generator = generator
+        if self._pending is not None:
+            self._load_ema_state(self._pending)
+            self._pending = None
+        if self.use_for_sampling:
+            _attach(pl_module, self._ema)
+        self._remove_hook()
+        self._handle = trainer.optimizers[0].register_step_post_hook(self._on_generator_step)
+
+    def _on_generator_step(self, optimizer: torch.optim.Optimizer, args: Any, kwargs: Any) -> None:
+        self.updates += 1
+        self.update(self._ema, self._generator, 0.0 if self.updates <= self.start_step else self.decay)
+
+    @staticmethod
+    @torch.no_grad()
+    def update(ema: nn.Module, generator: nn.Module, decay: float) -> None:
+        """One EMA update of ``ema``'s parameters towards ``generator``'s; buffers are copied."""
+        for p_ema, p in zip(ema.parameters(), generator.parameters()):
+            if decay == 0.0:
+                p_ema.copy_(p)
+            else:
+                p_ema.lerp_(p, 1.0 - decay)  # decay * ema + (1 - decay) * p
+        for b_ema, b in zip(ema.buffers(), generator.buffers()):
+            b_ema.copy_(b)
+
+    def state_dict(self) -> dict[str, Any]:
+        if self._ema is None:
+            return dict(self._pending) if self._pending is not None else {"updates": self.updates}
+        return {"updates": self.updates, "ema": {k: v.detach().clone() for k, v in self._ema.state_dict().items()}}
+
+    def load_state_dict(self, state_dict: dict[str, Any]) -> None:
+        self.updates = int(state_dict["updates"])
+        if "ema" not in state_dict:
+            return
+        if self._ema is None:
+            self._pending = state_dict
+        else:
+            self._load_ema_state(state_dict)
+
+    def teardown(self, trainer: Trainer, pl_module: LightningModule, stage: str) -> None:
+        self._remove_hook()
+
+    def _load_ema_state(self, state_dict: dict[str, Any]) -> None:
+        self._ema.load_state_dict(state_dict["ema"])
+
+    def _remove_hook(self) -> None:
+        if self._handle is not None:
+            self._handle.remove()
+            self._handle = None
+
+
+def _frozen_copy(generator: nn.Module) -> nn.Module:
+    ema = copy.deepcopy(generator)
+    ema.requires_grad_(False)
+    return ema.eval()
+
+
+def _attach(pl_module: nn.Module, ema: nn.Module) -> None:
+    """Set ``pl_module.ema_generator`` without registering a submodule.
+
+    ``nn.Module.__setattr__`` would register any ``nn.Module`` value in ``_modules`` (and so in the
+    state dict, DDP and ``.to()``); writing the instance attribute directly keeps it a plain reference.
+    """
+    if "ema_generator" in pl_module._modules:
+        raise ValueError(f"{type(pl_module).__name__} registers `ema_generator` as a submodule; GeneratorEMA manages it.")
+    object.__setattr__(pl_module, "ema_generator", ema)
+
+
+def load_ema_generator(pl_module: nn.Module, checkpoint: Union[str, dict[str, Any]], state_key: str = "GeneratorEMA") -> nn.Module:
+    """Attach the EMA generator saved in a checkpoint to a module loaded without a Trainer.
+
+    Args:
+        pl_module: e.g. the result of ``WGANGP.load_from_checkpoint(path, ...)``.
+        checkpoint: path or loaded checkpoint dictionary.
+        state_key: the callback's ``state_key`` (the class name unless customised).
+
+    Returns:
+        The averaged generator, also set as ``pl_module.ema_generator``.
+
+    Raises:
+        KeyError: the checkpoint holds no EMA state under ``state_key``.
+    """
+    if not isinstance(checkpoint, dict):
+        checkpoint = torch.load(checkpoint, map_location="cpu", weights_only=True)
+    state = checkpoint.get("callbacks", {}).get(state_key)
+    if state is None or "ema" not in state:
+        raise KeyError(f"No GeneratorEMA state under `state_key` {state_key!r} in the checkpoint.")
+    ema = _frozen_copy(pl_module.generator)
+    ema.load_state_dict(state["ema"])
+    _attach(pl_module, ema)
+    return ema
+
