@@ -1,0 +1,107 @@
+"""Send one image to whatever image-capable loggers the trainer has, or save it as a PNG.
+
+Shared by :class:`~lightning_gans.callbacks.SampleLogger` and :class:`~lightning_gans.callbacks.ToyPlot`.
+Each logger class maps through one table to its own image API; any other logger with a
+``log_image(key, images, step=...)`` method (W&B's signature, also used by several third-party
+loggers) is called through that method.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+from typing import Any, Callable, Optional
+
+import torch
+from lightning.pytorch import Trainer
+from lightning.pytorch.loggers import Logger, TensorBoardLogger, WandbLogger
+from torch import Tensor
+
+__all__ = ["log_image", "to_uint8_hwc"]
+
+
+def _wandb(logger: Any, key: str, image: Tensor, step: int, caption: str) -> None:
+    logger.log_image(key, [image.numpy()], step=step, caption=[caption])
+
+
+def _tensorboard(logger: Any, key: str, image: Tensor, step: int, caption: str) -> None:
+    logger.experiment.add_image(key, image.numpy(), global_step=step, dataformats="HWC")
+
+
+def _duck(logger: Any, key: str, image: Tensor, step: int, caption: str) -> None:
+    logger.log_image(key, [image.numpy()], step=step)
+
+
+_IMAGE_WRITERS: dict[type, Callable[[Any, str, Tensor, int, str], None]] = {
+    WandbLogger: _wandb,
+    TensorBoardLogger: _tensorboard,
+}
+"""Logger class -> writer of one ``(H, W, 3)`` uint8 image through that logger's own image API."""
+
+
+def _writer(logger: Logger) -> Optional[Callable[[Any, str, Tensor, int, str], None]]:
+    for cls, writer in _IMAGE_WRITERS.items():
+        if isinstance(logger, cls):
+            return writer
+    return _duck if callable(getattr(logger, "log_image", None)) else None
+
+
+def to_uint8_hwc(image: Tensor) -> Tensor:
+    """``(3, H, W)`` float in [0, 1] -> ``(H, W, 3)`` uint8 on the CPU."""
+    return image.detach().clamp(0, 1).mul(255).round().to(torch.uint8).permute(1, 2, 0).cpu().contiguous()
+
+
+def log_image(
+    trainer: Trainer,
+    key: str,
+    image: Tensor,
+    step: int,
+    caption: str,
+    png_name: str,
+    dirpath: Optional[str] = None,
+    save_png: Optional[bool] = None,
+) -> list[str]:
+    """Log ``image`` (``(H, W, 3)`` uint8) to every image-capable logger; write a PNG if none took it.
+
+    Call on global rank zero only.
+
+    Args:
+        trainer: the running trainer.
+        key: image name on the dashboard, e.g. ``"samples"``.
+        image: ``(H, W, 3)`` uint8.
+        step: logger step (the trainer's global step: one batch is one update).
+        caption: short caption (W&B shows it under the image).
+        png_name: file name of the PNG, without directory.
+        dirpath: PNG directory (default: ``<trainer.log_dir or default_root_dir>/<key>``).
+        save_png: ``True`` always writes the PNG, ``False`` never, ``None`` only when no logger took the image.
+
+    Returns:
+        Where the image went: logger class names and/or the PNG path.
+    """
+    if image.dtype != torch.uint8 or image.dim() != 3 or image.shape[2] != 3:
+        raise ValueError(f"`image` must be (H, W, 3) uint8, got {tuple(image.shape)} {image.dtype}.")
+    sent: list[str] = []
+    for logger in trainer.loggers:
+        writer = _writer(logger)
+        if writer is not None:
+            writer(logger, key, image, step, caption)
+            sent.append(type(logger).__name__)
+    if save_png or (save_png is None and not sent):
+        from torchvision.io import write_png
+
+        root = dirpath or os.path.join(_log_root(trainer), re.sub(r"[^\w.-]+", "_", key))
+        os.makedirs(root, exist_ok=True)
+        path = os.path.join(root, png_name)
+        write_png(image.permute(2, 0, 1).contiguous(), path)
+        sent.append(path)
+    return sent
+
+
+def _log_root(trainer: Trainer) -> str:
+    # trainer.log_dir broadcasts (a collective); callers run on rank zero only, so read it locally
+    for logger in trainer.loggers:
+        for attr in ("log_dir", "save_dir"):
+            value = getattr(logger, attr, None)
+            if isinstance(value, str):
+                return value
+    return trainer.default_root_dir

@@ -1,0 +1,228 @@
+"""Real vs generated 2-D points over the critic's value surface, logged as an image."""
+
+from __future__ import annotations
+
+from typing import Any, Optional
+
+import numpy as np
+import torch
+from lightning.pytorch import Callback, LightningModule, Trainer
+from lightning_utilities.core.imports import RequirementCache
+from torch import Tensor, nn
+
+from lightning_gans.callbacks._images import log_image
+
+__all__ = ["ToyPlot", "plot_toy"]
+
+_MATPLOTLIB_AVAILABLE = RequirementCache("matplotlib")
+_MATPLOTLIB_HINT = "ToyPlot needs matplotlib: `pip install 'lightning-gans[plots]'` (or `pip install matplotlib`)."
+
+
+def _require_matplotlib() -> None:
+    if not _MATPLOTLIB_AVAILABLE:
+        raise ModuleNotFoundError(_MATPLOTLIB_HINT)
+
+
+@torch.no_grad()
+def critic_surface(critic: nn.Module, extent: float, resolution: int) -> tuple[Tensor, Tensor, Tensor]:
+    """The critic's value on a ``resolution x resolution`` grid over ``[-extent, extent]^2``.
+
+    The critic runs in eval mode (restored afterwards), on the device of its parameters.
+
+    Returns:
+        ``(xs, ys, values)`` with ``xs, ys`` of shape ``(R,)`` and ``values`` of shape ``(R, R)``
+        where ``values[i, j]`` is the critic at ``(xs[j], ys[i])``.
+    """
+    device = next(critic.parameters()).device
+    axis = torch.linspace(-extent, extent, resolution)
+    gy, gx = torch.meshgrid(axis, axis, indexing="ij")
+    points = torch.stack([gx.flatten(), gy.flatten()], dim=1).to(device)  # (R*R, 2)
+    was_training = critic.training
+    critic.eval()
+    try:
+        values = critic(points).reshape(resolution, resolution).float().cpu()
+    finally:
+        critic.train(was_training)
+    return axis, axis, values
+
+
+def plot_toy(
+    real: Tensor,
+    fake: Tensor,
+    critic: Optional[nn.Module] = None,
+    extent: Optional[float] = None,
+    resolution: int = 100,
+    title: str = "",
+    size_inches: float = 5.0,
+    dpi: int = 100,
+) -> np.ndarray:
+    """Render real (orange) and generated (green) 2-D points over the critic's contours.
+
+    The style of the value-surface plots of Gulrajani et al. 2017 (WGAN-GP, Fig. 1 and 2,
+    https://arxiv.org/abs/1704.00028): filled contours of the critic's value, real samples in
+    orange, generated samples in green.
+
+    Args:
+        real: ``(N, 2)`` real points.
+        fake: ``(M, 2)`` generated points.
+        critic: maps ``(K, 2)`` to ``(K,)`` or ``(K, 1)`` values; ``None`` draws the points only.
+        extent: half-width of the square drawn (default: 1.2 x the largest coordinate of ``real``).
+        resolution: grid points per axis of the contour.
+        title: figure title.
+        size_inches: figure side in inches.
+        dpi: dots per inch.
+
+    Returns:
+        ``(H, W, 3)`` uint8 RGB array.
+
+    Raises:
+        ModuleNotFoundError: matplotlib is not installed.
+    """
+    _require_matplotlib()
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+    from matplotlib.figure import Figure
+
+    for name, points in (("real", real), ("fake", fake)):
+        if points.dim() != 2 or points.shape[1] != 2:
+            raise ValueError(f"`{name}` must be (N, 2) points, got {tuple(points.shape)}.")
+    real, fake = real.detach().float().cpu(), fake.detach().float().cpu()
+    if extent is None:
+        extent = 1.2 * float(real.abs().max()) if len(real) else 2.0
+    fig = Figure(figsize=(size_inches, size_inches), dpi=dpi)
+    canvas = FigureCanvasAgg(fig)
+    ax = fig.add_subplot(1, 1, 1)
+    if critic is not None:
+        xs, ys, values = critic_surface(critic, extent, resolution)
+        filled = ax.contourf(xs.numpy(), ys.numpy(), values.numpy(), levels=20, cmap="viridis")
+        ax.contour(xs.numpy(), ys.numpy(), values.numpy(), levels=20, colors="k", linewidths=0.3)
+        fig.colorbar(filled, ax=ax, fraction=0.046, pad=0.04, label="critic value")
+    ax.scatter(real[:, 0].numpy(), real[:, 1].numpy(), s=4, c="orange", label="real", alpha=0.8)
+    ax.scatter(fake[:, 0].numpy(), fake[:, 1].numpy(), s=4, c="limegreen", label="generated", alpha=0.8)
+    ax.set_xlim(-extent, extent)
+    ax.set_ylim(-extent, extent)
+    ax.set_aspect("equal")
+    ax.legend(loc="upper right", fontsize=7, markerscale=3)
+    if title:
+        ax.set_title(title, fontsize=9)
+    fig.tight_layout()
+    canvas.draw()
+    return np.asarray(canvas.buffer_rgba())[..., :3].copy()
+
+
+class ToyPlot(Callback):
+    """Log real vs generated 2-D points over the critic's value contours every N generator updates.
+
+    The WGAN-GP paper's toy figure (Gulrajani et al. 2017, https://arxiv.org/abs/1704.00028,
+    Fig. 1 and 2) as a dashboard image: where the critic puts its value, where the real modes are
+    and where the generator's samples land. Generated points come from a fixed noise batch
+    (``noise_seed``), so successive plots show the same latents moving.
+
+    Real points are ``real`` if given, else the first ``num_samples`` real points of training
+    batches seen by this callback. The image goes to each image-capable logger (see
+    :class:`~lightning_gans.callbacks.SampleLogger`), or to ``<log dir>/<key>/<key>_g<step>.png``.
+
+    Module protocol: ``pl_module.sample(n, generator=...)`` returning ``(n, 2)``, ``pl_module.critic``
+    and ``pl_module.generator_steps``.
+
+    Args:
+        every_n_generator_steps: plot after every this many generator updates (>= 1).
+        num_samples: generated (and, by default, real) points drawn.
+        real: fixed ``(N, 2)`` real points to draw instead of training batches.
+        extent: half-width of the square drawn (default: from the real points).
+        resolution: contour grid points per axis (>= 2).
+        noise_seed: seed of the fixed noise batch.
+        key: image name on the dashboard.
+        dirpath: PNG directory (default ``<log dir>/<key>``).
+        save_png: ``True`` always saves PNGs, ``False`` never, ``None`` only with no image-capable logger.
+        log_on_train_end: also plot the final state when training ends.
+
+    Raises:
+        ModuleNotFoundError: matplotlib is not installed (``pip install 'lightning-gans[plots]'``).
+
+    Example:
+        >>> trainer = Trainer(callbacks=[ToyPlot(every_n_generator_steps=500)])  # doctest: +SKIP
+    """
+
+    def __init__(
+        self,
+        every_n_generator_steps: int = 500,
+        num_samples: int = 512,
+        real: Optional[Tensor] = None,
+        extent: Optional[float] = None,
+        resolution: int = 100,
+        noise_seed: int = 0,
+        key: str = "toy",
+        dirpath: Optional[str] = None,
+        save_png: Optional[bool] = None,
+        log_on_train_end: bool = True,
+    ) -> None:
+        _require_matplotlib()
+        for name, value, low in (("every_n_generator_steps", every_n_generator_steps, 1), ("num_samples", num_samples, 1), ("resolution", resolution, 2)):
+            if not isinstance(value, int) or isinstance(value, bool) or value < low:
+                raise ValueError(f"`{name}` must be an integer >= {low}, got {value!r}.")
+        if real is not None and (not isinstance(real, Tensor) or real.dim() != 2 or real.shape[1] != 2):
+            raise ValueError(f"`real` must be a (N, 2) tensor or None, got {getattr(real, 'shape', real)!r}.")
+        if extent is not None and not extent > 0:
+            raise ValueError(f"`extent` must be > 0 or None, got {extent!r}.")
+        self.every_n_generator_steps = every_n_generator_steps
+        self.num_samples = num_samples
+        self.extent = extent
+        self.resolution = resolution
+        self.noise_seed = int(noise_seed)
+        self.key = key
+        self.dirpath = dirpath
+        self.save_png = save_png
+        self.log_on_train_end = log_on_train_end
+        self._fixed_real = real is not None
+        self._real: Optional[Tensor] = real.detach().float().cpu() if real is not None else None
+        self._last_logged = -1
+        #: Where each plot went (logger names and PNG paths), for inspection.
+        self.history: list[tuple[int, list[str]]] = []
+
+    def setup(self, trainer: Trainer, pl_module: LightningModule, stage: str) -> None:
+        if not callable(getattr(pl_module, "sample", None)) or not isinstance(getattr(pl_module, "critic", None), nn.Module):
+            raise TypeError("ToyPlot needs a module with `sample(n, generator=...)`, a `critic` and `generator_steps`.")
+
+    def on_train_batch_start(self, trainer: Trainer, pl_module: LightningModule, batch: Any, batch_idx: int) -> None:
+        if self._fixed_real or (self._real is not None and len(self._real) >= self.num_samples):
+            return
+        points = batch[0] if isinstance(batch, (list, tuple)) else batch
+        points = points.detach().float().cpu()
+        self._real = points if self._real is None else torch.cat([self._real, points])
+        self._real = self._real[: self.num_samples]
+
+    def on_train_batch_end(self, trainer: Trainer, pl_module: LightningModule, outputs: Any, batch: Any, batch_idx: int) -> None:
+        step = pl_module.generator_steps
+        if step > 0 and step % self.every_n_generator_steps == 0 and step != self._last_logged:
+            self._log(trainer, pl_module)
+
+    def on_train_end(self, trainer: Trainer, pl_module: LightningModule) -> None:
+        if self.log_on_train_end and pl_module.generator_steps != self._last_logged:
+            self._log(trainer, pl_module)
+
+    def state_dict(self) -> dict[str, Any]:
+        return {"last_logged": self._last_logged}
+
+    def load_state_dict(self, state_dict: dict[str, Any]) -> None:
+        self._last_logged = int(state_dict["last_logged"])
+
+    def render(self, pl_module: LightningModule) -> np.ndarray:
+        """The current plot as an ``(H, W, 3)`` uint8 array."""
+        rng = torch.Generator(device=pl_module.device).manual_seed(self.noise_seed)
+        fake = pl_module.sample(self.num_samples, generator=rng)
+        if fake.dim() != 2 or fake.shape[1] != 2:
+            raise ValueError(f"ToyPlot needs 2-D samples (N, 2), got {tuple(fake.shape)}; for images use `SampleLogger`.")
+        real = self._real if self._real is not None else torch.empty(0, 2)
+        return plot_toy(real, fake, pl_module.critic, self.extent, self.resolution, title=f"generator step {pl_module.generator_steps}")
+
+    def _log(self, trainer: Trainer, pl_module: LightningModule) -> None:
+        step = pl_module.generator_steps
+        self._last_logged = step
+        if not trainer.is_global_zero:
+            return
+        image = torch.from_numpy(self.render(pl_module))
+        sent = log_image(
+            trainer, self.key, image, step=trainer.global_step, caption=f"generator step {step}",
+            png_name=f"{self.key.replace('/', '_')}_g{step:07d}.png", dirpath=self.dirpath, save_png=self.save_png,
+        )
+        self.history.append((step, sent))
