@@ -234,6 +234,9 @@ class AdversarialModule(LightningModule):
         }
 
     def on_load_checkpoint(self, checkpoint: dict[str, Any]) -> None:
+        from lightning_gans.callbacks.spectral_norm import restore_spectral_norm
+
+        restore_spectral_norm(self, checkpoint)  # before load_state_dict: re-wrap layers saved with spectral norm
         state = checkpoint.get(_CHECKPOINT_KEY)
         if state is None:
             return
