@@ -36,11 +36,28 @@ OptimizerCallable = Callable[[Iterable], Optimizer]
 Penalty = Callable[[nn.Module, Tensor, Tensor, Optional[torch.Generator], Optional[float]], Tensor]
 """``penalty(critic, real, fake, rng, grad_scale) -> scalar``; the module adds ``weight * penalty``."""
 
+# Named functions, not lambdas: a module holding one must pickle (``strategy="ddp_spawn"``).
+def _gradient_penalty(critic: nn.Module, real: Tensor, fake: Tensor, rng: Optional[torch.Generator], scale: Optional[float]) -> Tensor:
+    return P.gradient_penalty(critic, real, fake, generator=rng, grad_scale=scale)
+
+
+def _lipschitz_penalty(critic: nn.Module, real: Tensor, fake: Tensor, rng: Optional[torch.Generator], scale: Optional[float]) -> Tensor:
+    return P.lipschitz_penalty(critic, real, fake, generator=rng, grad_scale=scale)
+
+
+def _r1_penalty(critic: nn.Module, real: Tensor, fake: Tensor, rng: Optional[torch.Generator], scale: Optional[float]) -> Tensor:
+    return P.r1_penalty(critic, real, grad_scale=scale)
+
+
+def _frobenius_penalty(critic: nn.Module, real: Tensor, fake: Tensor, rng: Optional[torch.Generator], scale: Optional[float]) -> Tensor:
+    return P.frobenius_penalty(critic)
+
+
 PENALTIES: dict[str, Penalty] = {
-    "gradient_penalty": lambda critic, real, fake, rng, scale: P.gradient_penalty(critic, real, fake, generator=rng, grad_scale=scale),
-    "lipschitz_penalty": lambda critic, real, fake, rng, scale: P.lipschitz_penalty(critic, real, fake, generator=rng, grad_scale=scale),
-    "r1": lambda critic, real, fake, rng, scale: P.r1_penalty(critic, real, grad_scale=scale),
-    "frobenius": lambda critic, real, fake, rng, scale: P.frobenius_penalty(critic),
+    "gradient_penalty": _gradient_penalty,
+    "lipschitz_penalty": _lipschitz_penalty,
+    "r1": _r1_penalty,
+    "frobenius": _frobenius_penalty,
 }
 """Penalties selectable by name through ``penalty=``; a callable with the same signature also works."""
 
