@@ -1,0 +1,78 @@
+"""Analytic values of the critic penalties."""
+
+import pytest
+import torch
+from torch import nn
+
+from lightning_gans.penalties import gradient_penalty, input_gradients, interpolate, lipschitz_penalty, r1_penalty
+
+
+def _linear(w):
+    critic = nn.Linear(len(w), 1, bias=True)
+    with torch.no_grad():
+        critic.weight.copy_(torch.tensor([w]))
+        critic.bias.fill_(0.3)
+    return critic
+
+
+@pytest.mark.parametrize("w", [[3.0, 4.0], [0.6, 0.0], [0.0, 0.0]])
+def test_gradient_penalty_of_linear_critic(w):
+    """For f(x) = w.x + b the two-sided penalty equals (||w|| - 1)^2, also when w = 0."""
+    critic = _linear(w)
+    gp = gradient_penalty(critic, torch.randn(16, 2), torch.randn(16, 2))
+    norm = torch.tensor(w).norm().item()
+    assert gp.item() == pytest.approx((norm - 1.0) ** 2, abs=1e-5)
+
+
+def test_gradient_penalty_is_differentiable_and_finite_at_zero_gradient():
+    """With a zero input gradient the penalty's gradient w.r.t. the critic's weights is finite (eps in the norm)."""
+    critic = _linear([0.0, 0.0])
+    gp = gradient_penalty(critic, torch.randn(8, 2), torch.randn(8, 2))
+    gp.backward()
+    assert torch.isfinite(critic.weight.grad).all()
+
+
+def test_one_sided_penalty_ignores_norms_below_one():
+    """WGAN-LP penalises only ||grad|| > 1: zero for ||w|| = 0.5, (||w|| - 1)^2 for ||w|| = 5."""
+    assert lipschitz_penalty(_linear([0.3, 0.4]), torch.randn(8, 2), torch.randn(8, 2)).item() == pytest.approx(0.0, abs=1e-8)
+    assert lipschitz_penalty(_linear([3.0, 4.0]), torch.randn(8, 2), torch.randn(8, 2)).item() == pytest.approx(16.0, rel=1e-5)
+
+
+def test_r1_of_linear_and_quadratic_critics():
+    """R1 is ||w||^2 for a linear critic and E[||2x||^2] for f(x) = ||x||^2."""
+    assert r1_penalty(_linear([3.0, 4.0]), torch.randn(8, 2)).item() == pytest.approx(25.0, rel=1e-5)
+    x = torch.randn(8, 3, 4, 4)
+    expected = (2 * x).flatten(1).pow(2).sum(1).mean()
+    assert r1_penalty(lambda v: v.flatten(1).pow(2).sum(1), x).item() == pytest.approx(expected.item(), rel=1e-5)
+
+
+def test_penalties_broadcast_over_image_shapes():
+    """Penalties accept any sample shape, 1 or 3 channels; the norm is over all non-batch dims."""
+    for shape in [(5, 1, 8, 8), (5, 3, 4, 4), (5, 7)]:
+        w = torch.randn(*shape[1:])
+        critic = lambda v, w=w: (v * w).flatten(1).sum(1)  # noqa: E731
+        gp = gradient_penalty(critic, torch.randn(*shape), torch.randn(*shape))
+        assert gp.item() == pytest.approx((w.norm().item() - 1) ** 2, rel=1e-4)
+
+
+def test_interpolation_is_per_sample_and_on_the_segment():
+    """Each interpolate lies on its own real-fake segment with one weight per sample."""
+    real, fake = torch.randn(64, 3, 2, 2), torch.randn(64, 3, 2, 2)
+    x_hat = interpolate(real, fake, torch.Generator().manual_seed(0))
+    alpha = ((x_hat - fake) / (real - fake)).flatten(1)
+    assert torch.allclose(alpha, alpha[:, :1].expand_as(alpha), atol=1e-4)
+    assert (alpha >= 0).all() and (alpha <= 1).all()
+    assert alpha[:, 0].std() > 0.1  # different weights for different samples
+    with pytest.raises(ValueError, match="`real` and `fake`"):
+        interpolate(real, fake[:, :1])
+
+
+def test_grad_scale_path_gives_the_unscaled_penalty():
+    """With a loss scale, gradients are taken of scale * f and divided back: same penalty as without."""
+    critic = _linear([3.0, 4.0])
+    real, fake = torch.randn(8, 2), torch.randn(8, 2)
+    plain = gradient_penalty(critic, real, fake, generator=torch.Generator().manual_seed(1))
+    scaled = gradient_penalty(critic, real, fake, generator=torch.Generator().manual_seed(1), grad_scale=65536.0)
+    assert scaled.item() == pytest.approx(plain.item(), rel=1e-6)
+    grads = input_gradients(critic, real, grad_scale=1024.0)
+    assert grads.dtype == torch.float32 and torch.allclose(grads, torch.tensor([[3.0, 4.0]]).expand(8, 2))
