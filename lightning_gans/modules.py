@@ -270,8 +270,8 @@ class AdversarialModule(LightningModule):
             fake = self._generate(real, rng)
         real, fake = self.critic_inputs(real, fake, rng)
         with self.toggled_optimizer(opt):
-            real_scores = self._scores(real)
-            fake_scores = self._scores(fake)
+            real_scores = self.critic_scores(real)
+            fake_scores = self.critic_scores(fake)
             loss = self.critic_loss(real_scores, fake_scores)
             total = loss
             if self.penalty is not None:
@@ -290,7 +290,7 @@ class AdversarialModule(LightningModule):
         opt = self.generator_optimizer
         with self.toggled_optimizer(opt):
             real, fake = self.critic_inputs(real, self._generate(real, rng), rng)
-            loss = self.generator_loss(self._scores(fake), real)
+            loss = self.generator_loss(self.critic_scores(fake), real)
             opt.zero_grad(set_to_none=True)
             self.manual_backward(loss)
             opt.step()
@@ -306,7 +306,8 @@ class AdversarialModule(LightningModule):
             )
         return fake
 
-    def _scores(self, x: Tensor) -> Tensor:
+    def critic_scores(self, x: Tensor) -> Tensor:
+        """The critic's scores of ``x`` as shape ``(N,)``; any other output shape is an error naming `critic`."""
         scores = self.critic(x)
         if scores.dim() == 2 and scores.shape[1] == 1:
             scores = scores.squeeze(1)
