@@ -1,5 +1,6 @@
 """Callbacks for adversarial training; each talks to a module through a small documented protocol."""
 
+from lightning_gans.callbacks.divergence_guard import DivergenceGuard
 from lightning_gans.callbacks.ema import GeneratorEMA
 from lightning_gans.callbacks.instance_noise import InstanceNoise
 from lightning_gans.callbacks.lipschitz_monitor import LipschitzMonitor
@@ -11,6 +12,7 @@ from lightning_gans.callbacks.toy_plot import ToyPlot
 from lightning_gans.callbacks.weight_clipping import WeightClipping
 
 __all__ = [
+    "DivergenceGuard",
     "GeneratorEMA",
     "InstanceNoise",
     "LipschitzMonitor",

@@ -1,0 +1,151 @@
+"""Stop (or skip the update) as soon as a loss, gradient or weight becomes non-finite."""
+
+from __future__ import annotations
+
+import math
+from typing import Any, Callable, Optional
+
+import torch
+from lightning.pytorch import Callback, LightningModule, Trainer
+from lightning.pytorch.utilities import rank_zero_warn
+from torch import Tensor
+
+__all__ = ["DivergenceGuard", "DivergenceError"]
+
+
+class DivergenceError(FloatingPointError):
+    """Raised by :class:`DivergenceGuard` when training produced a non-finite loss, gradient or weight."""
+
+
+class DivergenceGuard(Callback):
+    """Detect non-finite critic/generator losses, gradients and weights before they are applied or saved.
+
+    GAN training can diverge suddenly (a critic loss of ``inf``, a NaN gradient penalty under
+    fp16; see Gulrajani et al. 2017, https://arxiv.org/abs/1704.00028, Sec. 4, on why the
+    unconstrained critic explodes). This callback checks every update:
+
+    * ``on_before_backward``: remembers the loss (critic loss + penalty, or generator loss);
+    * ``on_before_optimizer_step``: the remembered loss and the gradients of the optimizer's
+      parameters must be finite. If not, with ``action="stop"`` a :class:`DivergenceError` naming
+      the global step, the network, the loss and the first non-finite gradients is raised *before*
+      the optimizer steps; with ``action="skip"`` the gradients are dropped (``grad = None``, so
+      the optimizer leaves those parameters and its own state untouched), a warning names the step
+      and loss, and training continues. More than ``max_consecutive_skips`` skips in a row stop.
+    * ``on_train_batch_end``: all weights and buffers of the module must be finite (``check_weights``).
+      Lightning runs checkpoint callbacks after all others, so a ``ModelCheckpoint`` never writes
+      non-finite weights over the last good checkpoint: the error is raised first.
+
+    Under DDP every decision is all-reduced (``strategy.reduce_boolean_decision``), so all ranks
+    stop or skip together. Cost: one host sync per update (and one all-reduce under DDP).
+
+    Module protocol: optimizers ``[generator_optimizer, critic_optimizer]`` (any other list also
+    works; updates are then named by optimizer index) and losses passed to ``manual_backward``.
+
+    Args:
+        action: ``"stop"`` (raise :class:`DivergenceError`) or ``"skip"`` (drop the update).
+        max_consecutive_skips: with ``"skip"``, stop after this many non-finite updates in a row (>= 1).
+        check_weights: also check the module's parameters and buffers after every batch.
+
+    Raises:
+        ValueError: an argument is out of range (the message names it).
+
+    Example:
+        >>> trainer = Trainer(callbacks=[DivergenceGuard(), ModelCheckpoint(save_last=True)])  # doctest: +SKIP
+    """
+
+    def __init__(self, action: str = "stop", max_consecutive_skips: int = 10, check_weights: bool = True) -> None:
+        if action not in _ACTIONS:
+            raise ValueError(f"`action` must be one of {sorted(_ACTIONS)}, got {action!r}.")
+        if not isinstance(max_consecutive_skips, int) or isinstance(max_consecutive_skips, bool) or max_consecutive_skips < 1:
+            raise ValueError(f"`max_consecutive_skips` must be an integer >= 1, got {max_consecutive_skips!r}.")
+        if not isinstance(check_weights, bool):
+            raise ValueError(f"`check_weights` must be a bool, got {check_weights!r}.")
+        self._action: Callable[[DivergenceGuard, Trainer, torch.optim.Optimizer, str], None] = _ACTIONS[action]
+        self.action = action
+        self.max_consecutive_skips = max_consecutive_skips
+        self.check_weights = check_weights
+        #: ``(global_step, network, loss)`` of every update dropped with ``action="skip"``.
+        self.skipped: list[tuple[int, str, float]] = []
+        self._consecutive = 0
+        self._loss: Optional[Tensor] = None
+        self._last: tuple[int, str, float] = (0, "", math.nan)  # the update being judged
+
+    # ----------------------------------------------------------------------------------------
+    def on_before_backward(self, trainer: Trainer, pl_module: LightningModule, loss: Tensor) -> None:
+        self._loss = loss.detach()
+
+    def on_before_optimizer_step(self, trainer: Trainer, pl_module: LightningModule, optimizer: torch.optim.Optimizer) -> None:
+        loss, self._loss = self._loss, None
+        bad_grads = _non_finite_grads(pl_module, optimizer)
+        finite = not bad_grads and (loss is None or bool(torch.isfinite(loss).all()))
+        if trainer.strategy.reduce_boolean_decision(finite, all=True):
+            self._consecutive = 0
+            return
+        network = _network_name(trainer, optimizer)
+        loss_value = math.nan if loss is None else float(loss.float().item())
+        self._last = (trainer.global_step, network, loss_value)
+        loss_text = "unknown" if loss is None else f"{loss_value:.6g}"
+        grads_text = f"; non-finite gradients in {', '.join(bad_grads[:5])}" + (" ..." if len(bad_grads) > 5 else "") if bad_grads else ""
+        message = (
+            f"DivergenceGuard: non-finite {network} update at global step {trainer.global_step} "
+            f"(epoch {trainer.current_epoch}): {network} loss = {loss_text}{grads_text}"
+        )
+        self._action(self, trainer, optimizer, message)
+
+    def on_train_batch_end(self, trainer: Trainer, pl_module: LightningModule, outputs: Any, batch: Any, batch_idx: int) -> None:
+        if not self.check_weights:
+            return
+        bad = [name for name, t in [*pl_module.named_parameters(), *pl_module.named_buffers()] if t.is_floating_point() and not bool(torch.isfinite(t).all())]
+        if trainer.strategy.reduce_boolean_decision(not bad, all=True):
+            return
+        raise DivergenceError(
+            f"DivergenceGuard: non-finite weights after global step {trainer.global_step} (epoch {trainer.current_epoch}) in "
+            f"{', '.join(bad[:5]) or 'another rank'}; stopped before any checkpoint of this state was written."
+        )
+
+    # ----------------------------------------------------------------------------------------
+    def _stop(self, trainer: Trainer, optimizer: torch.optim.Optimizer, message: str) -> None:
+        raise DivergenceError(
+            f"{message}. Training stopped before this update was applied; the last checkpoint holds finite weights. "
+            "Lower the learning rates or raise the penalty weight, then resume from it."
+        )
+
+    def _skip(self, trainer: Trainer, optimizer: torch.optim.Optimizer, message: str) -> None:
+        self._consecutive += 1
+        if self._consecutive > self.max_consecutive_skips:
+            self._stop(trainer, optimizer, f"{message} ({self._consecutive} non-finite updates in a row, `max_consecutive_skips`={self.max_consecutive_skips})")
+        for group in optimizer.param_groups:
+            for p in group["params"]:
+                p.grad = None  # the optimizer skips parameters without gradients, its state included
+        self.skipped.append(self._last)
+        rank_zero_warn(f"{message}. Update skipped ({len(self.skipped)} so far).")
+
+    def state_dict(self) -> dict[str, Any]:
+        return {"skipped": [list(s) for s in self.skipped]}
+
+    def load_state_dict(self, state_dict: dict[str, Any]) -> None:
+        self.skipped = [(int(s), str(n), float(v)) for s, n, v in state_dict.get("skipped", [])]
+
+
+_ACTIONS: dict[str, Callable[[DivergenceGuard, Trainer, torch.optim.Optimizer, str], None]] = {
+    "stop": DivergenceGuard._stop,
+    "skip": DivergenceGuard._skip,
+}
+
+
+def _network_name(trainer: Trainer, optimizer: torch.optim.Optimizer) -> str:
+    optimizers = trainer.optimizers
+    index = next((i for i, opt in enumerate(optimizers) if opt is optimizer), None)
+    if len(optimizers) == 2 and index is not None:
+        return ("generator", "critic")[index]
+    return f"optimizer {index}"
+
+
+def _non_finite_grads(pl_module: LightningModule, optimizer: torch.optim.Optimizer) -> list[str]:
+    names = {id(p): n for n, p in pl_module.named_parameters()}
+    grads = [(names.get(id(p), "?"), p.grad) for group in optimizer.param_groups for p in group["params"] if p.grad is not None]
+    if not grads:
+        return []
+    if bool(torch.stack([torch.isfinite(g).all() for _, g in grads]).all()):  # one sync in the common case
+        return []
+    return [name for name, g in grads if not bool(torch.isfinite(g).all())]
