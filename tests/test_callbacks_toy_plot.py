@@ -18,6 +18,15 @@ from lightning_gans.nets import DCGANCritic, DCGANGenerator, MLPCritic, MLPGener
 from tests.conftest import trainer_kwargs
 
 
+@pytest.fixture(autouse=True)
+def _one_thread():
+    """Tiny nets: one intra-op thread avoids OpenMP stalls when the 2 shared cores are oversubscribed."""
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(threads)
+
+
 def _toy_wgangp() -> WGANGP:
     return WGANGP(MLPGenerator(2, 2, 16, 2), MLPCritic(2, 16, 2), latent_dim=2, n_critic=2, noise_seed=0)
 
