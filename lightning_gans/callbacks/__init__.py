@@ -5,6 +5,7 @@ from lightning_gans.callbacks.ema import GeneratorEMA
 from lightning_gans.callbacks.instance_noise import InstanceNoise
 from lightning_gans.callbacks.lipschitz_monitor import LipschitzMonitor
 from lightning_gans.callbacks.lsuv import LSUVInit
+from lightning_gans.callbacks.metrics import GANMetrics
 from lightning_gans.callbacks.sample_logger import SampleLogger
 from lightning_gans.callbacks.save_config import LoggerSaveConfigCallback
 from lightning_gans.callbacks.spectral_norm import SpectralNorm
@@ -13,6 +14,7 @@ from lightning_gans.callbacks.weight_clipping import WeightClipping
 
 __all__ = [
     "DivergenceGuard",
+    "GANMetrics",
     "GeneratorEMA",
     "InstanceNoise",
     "LipschitzMonitor",

@@ -1,0 +1,101 @@
+"""Real-image statistics, computed once per (dataset, extractor, resize, n) and stored as ``.npz``.
+
+No pickle: the file holds plain arrays (features, mean, covariance and its square root) and the key
+as a JSON string, and is read with ``numpy.load(allow_pickle=False)``. A file whose stored key
+differs from the requested one (a hash collision or a hand-copied file) is ignored.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import tempfile
+from dataclasses import dataclass
+from typing import Any, Optional
+
+import numpy as np
+import torch
+from torch import Tensor
+
+from lightning_gans.evaluation.metrics import FIDStatistics, features_to_statistics
+
+__all__ = ["RealStatistics", "RealStatisticsCache", "default_cache_dir"]
+
+_FORMAT_VERSION = 1
+
+
+def default_cache_dir() -> str:
+    """``<torch hub dir>/lightning_gans/real_statistics`` (next to the Inception weights)."""
+    return os.path.join(torch.hub.get_dir(), "lightning_gans", "real_statistics")
+
+
+@dataclass
+class RealStatistics:
+    """What the metrics need from the real images: features (for KID) and FID statistics."""
+
+    features: Tensor  # (N, D) float32
+    fid: FIDStatistics
+
+    @classmethod
+    def from_features(cls, features: Tensor) -> "RealStatistics":
+        """Statistics of ``features`` ``(N, D)``, with the covariance square root precomputed."""
+        return cls(features.detach().cpu().float(), features_to_statistics(features).with_sqrt())
+
+    @property
+    def n(self) -> int:
+        return self.features.shape[0]
+
+
+class RealStatisticsCache:
+    """A directory of ``real-<digest>.npz`` files keyed by a JSON-serialisable dict.
+
+    Args:
+        directory: where files live (created on first save).
+    """
+
+    def __init__(self, directory: str) -> None:
+        self.directory = directory
+
+    @staticmethod
+    def _key_json(key: dict[str, Any]) -> str:
+        return json.dumps({"format": _FORMAT_VERSION, **key}, sort_keys=True)
+
+    def path(self, key: dict[str, Any]) -> str:
+        digest = hashlib.sha256(self._key_json(key).encode()).hexdigest()[:24]
+        return os.path.join(self.directory, f"real-{digest}.npz")
+
+    def load(self, key: dict[str, Any]) -> Optional[RealStatistics]:
+        """The stored statistics for ``key``, or ``None`` when absent or stored under another key."""
+        path = self.path(key)
+        if not os.path.isfile(path):
+            return None
+        with np.load(path, allow_pickle=False) as f:
+            if str(f["key"]) != self._key_json(key):
+                return None
+            features = torch.from_numpy(f["features"])
+            stats = FIDStatistics(
+                torch.from_numpy(f["mu"]), torch.from_numpy(f["sigma"]), torch.from_numpy(f["sigma_sqrt"]), features.shape[0]
+            )
+        return RealStatistics(features, stats)
+
+    def save(self, key: dict[str, Any], stats: RealStatistics) -> str:
+        """Write atomically (temporary file + rename) and return the path."""
+        os.makedirs(self.directory, exist_ok=True)
+        path = self.path(key)
+        fd, tmp = tempfile.mkstemp(dir=self.directory, suffix=".npz.tmp")
+        try:
+            with os.fdopen(fd, "wb") as f:
+                np.savez(
+                    f,
+                    key=np.array(self._key_json(key)),
+                    features=stats.features.numpy(),
+                    mu=stats.fid.mu.numpy(),
+                    sigma=stats.fid.sigma.numpy(),
+                    sigma_sqrt=stats.fid.with_sqrt().sigma_sqrt.numpy(),
+                )
+            os.replace(tmp, path)
+        finally:
+            if os.path.exists(tmp):
+                os.remove(tmp)
+        return path
