@@ -68,6 +68,10 @@ class GeneratorEMA(Callback):
         self._handle: Any = None
 
     @property
+    def state_key(self) -> str:
+        return self._generate_state_key(decay=self.decay, start_step=self.start_step, use_for_sampling=self.use_for_sampling)
+
+    @property
     def ema_generator(self) -> Optional[nn.Module]:
         """The averaged generator (``None`` before the first fit starts training)."""
         return self._ema
@@ -153,27 +157,28 @@ def _attach(pl_module: nn.Module, ema: nn.Module) -> None:
     object.__setattr__(pl_module, "ema_generator", ema)
 
 
-def load_ema_generator(pl_module: nn.Module, checkpoint: Union[str, dict[str, Any]], state_key: str = "GeneratorEMA") -> nn.Module:
+def load_ema_generator(pl_module: nn.Module, checkpoint: Union[str, dict[str, Any]], state_key: Optional[str] = None) -> nn.Module:
     """Attach the EMA generator saved in a checkpoint to a module loaded without a Trainer.
 
     Args:
         pl_module: e.g. the result of ``WGANGP.load_from_checkpoint(path, ...)``.
         checkpoint: path or loaded checkpoint dictionary.
-        state_key: the callback's ``state_key`` (the class name unless customised).
+        state_key: the callback's ``state_key``; needed only when the checkpoint holds several EMAs.
 
     Returns:
         The averaged generator, also set as ``pl_module.ema_generator``.
 
     Raises:
-        KeyError: the checkpoint holds no EMA state under ``state_key``.
+        KeyError: no (or, without ``state_key``, more than one) EMA state in the checkpoint.
     """
     if not isinstance(checkpoint, dict):
         checkpoint = torch.load(checkpoint, map_location="cpu", weights_only=True)
-    state = checkpoint.get("callbacks", {}).get(state_key)
-    if state is None or "ema" not in state:
-        raise KeyError(f"No GeneratorEMA state under `state_key` {state_key!r} in the checkpoint.")
+    states = {k: v for k, v in checkpoint.get("callbacks", {}).items() if k.startswith(GeneratorEMA.__qualname__) and "ema" in v}
+    if state_key is not None:
+        states = {k: v for k, v in states.items() if k == state_key}
+    if len(states) != 1:
+        raise KeyError(f"Expected one GeneratorEMA state in the checkpoint, found {sorted(states)}; pass `state_key`.")
     ema = _frozen_copy(pl_module.generator)
-    ema.load_state_dict(state["ema"])
+    ema.load_state_dict(next(iter(states.values()))["ema"])
     _attach(pl_module, ema)
     return ema
-
