@@ -67,7 +67,7 @@ GENERATOR_LOSS = "train/generator_loss"
 WASSERSTEIN_ESTIMATE = "train/wasserstein_estimate"
 PENALTY = "train/penalty"
 GRADIENT_PENALTY = "train/gradient_penalty"
-GENERATOR_STEP = "train/generator_step"  # logged every batch: the generator-update x-axis for dashboards
+GENERATOR_STEP = "train/generator_step"  # the generator-update x-axis for dashboards (logged at generator updates)
 
 _CHECKPOINT_KEY = "lightning_gans"
 _MIX = 0x9E3779B97F4A7C15  # odd 64-bit constants that spread seeds (splitmix64)
@@ -240,7 +240,6 @@ class AdversarialModule(LightningModule):
         else:
             self._generator_update(real, rng)
             self._cycle_position = 0
-        self.log(GENERATOR_STEP, float(self.generator_steps))
 
     def on_save_checkpoint(self, checkpoint: dict[str, Any]) -> None:
         checkpoint[_CHECKPOINT_KEY] = {
@@ -296,6 +295,7 @@ class AdversarialModule(LightningModule):
             opt.step()
         self.generator_steps += 1
         self.log(GENERATOR_LOSS, loss.detach(), prog_bar=True)
+        self.log(GENERATOR_STEP, float(self.generator_steps))
 
     def _generate(self, real: Tensor, rng: torch.Generator) -> Tensor:
         fake = self.generator(self.sample_noise(real.shape[0], generator=rng))
