@@ -13,6 +13,7 @@ WGAN and WGAN-GP papers) followed by one generator update — so ``trainer.globa
 
 from __future__ import annotations
 
+import importlib
 import inspect
 from functools import partial
 from typing import Any, Callable, Iterable, Optional, Union
@@ -252,6 +253,7 @@ class AdversarialModule(LightningModule):
     def on_load_checkpoint(self, checkpoint: dict[str, Any]) -> None:
         from lightning_gans.callbacks.spectral_norm import restore_spectral_norm
 
+        _check_checkpoint_class(self, checkpoint)
         restore_spectral_norm(self, checkpoint)  # before load_state_dict: re-wrap layers saved with spectral norm
         state = checkpoint.get(_CHECKPOINT_KEY)
         if state is None:
@@ -362,6 +364,24 @@ class AdversarialModule(LightningModule):
             for local_args in collect_init_args(frame, [], classes=(HyperparametersMixin,)):
                 values.update(local_args)
         self.save_hyperparameters(ignore=[k for k, v in values.items() if not _is_plain(v)], frame=frame)
+
+
+def _check_checkpoint_class(module: AdversarialModule, checkpoint: dict[str, Any]) -> None:
+    """Refuse to load a CLI-made subclass checkpoint through a base class.
+
+    Lightning's ``load_from_checkpoint`` drops the CLI's ``_class_path`` when the class it is called
+    on has no ``**kwargs``, and would silently build the base class with the subclass's weights.
+    """
+    class_path = (checkpoint.get("hyper_parameters") or {}).get("_class_path")
+    if not isinstance(class_path, str) or "." not in class_path:
+        return
+    module_name, _, name = class_path.rpartition(".")
+    try:
+        saved_cls = getattr(importlib.import_module(module_name), name)
+    except (ImportError, AttributeError):
+        return
+    if saved_cls is not type(module) and issubclass(saved_cls, type(module)):
+        raise TypeError(f"This checkpoint holds a {class_path}: load it with `{name}.load_from_checkpoint(...)`.")
 
 
 def _is_plain(value: Any) -> bool:
