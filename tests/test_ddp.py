@@ -29,6 +29,15 @@ sys.path.insert(0, str(SCRIPTS))
 import common  # noqa: E402
 import train_ddp  # noqa: E402
 
+
+@pytest.fixture(autouse=True)
+def _one_thread():
+    """Tiny nets run fastest on one intra-op thread (and do not fight other processes for the 2 cores)."""
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(threads)
+
 _LAUNCH_VARS = ("LOCAL_RANK", "RANK", "WORLD_SIZE", "NODE_RANK", "GROUP_RANK", "LOCAL_WORLD_SIZE", "MASTER_ADDR",
                 "MASTER_PORT", "TORCHELASTIC_RUN_ID", "SLURM_NTASKS", "SLURM_JOB_NAME", "PL_GLOBAL_SEED")
 
@@ -159,3 +168,20 @@ def test_module_pickles_for_ddp_spawn():
     assert clone.penalty is module.penalty
     for a, b in zip(clone.parameters(), module.parameters()):
         assert torch.equal(a, b)
+
+
+@pytest.mark.parametrize("case", train_ddp.CALLBACK_CASES)
+def test_ddp_callbacks_stay_rank_consistent(ddp_out, case):
+    """SpectralNorm (incl. _u/_v), LSUVInit and GeneratorEMA give bit-identical state on both ranks."""
+    r0, r1 = _load(ddp_out, case, 0), _load(ddp_out, case, 1)
+    for key, value in r0["state_dict"].items():
+        assert torch.equal(value, r1["state_dict"][key]), key
+    assert r0["ema"].keys() == r1["ema"].keys() and r0["ema"]
+    for key, value in r0["ema"].items():
+        assert torch.equal(value, r1["ema"][key]), key
+    assert r0["lsuv_results"] == r1["lsuv_results"] and r0["lsuv_results"]["generator"]
+    if case == "callbacks":
+        assert r0["spectral_normed"] == ["critic.net.0", "critic.net.2", "critic.net.4"]
+        assert sum(k.endswith("._u") for k in r0["state_dict"]) == 3  # power-iteration vectors agree too
+    else:
+        assert r0["lsuv_results"]["critic"]  # the critic was initialised from a real batch on every rank

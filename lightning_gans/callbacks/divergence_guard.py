@@ -35,6 +35,11 @@ class DivergenceGuard(Callback):
       Lightning runs checkpoint callbacks after all others, so a ``ModelCheckpoint`` never writes
       non-finite weights over the last good checkpoint: the error is raised first.
 
+    Under ``16-mixed`` a ``GradScaler`` expects occasional non-finite gradients: it skips that step
+    and halves its scale. The guard leaves those to the scaler and acts only once the scale has
+    fallen below ``min_grad_scale`` (overflow even without scaling is divergence); the loss it
+    reports is unscaled.
+
     Under DDP every decision is all-reduced (``strategy.reduce_boolean_decision``), so all ranks
     stop or skip together. Cost: one host sync per update (and one all-reduce under DDP).
 
@@ -45,6 +50,8 @@ class DivergenceGuard(Callback):
         action: ``"stop"`` (raise :class:`DivergenceError`) or ``"skip"`` (drop the update).
         max_consecutive_skips: with ``"skip"``, stop after this many non-finite updates in a row (>= 1).
         check_weights: also check the module's parameters and buffers after every batch.
+        min_grad_scale: under a ``GradScaler``, non-finite updates at a larger scale are left to the
+            scaler (> 0).
 
     Raises:
         ValueError: an argument is out of range (the message names it).
@@ -53,17 +60,22 @@ class DivergenceGuard(Callback):
         >>> trainer = Trainer(callbacks=[DivergenceGuard(), ModelCheckpoint(save_last=True)])  # doctest: +SKIP
     """
 
-    def __init__(self, action: str = "stop", max_consecutive_skips: int = 10, check_weights: bool = True) -> None:
+    def __init__(
+        self, action: str = "stop", max_consecutive_skips: int = 10, check_weights: bool = True, min_grad_scale: float = 1.0
+    ) -> None:
         if action not in _ACTIONS:
             raise ValueError(f"`action` must be one of {sorted(_ACTIONS)}, got {action!r}.")
         if not isinstance(max_consecutive_skips, int) or isinstance(max_consecutive_skips, bool) or max_consecutive_skips < 1:
             raise ValueError(f"`max_consecutive_skips` must be an integer >= 1, got {max_consecutive_skips!r}.")
         if not isinstance(check_weights, bool):
             raise ValueError(f"`check_weights` must be a bool, got {check_weights!r}.")
+        if isinstance(min_grad_scale, bool) or not isinstance(min_grad_scale, (int, float)) or not min_grad_scale > 0:
+            raise ValueError(f"`min_grad_scale` must be a number > 0, got {min_grad_scale!r}.")
         self._action: Callable[[DivergenceGuard, Trainer, torch.optim.Optimizer, str], None] = _ACTIONS[action]
         self.action = action
         self.max_consecutive_skips = max_consecutive_skips
         self.check_weights = check_weights
+        self.min_grad_scale = float(min_grad_scale)
         #: ``(global_step, network, loss)`` of every update dropped with ``action="skip"``.
         self.skipped: list[tuple[int, str, float]] = []
         self._consecutive = 0
@@ -72,7 +84,8 @@ class DivergenceGuard(Callback):
 
     # ----------------------------------------------------------------------------------------
     def on_before_backward(self, trainer: Trainer, pl_module: LightningModule, loss: Tensor) -> None:
-        self._loss = loss.detach()
+        scaler = _grad_scaler(trainer)
+        self._loss = loss.detach() if scaler is None else loss.detach().float() / scaler.get_scale()  # hooks see the scaled loss
 
     def on_before_optimizer_step(self, trainer: Trainer, pl_module: LightningModule, optimizer: torch.optim.Optimizer) -> None:
         loss, self._loss = self._loss, None
@@ -81,6 +94,9 @@ class DivergenceGuard(Callback):
         if trainer.strategy.reduce_boolean_decision(finite, all=True):
             self._consecutive = 0
             return
+        scaler = _grad_scaler(trainer)
+        if scaler is not None and scaler.get_scale() >= self.min_grad_scale:
+            return  # the GradScaler skips this step and lowers its scale: AMP overflow, not divergence
         network = _network_name(trainer, optimizer)
         loss_value = math.nan if loss is None else float(loss.float().item())
         self._last = (trainer.global_step, network, loss_value)
@@ -131,6 +147,11 @@ _ACTIONS: dict[str, Callable[[DivergenceGuard, Trainer, torch.optim.Optimizer, s
     "stop": DivergenceGuard._stop,
     "skip": DivergenceGuard._skip,
 }
+
+
+def _grad_scaler(trainer: Trainer) -> Optional[torch.amp.GradScaler]:
+    scaler = getattr(trainer.precision_plugin, "scaler", None)
+    return scaler if scaler is not None and scaler.is_enabled() else None
 
 
 def _network_name(trainer: Trainer, optimizer: torch.optim.Optimizer) -> str:

@@ -75,7 +75,25 @@ def case_parity_wgangp():
     return common.ParityWGANGP(PARITY_GLOBAL_BATCH), _parity_fit
 
 
-CALLBACK_CASES: list[str] = []  # filled in below when the callbacks exist
+def case_callbacks():
+    """GAN whose critic is spectral-normed, both nets LSUV-initialised, and an EMA generator."""
+    from lightning_gans.callbacks import GeneratorEMA, LSUVInit, SpectralNorm
+
+    seed_everything(4)
+    callbacks = [SpectralNorm(), LSUVInit(noise_batch_size=64, seed=7), GeneratorEMA(decay=0.9)]
+    return GAN(*_nets(), latent_dim=2, noise_seed=4), lambda m: _toy_fit(m, callbacks)
+
+
+def case_lsuv_ema():
+    """WGAN-GP with both nets LSUV-initialised (the critic from a real batch) and an EMA generator."""
+    from lightning_gans.callbacks import GeneratorEMA, LSUVInit
+
+    seed_everything(5)
+    callbacks = [LSUVInit(noise_batch_size=64, seed=8), GeneratorEMA(decay=0.9)]
+    return WGANGP(*_nets(), latent_dim=2, n_critic=2, noise_seed=5), lambda m: _toy_fit(m, callbacks)
+
+
+CALLBACK_CASES = ["callbacks", "lsuv_ema"]
 
 CASES = {name[len("case_"):]: fn for name, fn in globals().items() if name.startswith("case_")}
 
@@ -83,7 +101,16 @@ CASES = {name[len("case_"):]: fn for name, fn in globals().items() if name.start
 def run(case: str, out_dir: str) -> None:
     module, fit = CASES[case]()
     trainer = fit(module)
+    extra = {}
+    for cb in trainer.callbacks:
+        if type(cb).__name__ == "LSUVInit":
+            extra["lsuv_results"] = cb.results
+        if type(cb).__name__ == "GeneratorEMA":
+            extra["ema"] = cb.state_dict()["ema"]
+        if type(cb).__name__ == "SpectralNorm":
+            extra["spectral_normed"] = list(cb.wrapped)
     state = {
+        **extra,
         "state_dict": {k: v.detach().cpu().clone() for k, v in module.state_dict().items()},
         "critic_steps": module.critic_steps,
         "generator_steps": module.generator_steps,
