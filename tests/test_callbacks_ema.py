@@ -2,19 +2,17 @@
 
 from __future__ import annotations
 
-import copy
 
 import pytest
 import torch
 from lightning.pytorch import Callback, Trainer, seed_everything
 from lightning.pytorch.callbacks import ModelCheckpoint
-from torch import nn
 
 from lightning_gans import GAN, ToyDataModule
 from lightning_gans.callbacks import GeneratorEMA, SpectralNorm
 from lightning_gans.callbacks.ema import load_ema_generator
-from tests.conftest import trainer_kwargs
 from lightning_gans.nets import MLPCritic, MLPGenerator
+from tests.conftest import trainer_kwargs
 
 
 def toy_model(**kwargs) -> GAN:
