@@ -10,6 +10,7 @@ import torch
 from lightning.pytorch import Callback, LightningModule, Trainer
 from lightning.pytorch.trainer.states import TrainerFn
 from lightning.pytorch.utilities import rank_zero_warn
+from lightning.pytorch.utilities.model_helpers import is_overridden
 from torch import Tensor, nn
 from torch.utils.data import Dataset
 
@@ -48,7 +49,8 @@ class GANMetrics(Callback):
 
     **Real images**, without disturbing training: ``real_samples`` if given (a tensor
     ``(N, C, H, W)`` or a dataset of images or ``(image, ...)`` tuples); otherwise the ``.dataset``
-    of the training dataloader (or of a fresh ``datamodule.train_dataloader()`` outside fit), read
+    of the training dataloader (outside fit: of a fresh ``train_dataloader()`` of the datamodule or
+    module), read
     by index in its own loop — the training loader, its sampler and the RNG are not used. ``num_real``
     items are chosen by a seeded permutation (all items by default). Their statistics are computed
     once, kept in memory, and stored in ``cache_dir`` as ``.npz`` keyed by (image digest or
@@ -292,8 +294,10 @@ class GANMetrics(Callback):
         if self._real_samples is not None:
             return self._real_samples
         loader = trainer.train_dataloader
-        if loader is None and trainer.datamodule is not None and callable(getattr(trainer.datamodule, "train_dataloader", None)):
-            loader = trainer.datamodule.train_dataloader()  # a fresh loader: only its dataset is read
+        if loader is None:  # outside fit: a fresh loader from the datamodule or module; only its dataset is read
+            source = trainer.datamodule if trainer.datamodule is not None else trainer.lightning_module
+            if is_overridden("train_dataloader", source):
+                loader = source.train_dataloader()
         dataset = getattr(loader, "dataset", None)
         if dataset is None:
             raise ValueError(

@@ -1,0 +1,185 @@
+"""Tests for lightning_gans/callbacks/metrics.py (GANMetrics), with the embedded digits classifier."""
+
+from __future__ import annotations
+
+import csv
+import pytest
+import torch
+import yaml
+from lightning.pytorch import LightningModule, Trainer
+from lightning.pytorch.loggers import CSVLogger
+from torch import nn
+from torch.utils.data import DataLoader, TensorDataset
+
+from lightning_gans import GAN, DigitsDataModule
+from lightning_gans.callbacks import GANMetrics
+from lightning_gans.data import load_digits_tensor
+from lightning_gans.evaluation import DigitsClassifier
+from lightning_gans.nets import DCGANCritic, DCGANGenerator
+from tests.conftest import trainer_kwargs
+
+KEYS = {"eval/fid", "eval/is", "eval/is_std", "eval/kid", "eval/kid_std"}
+
+
+@pytest.fixture(scope="module")
+def shared_cache(tmp_path_factory) -> str:
+    """One real-statistics cache for the tests that train, so the digits' statistics are computed once."""
+    return str(tmp_path_factory.mktemp("real_stats"))
+
+
+def _gan() -> GAN:
+    return GAN(DCGANGenerator(latent_dim=8, image_size=8, channels=1, base_channels=8),
+               DCGANCritic(image_size=8, channels=1, base_channels=8), latent_dim=8)
+
+
+def _rows(logger: CSVLogger) -> list[dict]:
+    with open(f"{logger.log_dir}/metrics.csv") as f:
+        return [r for r in csv.DictReader(f) if r.get("eval/fid")]
+
+
+class _Replay(LightningModule):
+    """A 'generator' that replays fixed images: ``sample_noise`` returns indices, ``sample`` looks them up."""
+
+    def __init__(self, images: torch.Tensor, scale: float = 1.0) -> None:
+        super().__init__()
+        self.images, self.scale = images, scale
+        self.w = nn.Parameter(torch.zeros(1))
+
+    def sample_noise(self, n, generator=None):
+        return torch.arange(n, dtype=torch.float32)[:, None]
+
+    def sample(self, n, noise=None, generator=None):
+        return self.images[noise[:, 0].long()] * self.scale
+
+    def training_step(self, batch, batch_idx):
+        return self.w.sum() * 0
+
+    def validation_step(self, batch, batch_idx):
+        pass
+
+    def configure_optimizers(self):
+        return torch.optim.SGD([self.w], lr=0.0)
+
+    def train_dataloader(self):
+        return DataLoader(TensorDataset(self.images), batch_size=64)
+
+    val_dataloader = train_dataloader
+
+
+class _CountingDigits(DigitsClassifier):
+    """The digits classifier, counting the images it sees."""
+
+    seen = 0
+
+    def forward(self, x):
+        type(self).seen += x.shape[0]
+        return super().forward(x)
+
+
+def test_logs_every_metric_and_the_comparability_config_to_every_logger(tmp_path, shared_cache):
+    """One evaluation writes all five eval/ keys to each of two loggers and records extractor, resize and n in their config."""
+    loggers = [CSVLogger(tmp_path, name="a"), CSVLogger(tmp_path, name="b")]
+    cb = GANMetrics(num_samples=200, feature_extractor="digits", every_n_epochs=None, cache_dir=shared_cache)
+    trainer = Trainer(**trainer_kwargs(logger=loggers, max_steps=2, callbacks=[cb]))
+    trainer.fit(_gan(), DigitsDataModule(batch_size=16))
+    for logger in loggers:
+        rows = _rows(logger)
+        assert len(rows) == 1 and KEYS <= set(k for k, v in rows[0].items() if v) and rows[0]["step"] == "2"
+        config = yaml.safe_load(open(f"{logger.log_dir}/hparams.yaml"))["eval"]
+        assert config["feature_extractor"].startswith("digits-classifier@")
+        assert config["resize"] == DigitsClassifier.resize
+        assert (config["n_real"], config["n_fake"], config["kid_subset_size"]) == (1797, 200, 200)
+    assert KEYS <= set(trainer.callback_metrics) and cb.last_metrics["eval/fid"] > 0
+
+
+@pytest.mark.parametrize(
+    ("schedule", "expected_steps"),
+    [
+        (dict(every_n_generator_steps=2, every_n_epochs=None, at_train_end=True), ["4", "8"]),  # n_critic=1: G steps at 2,4,6,8
+        (dict(every_n_epochs=2, at_train_end=False), ["8"]),  # epochs of 4 batches
+        (dict(every_n_epochs=3, at_train_end=True), ["8"]),  # no epoch hit; the end only
+    ],
+)
+def test_evaluation_schedule_exact_steps(tmp_path, shared_cache, schedule, expected_steps):
+    """Evaluations happen exactly at the scheduled generator steps/epochs, never twice at one step."""
+    logger = CSVLogger(tmp_path)
+    cb = GANMetrics(num_samples=100, feature_extractor="digits", metrics=("fid",), cache_dir=shared_cache, **schedule)
+    trainer = Trainer(**trainer_kwargs(logger=logger, max_steps=8, limit_train_batches=4, callbacks=[cb]))
+    trainer.fit(_gan(), DigitsDataModule(batch_size=16))
+    assert [r["step"] for r in _rows(logger)] == expected_steps
+
+
+def test_fid_kid_of_the_real_images_themselves_are_zero_on_validate():
+    """A 'generator' that replays the real images gets FID ~ 0 and KID ~ 0, on `trainer.validate` (no training)."""
+    images = load_digits_tensor()[0][:600]
+    cb = GANMetrics(num_samples=600, feature_extractor="digits", real_samples=images, cache=False, kid_subset_size=100)
+    trainer = Trainer(**trainer_kwargs(callbacks=[cb]))
+    trainer.validate(_Replay(images))
+    same = cb.last_metrics
+    trainer.validate(_Replay(torch.rand_like(images) * 2 - 1))
+    noise = cb.last_metrics
+    assert set(same) == KEYS
+    assert abs(same["eval/fid"]) < 1e-6 < noise["eval/fid"]
+    assert abs(same["eval/kid"]) < 0.02 * noise["eval/kid"]
+
+
+def test_real_statistics_are_reused_from_memory_and_from_disk(tmp_path):
+    """Real images go through the extractor once per (data, extractor, n): not on a repeat, nor in a new run with the same cache."""
+    images = load_digits_tensor()[0][:300]
+    make = lambda: GANMetrics(num_samples=100, feature_extractor=_CountingDigits.pretrained(), metrics=("fid", "kid"),
+                              num_real=250, cache_dir=str(tmp_path), kid_subset_size=50)
+    _CountingDigits.seen = 0
+    cb = make()
+    trainer = Trainer(**trainer_kwargs(callbacks=[cb]))
+    module = _Replay(images)
+    trainer.validate(module)
+    assert _CountingDigits.seen == 250 + 100
+    first = cb.last_metrics
+    trainer.validate(module)
+    assert _CountingDigits.seen == 250 + 100 + 100
+    assert cb.last_metrics == first
+    assert len(list(tmp_path.glob("real-*.npz"))) == 1
+    cb2 = make()
+    Trainer(**trainer_kwargs(callbacks=[cb2])).validate(module)
+    assert _CountingDigits.seen == 250 + 100 + 100 + 100
+    assert cb2.last_metrics == first
+
+
+def test_generated_values_outside_data_range_are_an_error():
+    """A generator emitting values outside `data_range` fails with a message naming it, instead of being clipped."""
+    images = load_digits_tensor()[0][:100]
+    cb = GANMetrics(num_samples=50, feature_extractor="digits", real_samples=images, cache=False, kid_subset_size=20)
+    with pytest.raises(ValueError, match=r"generated samples have values in \[-2, 2\], outside `data_range`=\(-1, 1\)"):
+        Trainer(**trainer_kwargs(callbacks=[cb])).validate(_Replay(images, scale=2.0))
+
+
+def test_too_few_generated_samples_warn_before_training():
+    """`num_samples` <= feature dimension warns in setup with the number needed (65 for the 64 digits features)."""
+    cb = GANMetrics(num_samples=32, feature_extractor="digits", metrics=("fid",))
+    with pytest.warns(UserWarning, match="at least 65 generated samples.*`num_samples` >= 65"):
+        cb.setup(Trainer(**trainer_kwargs()), _gan(), "fit")
+
+
+def test_missing_inception_weights_fail_when_the_callback_is_built(tmp_path, monkeypatch):
+    """The default Inception extractor without a weights file fails at construction, naming the file and argument."""
+    monkeypatch.setenv("TORCH_HOME", str(tmp_path))
+    with pytest.raises(FileNotFoundError, match="weights-inception-2015-12-05-6726825d.pth.*`feature_extractor_weights_path`"):
+        GANMetrics()
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "match"),
+    [
+        (dict(num_samples=1), "`num_samples`"),
+        (dict(metrics=("fid", "lpips")), "`metrics`"),
+        (dict(every_n_epochs=0), "`every_n_epochs`"),
+        (dict(data_range=(1, -1)), "`data_range`"),
+        (dict(feature_extractor="vgg"), "`feature_extractor`"),
+        (dict(num_samples=5, isc_splits=10), "`isc_splits`"),
+        (dict(real_samples=[1, 2]), "`real_samples`"),
+    ],
+)
+def test_invalid_arguments_are_rejected_by_name(kwargs, match):
+    """Bad arguments raise ValueError naming the argument."""
+    with pytest.raises(ValueError, match=match):
+        GANMetrics(**{"feature_extractor": "digits", **kwargs})
