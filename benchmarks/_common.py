@@ -85,47 +85,53 @@ def quiet_trainer(max_steps: int, callbacks: list, **kw) -> L.Trainer:
                      enable_checkpointing=False, enable_model_summary=False, callbacks=callbacks, **kw)
 
 
+def clocks() -> tuple[float, float]:
+    """(wall seconds, CPU seconds of this process). With one torch thread, CPU time is the work done,
+    unaffected by other processes competing for the cores; wall time is not."""
+    return time.perf_counter(), time.process_time()
+
+
 class BatchWindow(L.Callback):
-    """Wall time from the start of batch ``start`` to the end of the last batch, and an optional hook at ``start``."""
+    """Wall and CPU time from the start of batch ``start`` to the end of the last batch, and an optional hook at ``start``."""
 
     def __init__(self, start: int, at_start: Optional[Callable[[], None]] = None) -> None:
         self.start, self.at_start = start, at_start
-        self.t0 = self.t1 = 0.0
+        self.t0 = self.t1 = (0.0, 0.0)
 
     def on_train_batch_start(self, trainer, pl_module, batch, batch_idx) -> None:
         if trainer.global_step == self.start:
             if self.at_start is not None:
                 self.at_start()
-            self.t0 = time.perf_counter()
+            self.t0 = clocks()
 
     def on_train_batch_end(self, trainer, pl_module, outputs, batch, batch_idx) -> None:
-        self.t1 = time.perf_counter()
+        self.t1 = clocks()
 
     @property
-    def seconds(self) -> float:
-        return self.t1 - self.t0
+    def seconds(self) -> tuple[float, float]:
+        return self.t1[0] - self.t0[0], self.t1[1] - self.t0[1]
 
 
-def run_lightning(setup: Setup, warmup: int, steps: int, at_start: Optional[Callable[[], None]] = None, log: bool = True) -> float:
-    """Seconds for ``steps`` updates (batches) after ``warmup`` updates, module in a Lightning Trainer."""
+def run_lightning(setup: Setup, warmup: int, steps: int, at_start: Optional[Callable[[], None]] = None, log: bool = True) -> tuple[float, float]:
+    """(wall, CPU) seconds for ``steps`` updates (batches) after ``warmup`` updates, module in a Lightning Trainer."""
     window = BatchWindow(warmup, at_start)
     quiet_trainer(warmup + steps, [window]).fit(lightning_module(setup, log), setup.datamodule)
     return window.seconds
 
 
-def run_plain(setup: Setup, warmup: int, steps: int, at_start: Optional[Callable[[], None]] = None) -> float:
-    """Seconds for ``steps`` updates after ``warmup`` updates of the plain PyTorch loop."""
+def run_plain(setup: Setup, warmup: int, steps: int, at_start: Optional[Callable[[], None]] = None) -> tuple[float, float]:
+    """(wall, CPU) seconds for ``steps`` updates after ``warmup`` updates of the plain PyTorch loop."""
     generator, critic = setup.fresh()
     opt_g, opt_d = adam(generator.parameters()), adam(critic.parameters())
     setup.datamodule.setup("fit")
     rng = torch.Generator().manual_seed(0)
-    position, done, t0 = 0, 0, 0.0
+    position, done, t0 = 0, 0, (0.0, 0.0)
     while True:
         for batch in setup.datamodule.train_dataloader():
             if done == warmup:
                 if at_start is not None:
                     at_start()
-                t0 = time.perf_counter()
+                t0 = clocks()
             real = batch[0] if isinstance(batch, (list, tuple)) else batch
             z = torch.randn(real.shape[0], setup.latent_dim, generator=rng)
             if position < setup.n_critic:  # critic update
@@ -149,7 +155,8 @@ def run_plain(setup: Setup, warmup: int, steps: int, at_start: Optional[Callable
                 position = 0
             done += 1
             if done == warmup + steps:
-                return time.perf_counter() - t0
+                t1 = clocks()
+                return t1[0] - t0[0], t1[1] - t0[1]
 
 
 def machine() -> str:

@@ -57,7 +57,7 @@ def train(model_name: str, dataset: str, generator_steps: int, hidden_dim: int, 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--generator-steps", type=int, default=1000)
+    parser.add_argument("--generator-steps", type=int, default=500)
     parser.add_argument("--hidden-dim", type=int, default=128)
     parser.add_argument("--eval-samples", type=int, default=2000)
     parser.add_argument("--seed", type=int, default=0)

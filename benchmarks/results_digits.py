@@ -1,0 +1,102 @@
+"""Digits results: FID / IS / KID with the embedded digits classifier for GAN, WGAN, WGAN-GP.
+
+scikit-learn's 1,797 handwritten 8x8 digits (no download), DCGAN nets at 8x8, the same number of
+**generator** updates for every row (``--generator-steps``; ``max_steps = generator_steps *
+(n_critic + 1)``), the papers' optimizer defaults (see ``results_toy.py``), batch 64.
+
+Rows: GAN (batch-norm critic, as in DCGAN); GAN + ``SpectralNorm`` (Miyato et al. 2018; critic
+without batch norm); WGAN (weight clipping, batch-norm critic as in the WGAN paper); WGAN-GP
+(layer-norm critic, as the WGAN-GP paper recommends); WGAN-GP + ``LSUVInit`` (Mishkin & Matas 2016).
+
+Metrics: ``GANMetrics(feature_extractor="digits")`` at the end of training on ``--num-samples``
+generated images against all 1,797 real digits: FID on the classifier's 64 penultimate features,
+IS on its 10 logits, KID (100 subsets of 1,000). These numbers are only comparable with other
+numbers from the same classifier. The ``real digits`` row is the IS of the real images themselves
+(the ceiling for this classifier).
+
+    python benchmarks/results_digits.py
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import sys
+import time
+import warnings
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+import lightning as L  # noqa: E402
+import torch  # noqa: E402
+
+from _common import machine  # noqa: E402
+from lightning_gans import GAN, WGAN, WGANGP, DigitsDataModule  # noqa: E402
+from lightning_gans.callbacks import GANMetrics, LSUVInit, SpectralNorm  # noqa: E402
+from lightning_gans.data import load_digits_tensor  # noqa: E402
+from lightning_gans.evaluation import DigitsClassifier, extract, inception_score  # noqa: E402
+from lightning_gans.nets import DCGANCritic, DCGANGenerator  # noqa: E402
+
+LATENT = 32
+# row name -> (module class, critic norm, extra callbacks factory)
+ROWS = {
+    "GAN": (GAN, "batch", lambda: []),
+    "GAN + SpectralNorm": (GAN, "none", lambda: [SpectralNorm()]),
+    "WGAN": (WGAN, "batch", lambda: []),
+    "WGAN-GP": (WGANGP, "layer", lambda: []),
+    "WGAN-GP + LSUVInit": (WGANGP, "layer", lambda: [LSUVInit()]),
+}
+
+
+def run_row(name: str, generator_steps: int, base_channels: int, num_samples: int, seed: int) -> tuple[dict, float]:
+    L.seed_everything(seed, verbose=False)
+    cls, norm, extra = ROWS[name]
+    model = cls(
+        DCGANGenerator(latent_dim=LATENT, image_size=8, channels=1, base_channels=base_channels),
+        DCGANCritic(image_size=8, channels=1, base_channels=base_channels, norm=norm),
+        latent_dim=LATENT, noise_seed=seed,
+    )
+    metrics = GANMetrics(num_samples=num_samples, feature_extractor="digits", every_n_epochs=None, at_train_end=True,
+                         on_validate=False, on_test=False, cache=False, seed=seed)
+    trainer = L.Trainer(
+        accelerator="cpu", devices=1, max_steps=generator_steps * (model.n_critic + 1), logger=False,
+        enable_progress_bar=False, enable_checkpointing=False, enable_model_summary=False,
+        callbacks=[*extra(), metrics],
+    )
+    t0 = time.perf_counter()
+    trainer.fit(model, DigitsDataModule(batch_size=64))
+    assert model.generator_steps == generator_steps
+    return metrics.last_metrics, time.perf_counter() - t0
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--generator-steps", type=int, default=500)
+    parser.add_argument("--base-channels", type=int, default=64)
+    parser.add_argument("--num-samples", type=int, default=2000)
+    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--rows", nargs="+", default=list(ROWS), choices=list(ROWS))
+    parser.add_argument("--threads", type=int, default=1)
+    args = parser.parse_args()
+    torch.set_num_threads(args.threads)
+    warnings.filterwarnings("ignore")
+    logging.getLogger("lightning.pytorch").setLevel(logging.ERROR)
+
+    print(f"# command: python benchmarks/results_digits.py {' '.join(sys.argv[1:])}".rstrip())
+    print(f"# budget: {args.generator_steps} generator updates per row, batch 64, DCGAN 8x8 base {args.base_channels}, "
+          f"latent {LATENT}; {args.num_samples} generated vs 1797 real; seed {args.seed}")
+    print(f"# machine: {machine()}")
+    print("| model | FID (digits) | IS (digits) | KID (digits) | train + eval time (s) |")
+    print("|---|---|---|---|---|")
+    images, _ = load_digits_tensor()
+    _, logits = extract(DigitsClassifier.pretrained(), images.split(256), (-1.0, 1.0))
+    real_is, real_is_std = inception_score(logits, 10, args.seed)
+    print(f"| real digits (reference) | 0 | {real_is:.2f} ± {real_is_std:.2f} | 0 | - |", flush=True)
+    for name in args.rows:
+        m, seconds = run_row(name, args.generator_steps, args.base_channels, args.num_samples, args.seed)
+        print(f"| {name} | {m['eval/fid']:.3f} | {m['eval/is']:.2f} ± {m['eval/is_std']:.2f} | "
+              f"{m['eval/kid']:.2f} ± {m['eval/kid_std']:.2f} | {seconds:.0f} |", flush=True)
+
+
+if __name__ == "__main__":
+    main()
