@@ -45,6 +45,7 @@ _LAUNCH_VARS = ("LOCAL_RANK", "RANK", "WORLD_SIZE", "NODE_RANK", "GROUP_RANK", "
 def _clean_env(**extra: str) -> dict:
     env = {k: v for k, v in os.environ.items() if k not in _LAUNCH_VARS}
     env["PYTHONPATH"] = os.pathsep.join([str(Path(__file__).parents[1]), env.get("PYTHONPATH", "")])
+    env["OMP_NUM_THREADS"] = "1"  # 2 ranks on 2 cores: one intra-op thread each
     env.update(extra)
     return env
 

@@ -85,11 +85,11 @@ def case_callbacks():
 
 
 def case_lsuv_ema():
-    """WGAN-GP with both nets LSUV-initialised (the critic from a real batch) and an EMA generator."""
-    from lightning_gans.callbacks import GeneratorEMA, LSUVInit
+    """WGAN-GP with both nets LSUV-initialised (the critic from a real batch), an EMA generator, and the guard."""
+    from lightning_gans.callbacks import DivergenceGuard, GeneratorEMA, LSUVInit
 
     seed_everything(5)
-    callbacks = [LSUVInit(noise_batch_size=64, seed=8), GeneratorEMA(decay=0.9)]
+    callbacks = [LSUVInit(noise_batch_size=64, seed=8), GeneratorEMA(decay=0.9), DivergenceGuard()]
     return WGANGP(*_nets(), latent_dim=2, n_critic=2, noise_seed=5), lambda m: _toy_fit(m, callbacks)
 
 
