@@ -29,12 +29,19 @@ class ToyDistribution:
     std: Optional[float] = None
 
 
-def _mixture(centers: Tensor, std: float) -> ToyDistribution:
-    def sample(n: int, generator: Optional[torch.Generator] = None) -> Tensor:
-        idx = torch.randint(len(centers), (n,), generator=generator)
-        return centers[idx] + std * torch.randn(n, 2, generator=generator)
+class _Mixture:
+    """Equal-weight isotropic Gaussian mixture (a class, not a closure, so that it pickles for ``ddp_spawn``)."""
 
-    return ToyDistribution(sample, centers, std)
+    def __init__(self, centers: Tensor, std: float) -> None:
+        self.centers, self.std = centers, std
+
+    def __call__(self, n: int, generator: Optional[torch.Generator] = None) -> Tensor:
+        idx = torch.randint(len(self.centers), (n,), generator=generator)
+        return self.centers[idx] + self.std * torch.randn(n, 2, generator=generator)
+
+
+def _mixture(centers: Tensor, std: float) -> ToyDistribution:
+    return ToyDistribution(_Mixture(centers, std), centers, std)
 
 
 def _eight_gaussians() -> ToyDistribution:
@@ -48,20 +55,17 @@ def _twenty_five_gaussians() -> ToyDistribution:
     return _mixture(grid * 2.0 / 2.828, 0.05 / 2.828)  # spacing 2, std 0.05, then /2.828
 
 
-def _swiss_roll() -> ToyDistribution:
-    def sample(n: int, generator: Optional[torch.Generator] = None) -> Tensor:
-        # sklearn.datasets.make_swiss_roll(noise=0.25), the (x, z) plane, / 7.5
-        t = 1.5 * math.pi * (1 + 2 * torch.rand(n, generator=generator))
-        points = torch.stack([t * torch.cos(t), t * torch.sin(t)], dim=1)
-        return (points + 0.25 * torch.randn(n, 2, generator=generator)) / 7.5
-
-    return ToyDistribution(sample)
+def _swiss_roll_sample(n: int, generator: Optional[torch.Generator] = None) -> Tensor:
+    # sklearn.datasets.make_swiss_roll(noise=0.25), the (x, z) plane, / 7.5
+    t = 1.5 * math.pi * (1 + 2 * torch.rand(n, generator=generator))
+    points = torch.stack([t * torch.cos(t), t * torch.sin(t)], dim=1)
+    return (points + 0.25 * torch.randn(n, 2, generator=generator)) / 7.5
 
 
 TOY_DISTRIBUTIONS: dict[str, ToyDistribution] = {
     "8gaussians": _eight_gaussians(),
     "25gaussians": _twenty_five_gaussians(),
-    "swissroll": _swiss_roll(),
+    "swissroll": ToyDistribution(_swiss_roll_sample),
 }
 
 
