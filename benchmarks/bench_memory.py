@@ -60,8 +60,11 @@ def main() -> None:
         _child(*args.child, args.threads)
         return
     sys.path.insert(0, str(HERE))
+    import torch
+
     from _common import machine
 
+    torch.set_num_threads(args.threads)  # as in the children
     print(f"# machine: {machine()}")
     print("| setup | plain: RSS after warm-up (MiB) | plain: peak extra during steps (MiB) | Lightning: RSS after warm-up (MiB) | Lightning: peak extra during steps (MiB) |")
     print("|---|---|---|---|---|")
