@@ -12,6 +12,7 @@ from lightning.pytorch.cli import LightningCLI
 
 import lightning_gans  # noqa: F401  (registers GAN, WGAN, WGANGP and the datamodules for class resolution)
 import lightning_gans.callbacks  # noqa: F401
+from lightning_gans.callbacks.save_config import LoggerSaveConfigCallback
 from lightning_gans.modules import AdversarialModule
 
 __all__ = ["main"]
@@ -25,6 +26,7 @@ def main(args=None) -> None:
         subclass_mode_model=True,
         subclass_mode_data=True,
         auto_configure_optimizers=False,
+        save_config_callback=LoggerSaveConfigCallback,  # config.yaml in the log dir and the config in every logger
         save_config_kwargs={"overwrite": True},
         args=args,
     )

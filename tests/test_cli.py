@@ -67,3 +67,19 @@ def test_console_entry_points_print_config():
         capture_output=True, text=True, timeout=120, check=True,
     ).stdout
     assert "class_path: lightning_gans.WGANGP" in out and "gp_weight: 10.0" in out
+
+
+def test_cli_config_reaches_the_logger(tmp_path):
+    """The whole CLI config (trainer settings included) is logged as hyper-parameter `cli`, beside the module's."""
+    import yaml
+
+    main([
+        "fit", "--config", str(EXAMPLES / "wgangp_8gaussians.yaml"), "--trainer.default_root_dir", str(tmp_path),
+        "--trainer.enable_progress_bar", "false", "--trainer.max_steps", "3", "--data.init_args.batch_size", "16",
+        "--trainer.logger", "lightning.pytorch.loggers.CSVLogger", "--trainer.logger.save_dir", str(tmp_path),
+    ])
+    (hparams_file,) = glob.glob(str(tmp_path / "**" / "hparams.yaml"), recursive=True)
+    hparams = yaml.safe_load(open(hparams_file))
+    assert hparams["cli"]["trainer"]["max_steps"] == 3
+    assert hparams["cli"]["model"]["class_path"] == "lightning_gans.WGANGP"
+    assert hparams["gp_weight"] == 10.0
