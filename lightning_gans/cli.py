@@ -18,9 +18,9 @@ from lightning_gans.modules import AdversarialModule
 __all__ = ["main"]
 
 
-def main(args=None) -> None:
-    """Run the CLI (``args`` as a list of strings, for tests; default: ``sys.argv``)."""
-    LightningCLI(
+def main(args=None) -> LightningCLI:
+    """Run the CLI (``args`` as a list of strings, for tests; default: ``sys.argv``) and return it."""
+    return LightningCLI(
         AdversarialModule,
         LightningDataModule,
         subclass_mode_model=True,
