@@ -48,7 +48,7 @@ def test_model_subclass_selected_on_the_command_line(tmp_path):
 
 
 def test_optimizer_from_the_command_line(tmp_path):
-    """`--model.init_args.critic_optimizer SGD --...lr 0.03` builds that optimizer; the generator keeps Adam 1e-4."""
+    """`--model.init_args.critic_optimizer SGD --...lr 0.03` replaces the config's Adam; the generator keeps it."""
     ckpt = _fit(
         tmp_path, "wgangp_8gaussians.yaml",
         "--model.init_args.critic_optimizer", "torch.optim.SGD", "--model.init_args.critic_optimizer.lr", "0.03",
@@ -57,7 +57,7 @@ def test_optimizer_from_the_command_line(tmp_path):
     state = torch.load(ckpt, weights_only=True)
     g_state, c_state = state["optimizer_states"]
     assert c_state["param_groups"][0]["lr"] == 0.03 and "momentum" in c_state["param_groups"][0]
-    assert g_state["param_groups"][0]["lr"] == 1e-4 and g_state["param_groups"][0]["betas"] == (0.0, 0.9)
+    assert g_state["param_groups"][0]["lr"] == 5e-4 and g_state["param_groups"][0]["betas"] == (0.0, 0.9)
 
 
 def test_console_entry_points_print_config():
