@@ -23,6 +23,7 @@ from __future__ import annotations
 import argparse
 import logging
 import os
+import shlex
 import sys
 import time
 import warnings
@@ -81,7 +82,7 @@ def main() -> None:
     warnings.filterwarnings("ignore")
     logging.getLogger("lightning.pytorch").setLevel(logging.ERROR)
 
-    command = "python benchmarks/results_toy.py " + " ".join(sys.argv[1:])
+    command = "python benchmarks/results_toy.py " + shlex.join(sys.argv[1:])
     print(f"# command: {command.strip()}")
     ema = f"; samples from GeneratorEMA({args.ema})" if args.ema else ""
     print(f"# budget: {args.generator_steps} generator updates per model, batch 256, MLP hidden {args.hidden_dim} x 3; seed {args.seed}{ema}")

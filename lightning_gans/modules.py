@@ -291,18 +291,18 @@ class AdversarialModule(LightningModule):
         with torch.no_grad():
             fake = self._generate(real, rng)
         real, fake = self.critic_inputs(real, fake, rng)
-        with self.toggled_optimizer(opt):
-            real_scores = self.critic_scores(real)
-            fake_scores = self.critic_scores(fake)
-            loss = self.critic_loss(real_scores, fake_scores)
-            total = loss
-            if self.penalty is not None:
-                penalty = self.penalty(self.critic, real, fake, rng, self._grad_scale())
-                total = loss + self.penalty_weight * penalty
-                self._latest[self._penalty_log_name()] = penalty.detach()
-            opt.zero_grad(set_to_none=True)
-            self.manual_backward(total)
-            opt.step()
+        # No optimizer toggling here: the generator ran under no_grad, so this backward cannot reach it.
+        real_scores = self.critic_scores(real)
+        fake_scores = self.critic_scores(fake)
+        loss = self.critic_loss(real_scores, fake_scores)
+        total = loss
+        if self.penalty is not None:
+            penalty = self.penalty(self.critic, real, fake, rng, self._grad_scale())
+            total = loss + self.penalty_weight * penalty
+            self._latest[self._penalty_log_name()] = penalty.detach()
+        opt.zero_grad(set_to_none=True)
+        self.manual_backward(total)
+        opt.step()
         self.critic_steps += 1
         self._latest[CRITIC_LOSS] = loss.detach()
         if self.loss is LOSSES["wasserstein"]:
