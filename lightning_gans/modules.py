@@ -420,32 +420,15 @@ class GAN(AdversarialModule):
 
     Non-saturating generator loss by default (``loss="minimax"`` for the min-max objective);
     Adam 2e-4, betas (0.5, 0.999) as in DCGAN (Radford et al. 2016); ``n_critic=1`` (the paper's k).
+    Its arguments are :class:`AdversarialModule`'s, which already defaults to exactly this.
 
     Example:
         >>> from lightning_gans.nets import MLPGenerator, MLPCritic
-        >>> model = GAN(MLPGenerator(latent_dim=2), MLPCritic(), latent_dim=2)
+        >>> model = GAN(MLPGenerator(latent_dim=2), MLPCritic(), latent_dim=2, loss="minimax")
     """
 
     default_generator_optimizer = _adam(2e-4, (0.5, 0.999))
     default_critic_optimizer = _adam(2e-4, (0.5, 0.999))
-
-    def __init__(
-        self,
-        generator: nn.Module,
-        critic: nn.Module,
-        latent_dim: int,
-        loss: Union[str, AdversarialLoss] = "non_saturating",
-        n_critic: int = 1,
-        penalty: Union[str, Penalty, None] = None,
-        penalty_weight: float = 0.0,
-        generator_optimizer: Optional[OptimizerCallable] = None,
-        critic_optimizer: Optional[OptimizerCallable] = None,
-        noise_seed: Optional[int] = None,
-    ) -> None:
-        super().__init__(
-            generator, critic, latent_dim, loss, n_critic, penalty, penalty_weight,
-            generator_optimizer, critic_optimizer, noise_seed,
-        )
 
 
 class WGAN(AdversarialModule):

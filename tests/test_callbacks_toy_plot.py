@@ -18,13 +18,7 @@ from lightning_gans.nets import DCGANCritic, DCGANGenerator, MLPCritic, MLPGener
 from tests.conftest import trainer_kwargs
 
 
-@pytest.fixture(autouse=True)
-def _one_thread():
-    """Tiny nets: one intra-op thread avoids OpenMP stalls when the 2 shared cores are oversubscribed."""
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
+pytestmark = pytest.mark.usefixtures("one_thread")  # tiny nets: one intra-op thread is fastest
 
 
 def _toy_wgangp() -> WGANGP:

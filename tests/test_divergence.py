@@ -18,13 +18,7 @@ from lightning_gans.nets import MLPCritic, MLPGenerator
 from tests.conftest import trainer_kwargs
 
 
-@pytest.fixture(autouse=True)
-def _one_thread():
-    """Tiny nets run fastest on one intra-op thread (and do not fight other processes for the 2 cores)."""
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
+pytestmark = pytest.mark.usefixtures("one_thread")  # tiny nets: one intra-op thread is fastest
 
 
 def _loader(poisoned=(), steps: int = 12) -> DataLoader:

@@ -32,13 +32,7 @@ from lightning_gans.nets import DCGANCritic, DCGANGenerator  # noqa: E402
 from tests.conftest import trainer_kwargs  # noqa: E402
 
 
-@pytest.fixture(autouse=True)
-def _one_thread():
-    """Tiny nets: one intra-op thread avoids OpenMP stalls when the 2 shared cores are oversubscribed."""
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
+pytestmark = pytest.mark.usefixtures("one_thread")  # tiny nets: one intra-op thread is fastest
 
 EXAMPLE = Path(__file__).resolve().parents[1] / "examples" / "wgangp_8gaussians_wandb.yaml"
 _BLOCK = 32 * 1024

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 from typing import Callable, Optional, Sequence
 
-import torch
 from torch import Tensor
 
 __all__ = ["CHANNEL_CONVERSIONS", "check_data_range", "to_extractor_input"]
