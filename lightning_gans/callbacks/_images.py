@@ -13,7 +13,7 @@ import re
 from typing import Any, Callable, Optional
 
 import torch
-from lightning.pytorch import Trainer
+from lightning.pytorch import Callback, LightningModule, Trainer
 from lightning.pytorch.loggers import Logger, TensorBoardLogger, WandbLogger
 from torch import Tensor
 
@@ -105,3 +105,35 @@ def _log_root(trainer: Trainer) -> str:
             if isinstance(value, str):
                 return value
     return trainer.default_root_dir
+
+
+class EveryNGeneratorSteps(Callback):
+    """Schedule shared by the image callbacks: ``_log`` every ``every_n_generator_steps`` generator
+    updates and once more at the end of training, never twice for one generator step; the last
+    logged step is checkpointed so a resumed run continues the schedule.
+
+    Subclasses set ``every_n_generator_steps``, ``log_on_train_end`` and ``_last_logged = -1`` in
+    ``__init__`` and implement ``_log(trainer, pl_module)``, which updates ``_last_logged``.
+    """
+
+    every_n_generator_steps: int
+    log_on_train_end: bool
+    _last_logged: int
+
+    def on_train_batch_end(self, trainer: Trainer, pl_module: LightningModule, outputs: Any, batch: Any, batch_idx: int) -> None:
+        step = pl_module.generator_steps
+        if step > 0 and step % self.every_n_generator_steps == 0 and step != self._last_logged:
+            self._log(trainer, pl_module)
+
+    def on_train_end(self, trainer: Trainer, pl_module: LightningModule) -> None:
+        if self.log_on_train_end and pl_module.generator_steps != self._last_logged:
+            self._log(trainer, pl_module)
+
+    def state_dict(self) -> dict[str, Any]:
+        return {"last_logged": self._last_logged}
+
+    def load_state_dict(self, state_dict: dict[str, Any]) -> None:
+        self._last_logged = int(state_dict["last_logged"])
+
+    def _log(self, trainer: Trainer, pl_module: LightningModule) -> None:
+        raise NotImplementedError

@@ -2,18 +2,18 @@
 
 from __future__ import annotations
 
-from typing import Any, Optional
+from typing import Optional
 
 import torch
-from lightning.pytorch import Callback, LightningModule, Trainer
+from lightning.pytorch import LightningModule, Trainer
 from torch import Tensor
 
-from lightning_gans.callbacks._images import log_image, to_uint8_hwc
+from lightning_gans.callbacks._images import EveryNGeneratorSteps, log_image, to_uint8_hwc
 
 __all__ = ["SampleLogger"]
 
 
-class SampleLogger(Callback):
+class SampleLogger(EveryNGeneratorSteps):
     """Log a grid of generated images from a fixed noise batch every ``every_n_generator_steps``.
 
     Watching the same latent points evolve is the standard GAN progress view (Radford et al. 2016,
@@ -80,21 +80,6 @@ class SampleLogger(Callback):
     def setup(self, trainer: Trainer, pl_module: LightningModule, stage: str) -> None:
         if not callable(getattr(pl_module, "sample", None)) or not hasattr(pl_module, "generator_steps"):
             raise TypeError("SampleLogger needs a module with `sample(n, generator=...)` and `generator_steps`.")
-
-    def on_train_batch_end(self, trainer: Trainer, pl_module: LightningModule, outputs: Any, batch: Any, batch_idx: int) -> None:
-        step = pl_module.generator_steps
-        if step > 0 and step % self.every_n_generator_steps == 0 and step != self._last_logged:
-            self._log(trainer, pl_module)
-
-    def on_train_end(self, trainer: Trainer, pl_module: LightningModule) -> None:
-        if self.log_on_train_end and pl_module.generator_steps != self._last_logged:
-            self._log(trainer, pl_module)
-
-    def state_dict(self) -> dict[str, Any]:
-        return {"last_logged": self._last_logged}
-
-    def load_state_dict(self, state_dict: dict[str, Any]) -> None:
-        self._last_logged = int(state_dict["last_logged"])
 
     def grid(self, pl_module: LightningModule) -> Tensor:
         """The current grid, ``(H, W, 3)`` uint8, from the fixed noise batch."""

@@ -6,11 +6,11 @@ from typing import Any, Optional
 
 import numpy as np
 import torch
-from lightning.pytorch import Callback, LightningModule, Trainer
+from lightning.pytorch import LightningModule, Trainer
 from lightning_utilities.core.imports import RequirementCache
 from torch import Tensor, nn
 
-from lightning_gans.callbacks._images import log_image
+from lightning_gans.callbacks._images import EveryNGeneratorSteps, log_image
 
 __all__ = ["ToyPlot", "plot_toy"]
 
@@ -109,7 +109,7 @@ def plot_toy(
     return np.asarray(canvas.buffer_rgba())[..., :3].copy()
 
 
-class ToyPlot(Callback):
+class ToyPlot(EveryNGeneratorSteps):
     """Log real vs generated 2-D points over the critic's value contours every N generator updates.
 
     The WGAN-GP paper's toy figure (Gulrajani et al. 2017, https://arxiv.org/abs/1704.00028,
@@ -190,21 +190,6 @@ class ToyPlot(Callback):
         points = points.detach().float().cpu()
         self._real = points if self._real is None else torch.cat([self._real, points])
         self._real = self._real[: self.num_samples]
-
-    def on_train_batch_end(self, trainer: Trainer, pl_module: LightningModule, outputs: Any, batch: Any, batch_idx: int) -> None:
-        step = pl_module.generator_steps
-        if step > 0 and step % self.every_n_generator_steps == 0 and step != self._last_logged:
-            self._log(trainer, pl_module)
-
-    def on_train_end(self, trainer: Trainer, pl_module: LightningModule) -> None:
-        if self.log_on_train_end and pl_module.generator_steps != self._last_logged:
-            self._log(trainer, pl_module)
-
-    def state_dict(self) -> dict[str, Any]:
-        return {"last_logged": self._last_logged}
-
-    def load_state_dict(self, state_dict: dict[str, Any]) -> None:
-        self._last_logged = int(state_dict["last_logged"])
 
     def render(self, pl_module: LightningModule) -> np.ndarray:
         """The current plot as an ``(H, W, 3)`` uint8 array."""
