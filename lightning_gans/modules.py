@@ -68,7 +68,7 @@ GENERATOR_LOSS = "train/generator_loss"
 WASSERSTEIN_ESTIMATE = "train/wasserstein_estimate"
 PENALTY = "train/penalty"
 GRADIENT_PENALTY = "train/gradient_penalty"
-GENERATOR_STEP = "train/generator_step"  # the generator-update x-axis for dashboards (logged at generator updates)
+GENERATOR_STEP = "train/generator_step"  # generator updates so far: the x-axis for dashboards
 
 _CHECKPOINT_KEY = "lightning_gans"
 _MIX = 0x9E3779B97F4A7C15  # odd 64-bit constants that spread seeds (splitmix64)
