@@ -275,6 +275,7 @@ class AdversarialModule(LightningModule):
         from lightning_gans.callbacks.spectral_norm import restore_spectral_norm
 
         _check_checkpoint_class(self, checkpoint)
+        _keep_cli_config(self, checkpoint)
         restore_spectral_norm(self, checkpoint)  # before load_state_dict: re-wrap layers saved with spectral norm
         state = checkpoint.get(_CHECKPOINT_KEY)
         if state is None:
@@ -403,6 +404,21 @@ def _check_checkpoint_class(module: AdversarialModule, checkpoint: dict[str, Any
         return
     if saved_cls is not type(module) and issubclass(saved_cls, type(module)):
         raise TypeError(f"This checkpoint holds a {class_path}: load it with `{name}.load_from_checkpoint(...)`.")
+
+
+def _keep_cli_config(module: AdversarialModule, checkpoint: dict[str, Any]) -> None:
+    """Carry a CLI-made checkpoint's config (networks as ``class_path`` dicts, ``_instantiator``) over.
+
+    ``load_from_checkpoint`` rebuilds such a module from its config but outside the CLI's context,
+    where ``save_hyperparameters`` drops the (then instantiated) networks; without this, saving the
+    reloaded module would write a checkpoint that no longer loads on its own.
+    """
+    saved = checkpoint.get("hyper_parameters") or {}
+    if "_class_path" not in saved:
+        return
+    for key, value in saved.items():
+        if key not in module._hparams and _is_plain(value):
+            module._hparams[key] = value
 
 
 def _is_plain(value: Any) -> bool:

@@ -83,3 +83,22 @@ def test_cli_config_reaches_the_logger(tmp_path):
     assert hparams["cli"]["trainer"]["max_steps"] == 3
     assert hparams["cli"]["model"]["class_path"] == "lightning_gans.WGANGP"
     assert hparams["gp_weight"] == 10.0
+
+
+def test_cli_checkpoint_reloaded_and_saved_again_still_loads_alone(tmp_path):
+    """A CLI checkpoint, reloaded and saved by a new Trainer, still reloads without passing the networks."""
+    from lightning.pytorch import Trainer
+
+    from lightning_gans import ToyDataModule
+    from tests.conftest import trainer_kwargs
+
+    ckpt = _fit(tmp_path / "a", "wgangp_8gaussians.yaml", "--trainer.max_steps", "6", "--data.init_args.batch_size", "16")
+    model = WGANGP.load_from_checkpoint(ckpt)
+    trainer = Trainer(max_steps=6, **trainer_kwargs())  # a new fit of 6 more batches
+    trainer.fit(model, ToyDataModule(batch_size=16, batches_per_epoch=4))
+    trainer.save_checkpoint(tmp_path / "again.ckpt")
+    again = WGANGP.load_from_checkpoint(tmp_path / "again.ckpt")
+    assert (again.critic_steps, again.generator_steps) == (10, 2)
+    assert again.generator.net[0].out_features == 128
+    z = torch.randn(4, 2)
+    assert torch.equal(again.sample(4, noise=z), model.sample(4, noise=z))
