@@ -19,41 +19,13 @@ from __future__ import annotations
 import argparse
 import tempfile
 import time
-from unittest import mock
 
 import torch
 from torch import nn
-from torch.utils.data import Dataset
 
 from lightning_gans.data import load_digits_tensor
 from lightning_gans.evaluation import DigitsClassifier, InceptionV3Extractor, RealStatistics, compute_metrics, extract
-
-
-class _Images(Dataset):
-    def __init__(self, images: torch.Tensor) -> None:
-        self.images = images
-
-    def __len__(self) -> int:
-        return len(self.images)
-
-    def __getitem__(self, i: int) -> torch.Tensor:
-        return self.images[i]
-
-
-def random_inception_weights(path: str) -> str:
-    """He-normal convs/fc, BatchNorm at identity: non-degenerate features at the real network's cost."""
-    from torch_fidelity.feature_extractor_inceptionv3 import FeatureExtractorInceptionV3
-
-    with mock.patch("torch_fidelity.feature_extractor_inceptionv3.load_state_dict_from_url", return_value={}), \
-            mock.patch.object(FeatureExtractorInceptionV3, "load_state_dict", lambda self, state_dict: None):
-        net = FeatureExtractorInceptionV3("inception-v3-compat", ["2048"])
-    for m in net.modules():
-        if isinstance(m, (nn.Conv2d, nn.Linear)):
-            nn.init.kaiming_normal_(m.weight)
-        elif isinstance(m, nn.BatchNorm2d):
-            m.reset_running_stats()
-    torch.save(net.state_dict(), path)
-    return path
+from lightning_gans.evaluation.testing import ImageTensorDataset, save_random_inception_weights
 
 
 def ours(extractor: nn.Module, fake: torch.Tensor, real: torch.Tensor, real_stats: RealStatistics | None, **kw):
@@ -83,9 +55,9 @@ def main() -> None:
     real_u8 = (torch.rand(n, 3, 32, 32) ** 2 * 255).round().to(torch.uint8)
     kw = dict(kid_subsets=100, kid_subset_size=n, isc_splits=4)
     with tempfile.TemporaryDirectory() as tmp:
-        weights = args.weights or random_inception_weights(f"{tmp}/random-inception.pth")
+        weights = args.weights or save_random_inception_weights(f"{tmp}/random-inception.pth")
         theirs, t_theirs = timed(lambda: torch_fidelity.calculate_metrics(
-            input1=_Images(fake_u8), input2=_Images(real_u8), cuda=False, isc=True, fid=True, kid=True,
+            input1=ImageTensorDataset(fake_u8), input2=ImageTensorDataset(real_u8), cuda=False, isc=True, fid=True, kid=True,
             feature_extractor_weights_path=weights, cache=False, verbose=False, **kw,  # same names in both APIs
         ))
         extractor = InceptionV3Extractor(weights)

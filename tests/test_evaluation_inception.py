@@ -8,48 +8,20 @@ rounding and logits as the 2048 layer; a 2048x2048 eigendecomposition alone take
 
 from __future__ import annotations
 
-from unittest import mock
 
 import pytest
 import torch
-from torch import nn
-from torch.utils.data import Dataset
 
 from lightning_gans.evaluation import InceptionV3Extractor, RealStatistics, compute_metrics, extract
+from lightning_gans.evaluation.testing import ImageTensorDataset, save_random_inception_weights
 
 N = 10
-
-
-class _Images(Dataset):
-    def __init__(self, images: torch.Tensor) -> None:
-        self.images = images
-
-    def __len__(self) -> int:
-        return len(self.images)
-
-    def __getitem__(self, i: int) -> torch.Tensor:
-        return self.images[i]
 
 
 @pytest.fixture(scope="module")
 def inception_weights(tmp_path_factory) -> str:
     """A random-weight Inception-v3 state dict in torch-fidelity's format."""
-    from torch_fidelity.feature_extractor_inceptionv3 import FeatureExtractorInceptionV3
-
-    torch.manual_seed(0)
-    with mock.patch("torch_fidelity.feature_extractor_inceptionv3.load_state_dict_from_url", return_value={}), \
-            mock.patch.object(FeatureExtractorInceptionV3, "load_state_dict", lambda self, state_dict: None):
-        net = FeatureExtractorInceptionV3("inception-v3-compat", ["2048"])
-    for m in net.modules():
-        if isinstance(m, (nn.Conv2d, nn.Linear)):
-            nn.init.kaiming_normal_(m.weight)
-            if m.bias is not None:
-                nn.init.normal_(m.bias, std=0.01)
-        elif isinstance(m, nn.BatchNorm2d):
-            nn.init.ones_(m.weight), nn.init.zeros_(m.bias), m.reset_running_stats()
-    path = tmp_path_factory.mktemp("inception") / "random-inception.pth"
-    torch.save(net.state_dict(), path)
-    return str(path)
+    return save_random_inception_weights(str(tmp_path_factory.mktemp("inception") / "random-inception.pth"))
 
 
 def test_fid_is_kid_match_torch_fidelity_calculate_metrics(inception_weights):
@@ -61,7 +33,7 @@ def test_fid_is_kid_match_torch_fidelity_calculate_metrics(inception_weights):
     real_u8 = (torch.rand(N, 1, 24, 24, generator=g) ** 2 * 255).round().to(torch.uint8)  # grey, darker
     settings = dict(isc_splits=2, kid_subsets=10, kid_subset_size=8)
     theirs = torch_fidelity.calculate_metrics(
-        input1=_Images(fake_u8), input2=_Images(real_u8.expand(-1, 3, -1, -1).contiguous()), cuda=False,
+        input1=ImageTensorDataset(fake_u8), input2=ImageTensorDataset(real_u8.expand(-1, 3, -1, -1).contiguous()), cuda=False,
         isc=True, fid=True, kid=True, feature_extractor_weights_path=inception_weights,
         feature_layer_fid="64", feature_layer_kid="64", cache=False, save_cpu_ram=True, verbose=False, **settings,
     )
