@@ -76,3 +76,58 @@ def test_grad_scale_path_gives_the_unscaled_penalty():
     assert scaled.item() == pytest.approx(plain.item(), rel=1e-6)
     grads = input_gradients(critic, real, grad_scale=1024.0)
     assert grads.dtype == torch.float32 and torch.allclose(grads, torch.tensor([[3.0, 4.0]]).expand(8, 2))
+
+
+class _HalfSquaredNorm:
+    """The critic f(x) = 1/2 ||x||^2, whose input gradient is x itself; records every input it is given."""
+
+    def __init__(self) -> None:
+        self.inputs: list[torch.Tensor] = []
+
+    def __call__(self, x: torch.Tensor) -> torch.Tensor:
+        self.inputs.append(x.detach().clone())
+        return 0.5 * x.flatten(1).pow(2).sum(1)
+
+
+def _varied_norm_batch():
+    """Real and fake batches whose interpolates have gradient norms (= their own norms) from ~0.1 to ~4."""
+    torch.manual_seed(3)
+    direction = torch.nn.functional.normalize(torch.randn(12, 2, 3, 3).flatten(1), dim=1).view(12, 2, 3, 3)
+    scale = torch.linspace(0.1, 4.0, 12).view(12, 1, 1, 1)
+    real = scale * direction
+    fake = real + 0.05 * torch.randn_like(real)
+    return real, fake
+
+
+def test_gradient_penalty_is_per_sample_for_a_non_linear_critic():
+    """For f(x) = 1/2 ||x||^2 the penalty is mean_i (||xhat_i|| - 1)^2, one norm per sample, not one for the batch."""
+    real, fake = _varied_norm_batch()
+    critic = _HalfSquaredNorm()
+    gp = gradient_penalty(critic, real, fake)
+    (x_hat,) = critic.inputs  # the interpolates the penalty differentiated at
+    alpha = ((x_hat - fake) / (real - fake)).flatten(1)
+    assert torch.allclose(alpha, alpha[:, :1].expand_as(alpha), atol=1e-3)  # on each sample's own segment
+    norms = [float(v) for v in x_hat.flatten(1).norm(dim=1)]
+    assert max(norms) / min(norms) > 10  # the per-sample norms really differ
+    expected = sum((n - 1.0) ** 2 for n in norms) / len(norms)
+    assert gp.item() == pytest.approx(expected, rel=1e-5)
+    rms = (sum(n * n for n in norms) / len(norms)) ** 0.5  # a batch-level norm gives a different value
+    assert abs(gp.item() - (rms - 1.0) ** 2) > 0.5
+
+
+def test_one_sided_penalty_is_per_sample_for_a_non_linear_critic():
+    """For f(x) = 1/2 ||x||^2, WGAN-LP is mean_i max(0, ||xhat_i|| - 1)^2: samples with norm < 1 add 0."""
+    real, fake = _varied_norm_batch()
+    critic = _HalfSquaredNorm()
+    lp = lipschitz_penalty(critic, real, fake)
+    norms = [float(v) for v in critic.inputs[0].flatten(1).norm(dim=1)]
+    assert min(norms) < 1 < max(norms)
+    expected = sum(max(0.0, n - 1.0) ** 2 for n in norms) / len(norms)
+    assert lp.item() == pytest.approx(expected, rel=1e-5)
+
+
+def test_input_gradients_of_a_non_linear_critic_are_the_inputs():
+    """The gradient of f(x) = 1/2 ||x||^2 at x is x, sample by sample (also under a loss scale)."""
+    x = torch.randn(6, 1, 4, 4)
+    for scale in (None, 1024.0):
+        torch.testing.assert_close(input_gradients(_HalfSquaredNorm(), x, grad_scale=scale), x)
