@@ -107,21 +107,38 @@ class _FirstBatch(Callback):
 
 
 def test_runs_once_on_fresh_fit_and_leaves_data_order_and_global_rng_alone():
-    """A fresh fit runs LSUV (weights change) yet trains on the same first batch as a run without it; a second fit skips it."""
-    firsts = []
+    """A fresh fit runs LSUV (weights differ from an identical run without it) on the same first batch; a second fit skips it."""
+    firsts, weights = [], []
     for callbacks in ([], [LSUVInit()]):
         seed_everything(0)
         model, first = toy_model(), _FirstBatch()
-        before = [p.clone() for p in model.critic.parameters()]
         Trainer(max_steps=1, callbacks=[*callbacks, first], **trainer_kwargs()).fit(model, toy_data())
         firsts.append(first.batch)
+        weights.append({k: v.clone() for k, v in model.state_dict().items()})
     torch.testing.assert_close(firsts[0], firsts[1], rtol=0, atol=0)
     lsuv = callbacks[0]
     assert set(lsuv.results) == {"generator", "critic"}
-    assert not torch.allclose(before[0], model.critic.net[0].weight)
+    for key in weights[0]:  # every weight matrix differs from the run without LSUV after the same update
+        if key.endswith("weight"):
+            assert (weights[0][key] - weights[1][key]).abs().max() > 1e-2, key
     weights = {k: v.clone() for k, v in model.state_dict().items()}
     Trainer(max_steps=0, callbacks=[lsuv], **trainer_kwargs()).fit(model, toy_data())  # same callback: no re-init
     assert all(torch.equal(v, weights[k]) for k, v in model.state_dict().items())
+
+
+def test_zero_step_fit_initialises_and_a_fit_without_it_does_not():
+    """max_steps=0: with LSUVInit every layer's output variance is ~1; without it the weights stay exactly as built."""
+    real = toy_data()
+    for callbacks in ([], [LSUVInit(tol=0.1)]):
+        model = toy_model()
+        built = {k: v.clone() for k, v in model.state_dict().items()}
+        Trainer(max_steps=0, callbacks=callbacks, **trainer_kwargs()).fit(model, real)
+        variances = output_variances(model.generator, torch.randn(512, 2))
+        if callbacks:
+            assert all(abs(v - 1) < 0.15 for v in variances.values()), variances
+        else:
+            assert all(torch.equal(v, built[k]) for k, v in model.state_dict().items())
+            assert any(abs(v - 1) > 0.3 for v in variances.values()), variances  # the default init is far from unit variance
 
 
 def test_result_is_independent_of_the_global_rng():

@@ -108,10 +108,17 @@ def test_invalid_arguments(kwargs, match):
         SampleLogger(**kwargs)
 
 
-def test_state_dict_round_trip():
-    """The last logged generator step survives state_dict/load_state_dict (no duplicate grid after a resume)."""
-    cb = SampleLogger()
-    cb._last_logged = 1500
-    other = SampleLogger()
-    other.load_state_dict(cb.state_dict())
-    assert other.state_dict() == {"last_logged": 1500}
+def test_resume_from_checkpoint_writes_no_grid_twice(tmp_path):
+    """A run resumed from its checkpoint continues the schedule: no grid for a generator step already logged."""
+    pngs = tmp_path / "png"
+    first = SampleLogger(every_n_generator_steps=2, num_samples=4, dirpath=str(pngs))
+    trainer = _fit(_digits_gan(), [first], max_steps=8)  # 4 generator steps: grids 2 and 4
+    trainer.save_checkpoint(tmp_path / "g4.ckpt")
+    assert [step for step, _ in first.history] == [2, 4]
+    assert torch.load(tmp_path / "g4.ckpt", weights_only=True)["callbacks"]  # the schedule is in the checkpoint
+
+    resumed = SampleLogger(every_n_generator_steps=2, num_samples=4, dirpath=str(pngs))
+    trainer = Trainer(**trainer_kwargs(max_steps=14, callbacks=[resumed]))
+    trainer.fit(_digits_gan(), DigitsDataModule(batch_size=16), ckpt_path=tmp_path / "g4.ckpt")
+    assert [step for step, _ in resumed.history] == [6, 7]  # 7 generator steps: 6, and 7 at the end; 4 (logged before) not again
+    assert sorted(os.listdir(pngs)) == [f"samples_g{g:07d}.png" for g in (2, 4, 6, 7)]

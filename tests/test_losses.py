@@ -43,10 +43,13 @@ def test_optimal_discriminator_value_is_minus_log4_plus_2js():
     m = (p + q) / 2
     js = 0.5 * (p * (p / m).log()).sum() + 0.5 * (q * (q / m).log()).sum()
     assert value.item() == pytest.approx(-math.log(4) + 2 * js.item(), rel=1e-6)
-    # and our critic loss, weighted by the probabilities, is -value at the logits of D*
+    # and our minimax critic loss at the logits of D*, on batches that hold each point in proportion
+    # to p (real) and q (fake), is -value: E_p[-log D*] + E_q[-log(1 - D*)]
     logits = torch.logit(d_star)
-    weighted = (p * torch.nn.functional.softplus(-logits)).sum() + (q * torch.nn.functional.softplus(logits)).sum()
-    assert weighted.item() == pytest.approx(-value.item(), rel=1e-6)
+    real = logits.repeat_interleave(torch.tensor([5, 3, 2]))  # p = (5, 3, 2) / 10
+    fake = logits.repeat_interleave(torch.tensor([2, 2, 6]))  # q = (2, 2, 6) / 10
+    assert LOSSES["minimax"].critic(real, fake).item() == pytest.approx(-value.item(), rel=1e-6)
+    assert get_loss("minimax").critic(real, fake).item() == pytest.approx(math.log(4) - 2 * js.item(), rel=1e-6)
 
 
 def test_wasserstein_losses():
