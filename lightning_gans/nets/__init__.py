@@ -1,6 +1,16 @@
-"""Plain ``nn.Module`` generators and critics (no Lightning inside)."""
+"""Plain ``nn.Module`` generators and critics (no Lightning inside), unconditional or class-conditional."""
 
+from lightning_gans.nets.conditional import CRITIC_CONDITIONINGS, ConditionalBatchNorm2d, ProjectionHead
 from lightning_gans.nets.dcgan import CRITIC_NORMS, DCGANCritic, DCGANGenerator
 from lightning_gans.nets.mlp import MLPCritic, MLPGenerator
 
-__all__ = ["CRITIC_NORMS", "DCGANCritic", "DCGANGenerator", "MLPCritic", "MLPGenerator"]
+__all__ = [
+    "CRITIC_CONDITIONINGS",
+    "CRITIC_NORMS",
+    "ConditionalBatchNorm2d",
+    "DCGANCritic",
+    "DCGANGenerator",
+    "MLPCritic",
+    "MLPGenerator",
+    "ProjectionHead",
+]
