@@ -1,0 +1,34 @@
+# Two commands on a fresh machine; each needs only python3 (>= 3.10), make and the package registry:
+#   make demo   set up .venv from requirements/lock.txt, run the main job, print its log dir,
+#               final metrics and a sample grid
+#   make test   the same set-up, then the README's test command (python -m pytest -q)
+# The set-up is skipped when .venv already matches the lock (a stamp of the lock's hash, pyproject's
+# hash and the python version); a broken or half-made .venv is rebuilt. See scripts/setup_env.py.
+PYTHON ?= python3
+VENV ?= .venv
+CONFIG ?= examples/wgangp_digits_metrics.yaml
+PYTEST_ARGS ?= -q
+DEMO_ARGS ?=
+
+.PHONY: demo test setup check-setup lock help
+.DEFAULT_GOAL := help
+
+help:
+	@echo "make demo    set up $(VENV) (first time only) and run the main job ($(CONFIG))"
+	@echo "make test    set up $(VENV) (first time only) and run the test suite"
+	@echo "make setup   only the set-up; make check-setup says whether it is needed; make lock rewrites the lock"
+
+setup:
+	@$(PYTHON) scripts/setup_env.py --venv "$(VENV)"
+
+check-setup:
+	@$(PYTHON) scripts/setup_env.py --venv "$(VENV)" --check
+
+test: setup
+	$(VENV)/bin/python -m pytest $(PYTEST_ARGS)
+
+demo: setup
+	$(VENV)/bin/python scripts/demo.py --config "$(CONFIG)" $(DEMO_ARGS)
+
+lock:
+	@$(PYTHON) scripts/setup_env.py --venv "$(VENV)" --write-lock
