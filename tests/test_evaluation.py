@@ -94,6 +94,38 @@ def test_inception_score_of_confident_balanced_classes_is_their_number():
     assert mean == pytest.approx(5.0, rel=1e-9)
 
 
+def _is_reference(logits: np.ndarray, splits: int, seed: int) -> tuple[float, float]:
+    """IS written out independently with scipy: exp(H(mean_i p_i) - mean_i H(p_i)) per chunk of a seeded permutation."""
+    from scipy.special import softmax
+    from scipy.stats import entropy
+
+    p = softmax(logits.astype(np.float64), axis=1)[np.random.RandomState(seed).permutation(len(logits))]
+    scores = []
+    for chunk in np.array_split(p, splits):  # equal chunks here (N divisible by splits)
+        # E_x KL(p(y|x) || p(y)) = H(p(y)) - E_x H(p(y|x))
+        scores.append(np.exp(entropy(chunk.mean(0)) - entropy(chunk, axis=1).mean()))
+    return float(np.mean(scores)), float(np.std(scores))
+
+
+@pytest.mark.parametrize("splits", [1, 5])
+def test_inception_score_of_confident_varied_logits_matches_an_independent_formula(splits):
+    """IS is delegated to torch-fidelity's isc_features_to_metric; this checks our call of it (logits, splits, seeded
+    shuffle) on confident, unevenly spread, varied predictions (IS far from 1 and from K) against scipy."""
+    rng = np.random.RandomState(1)
+    n, k = 600, 12
+    classes = rng.choice(k, size=n, p=np.arange(1, k + 1) / np.arange(1, k + 1).sum())  # uneven class use
+    logits = rng.normal(0.0, 1.0, size=(n, k))
+    logits[np.arange(n), classes] += rng.uniform(2.0, 9.0, size=n)  # confident, with varied confidence
+    mean, std = inception_score(torch.from_numpy(logits).float(), splits=splits, seed=7)
+    ref_mean, ref_std = _is_reference(torch.from_numpy(logits).float().numpy(), splits, seed=7)
+    assert 4.0 < ref_mean < k - 1  # not a degenerate value that almost any formula would give
+    assert mean == pytest.approx(ref_mean, rel=1e-9)
+    assert std == pytest.approx(ref_std, rel=1e-6, abs=1e-12)
+    if splits > 1:
+        assert std > 0.01  # the chunks really differ, so their order matters
+        assert inception_score(torch.from_numpy(logits).float(), splits=splits, seed=8)[0] != pytest.approx(mean, rel=1e-9)
+
+
 def test_too_few_samples_warns_with_the_count_needed():
     """Fewer samples than feature dimensions + 1 warns with the number needed; fewer than 2 raises."""
     with pytest.warns(UserWarning, match="at least 65 generated samples.*`num_samples` >= 65"):
@@ -149,14 +181,14 @@ def test_missing_inception_weights_error_names_file_source_and_argument(tmp_path
 
 
 def test_digits_classifier_held_out_accuracy():
-    """The shipped classifier (weights_only load) is >= 97 % accurate on the training script's held-out split."""
+    """The shipped classifier (weights_only load) classifies >= 441 of the 450 held-out digits (measured: 442, 98.2 %)."""
     images, labels = load_digits_tensor()
     _, idx_test = train_test_split(np.arange(len(labels)), test_size=0.25, random_state=0, stratify=labels.numpy())
     model = DigitsClassifier.pretrained()
     with torch.no_grad():
         features, logits = model((images[idx_test] + 1) / 2)
-    accuracy = float((logits.argmax(1) == labels[idx_test]).float().mean())
-    assert accuracy >= 0.97
+    correct = int((logits.argmax(1) == labels[idx_test]).sum())
+    assert len(idx_test) == 450 and correct >= 441  # one digit of margin for BLAS differences across machines
     assert features.shape == (len(idx_test), DigitsClassifier.num_features)
 
 
