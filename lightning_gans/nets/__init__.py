@@ -3,6 +3,7 @@
 from lightning_gans.nets.conditional import CRITIC_CONDITIONINGS, ConditionalBatchNorm2d, ProjectionHead
 from lightning_gans.nets.dcgan import CRITIC_NORMS, DCGANCritic, DCGANGenerator
 from lightning_gans.nets.mlp import MLPCritic, MLPGenerator
+from lightning_gans.nets.resnet import ResNetCritic, ResNetGenerator
 
 __all__ = [
     "CRITIC_CONDITIONINGS",
@@ -13,4 +14,6 @@ __all__ = [
     "MLPCritic",
     "MLPGenerator",
     "ProjectionHead",
+    "ResNetCritic",
+    "ResNetGenerator",
 ]
