@@ -38,13 +38,18 @@ class DigitsDataModule(LightningDataModule):
         batch_size: images per batch.
         image_size: side length (8 native; 16 or 32 upsampled, e.g. for a deeper DCGAN).
         num_workers: loader workers.
+        conditional: expose :attr:`num_classes` (10) so that the CLI makes the module class-conditional
+            on the digit labels (the batches carry the labels either way).
     """
 
-    def __init__(self, batch_size: int = 64, image_size: int = 8, num_workers: int = 0) -> None:
+    def __init__(self, batch_size: int = 64, image_size: int = 8, num_workers: int = 0, conditional: bool = False) -> None:
         super().__init__()
         if not isinstance(batch_size, int) or batch_size < 1:
             raise ValueError(f"`batch_size` must be a positive integer, got {batch_size!r}.")
+        if not isinstance(conditional, bool):
+            raise TypeError(f"`conditional` must be a bool, got {conditional!r}.")
         self.save_hyperparameters()
+        self.conditional = conditional
         self.batch_size = batch_size
         self.image_size = image_size
         self.num_workers = num_workers
@@ -53,6 +58,11 @@ class DigitsDataModule(LightningDataModule):
     def setup(self, stage: str) -> None:
         if self._data is None:
             self._data = TensorDataset(*load_digits_tensor(self.image_size))
+
+    @property
+    def num_classes(self) -> Optional[int]:
+        """10 when ``conditional``, else None (the module stays unconditional)."""
+        return 10 if self.conditional else None
 
     def train_dataloader(self) -> StatefulDataLoader:
         return StatefulDataLoader(self._data, batch_size=self.batch_size, shuffle=True, drop_last=True, num_workers=self.num_workers)

@@ -12,6 +12,8 @@ __all__ = ["ImageDataModule", "IMAGE_DATASETS"]
 
 IMAGE_DATASETS = ("MNIST", "FashionMNIST", "CIFAR10", "CIFAR100", "folder")
 
+_NUM_CLASSES = {"MNIST": 10, "FashionMNIST": 10, "CIFAR10": 10, "CIFAR100": 100}  # "folder": one class a sub-folder
+
 
 def _to_rgb(image):  # a module-level function, so loader workers can pickle the transform
     return image.convert("RGB")
@@ -31,6 +33,9 @@ class ImageDataModule(LightningDataModule):
         download: let torchvision download the dataset into ``root`` (needs internet).
         batch_size: images per batch.
         num_workers: loader workers.
+        conditional: expose :attr:`num_classes` so that the CLI makes the module class-conditional.
+            Batches are ``(images, labels)`` either way: the dataset's classes, or for ``"folder"``
+            the index of each image's sub-folder in sorted order (torchvision ``ImageFolder``).
     """
 
     def __init__(
@@ -42,13 +47,17 @@ class ImageDataModule(LightningDataModule):
         download: bool = False,
         batch_size: int = 64,
         num_workers: int = 0,
+        conditional: bool = False,
     ) -> None:
         super().__init__()
         if dataset not in IMAGE_DATASETS:
             raise ValueError(f"Unknown `dataset` {dataset!r}; expected one of {list(IMAGE_DATASETS)}.")
         if channels not in (1, 3):
             raise ValueError(f"`channels` must be 1 or 3, got {channels!r}.")
+        if not isinstance(conditional, bool):
+            raise TypeError(f"`conditional` must be a bool, got {conditional!r}.")
         self.save_hyperparameters()
+        self.conditional = conditional
         self.root, self.dataset, self.image_size, self.channels = root, dataset, image_size, channels
         self.download, self.batch_size, self.num_workers = download, batch_size, num_workers
         self._data: Optional[Dataset] = None
@@ -72,6 +81,20 @@ class ImageDataModule(LightningDataModule):
             raise FileNotFoundError(
                 f"`root`={self.root!r} holds no {self.dataset} dataset ({err}); {hint}point `root` at a local copy."
             ) from err
+
+    @property
+    def num_classes(self) -> Optional[int]:
+        """The number of classes when ``conditional`` (for ``"folder"``: of sub-folders of ``root``), else None."""
+        if not self.conditional:
+            return None
+        if self.dataset != "folder":
+            return _NUM_CLASSES[self.dataset]
+        from torchvision.datasets.folder import find_classes
+
+        try:
+            return len(find_classes(self.root)[0])
+        except OSError as err:  # FileNotFoundError included
+            raise FileNotFoundError(f"`root`={self.root!r} has no class sub-folders to count for `conditional`=True ({err}).") from err
 
     def prepare_data(self) -> None:
         if self.download:

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
-from typing import Callable, Optional
+from typing import Callable, Optional, Union
 
 import torch
 from lightning.pytorch import LightningDataModule
@@ -28,6 +28,16 @@ class ToyDistribution:
     centers: Optional[Tensor] = None  # (K, 2)
     std: Optional[float] = None
 
+    def sample_with_labels(self, n: int, generator: Optional[torch.Generator] = None) -> tuple[Tensor, Tensor]:
+        """``n`` points and the index of their mode (the class label of a conditional toy); mixtures only.
+
+        The points are exactly those of ``sample(n, generator)`` from the same generator state.
+        """
+        labelled = getattr(self.sample, "sample_with_labels", None)
+        if self.centers is None or labelled is None:
+            raise ValueError("This toy distribution has no labelled modes (build mixtures with a `_Mixture` sampler).")
+        return labelled(n, generator)
+
 
 class _Mixture:
     """Equal-weight isotropic Gaussian mixture (a class, not a closure, so that it pickles for ``ddp_spawn``)."""
@@ -36,8 +46,12 @@ class _Mixture:
         self.centers, self.std = centers, std
 
     def __call__(self, n: int, generator: Optional[torch.Generator] = None) -> Tensor:
+        return self.sample_with_labels(n, generator)[0]
+
+    def sample_with_labels(self, n: int, generator: Optional[torch.Generator] = None) -> tuple[Tensor, Tensor]:
+        """``n`` points ``(n, 2)`` and the index of the mode each was drawn from ``(n,)``."""
         idx = torch.randint(len(self.centers), (n,), generator=generator)
-        return self.centers[idx] + self.std * torch.randn(n, 2, generator=generator)
+        return self.centers[idx] + self.std * torch.randn(n, 2, generator=generator), idx
 
 
 def _mixture(centers: Tensor, std: float) -> ToyDistribution:
@@ -87,16 +101,17 @@ def mode_coverage(samples: Tensor, centers: Tensor, std: float, k: float = 3.0, 
 
 
 class _Batches(Dataset):
-    """Item ``i`` is the whole ``i``-th batch, so loading costs one index, not ``batch_size`` collates."""
+    """Item ``i`` is the whole ``i``-th batch (with its labels, if any), so loading costs one index, not ``batch_size`` collates."""
 
-    def __init__(self, batches: Tensor) -> None:
+    def __init__(self, batches: Tensor, labels: Optional[Tensor] = None) -> None:
         self.batches = batches  # (num_batches, batch_size, 2)
+        self.labels = labels  # (num_batches, batch_size) mode indices, or None
 
     def __len__(self) -> int:
         return len(self.batches)
 
-    def __getitem__(self, i: int) -> Tensor:
-        return self.batches[i]
+    def __getitem__(self, i: int) -> Union[Tensor, tuple[Tensor, Tensor]]:
+        return self.batches[i] if self.labels is None else (self.batches[i], self.labels[i])
 
 
 class ToyDataModule(LightningDataModule):
@@ -106,22 +121,42 @@ class ToyDataModule(LightningDataModule):
     each process gets its own batches of ``batch_size``. The loader is a ``StatefulDataLoader``, so a
     mid-epoch resume continues where it stopped.
 
+    With ``conditional=True`` (Gaussian mixtures only) batches are ``(points, labels)``, the label of a
+    point being the index of the mode it was drawn from (its row in ``distribution.centers``), and
+    :attr:`num_classes` is the number of modes; the points are the same as without labels. The CLI
+    hands :attr:`num_classes` to the module's ``num_classes``.
+
     Args:
         dataset: one of :data:`TOY_DISTRIBUTIONS`.
         batch_size: samples per batch (the WGAN-GP toy code uses 256).
         batches_per_epoch: batches in one epoch.
         seed: seed of the data.
+        conditional: yield mode indices as labels and expose :attr:`num_classes` for a conditional module.
+
+    Example:
+        >>> dm = ToyDataModule("8gaussians", batch_size=4, batches_per_epoch=2, conditional=True)
+        >>> dm.setup("fit")
+        >>> points, labels = next(iter(dm.train_dataloader()))
+        >>> points.shape, labels.shape, dm.num_classes
+        (torch.Size([4, 2]), torch.Size([4]), 8)
     """
 
-    def __init__(self, dataset: str = "8gaussians", batch_size: int = 256, batches_per_epoch: int = 1000, seed: int = 0) -> None:
+    def __init__(
+        self, dataset: str = "8gaussians", batch_size: int = 256, batches_per_epoch: int = 1000, seed: int = 0, conditional: bool = False
+    ) -> None:
         super().__init__()
         if dataset not in TOY_DISTRIBUTIONS:
             raise ValueError(f"Unknown `dataset` {dataset!r}; expected one of {sorted(TOY_DISTRIBUTIONS)}.")
         for name, value in (("batch_size", batch_size), ("batches_per_epoch", batches_per_epoch)):
             if not isinstance(value, int) or value < 1:
                 raise ValueError(f"`{name}` must be a positive integer, got {value!r}.")
+        if not isinstance(conditional, bool):
+            raise TypeError(f"`conditional` must be a bool, got {conditional!r}.")
+        if conditional and TOY_DISTRIBUTIONS[dataset].centers is None:
+            raise ValueError(f"`conditional`=True needs a Gaussian mixture (its mode index is the label); {dataset!r} has no modes.")
         self.save_hyperparameters()
         self.distribution = TOY_DISTRIBUTIONS[dataset]
+        self.conditional = conditional
         self.batch_size = batch_size
         self.batches_per_epoch = batches_per_epoch
         self.seed = seed
@@ -130,8 +165,18 @@ class ToyDataModule(LightningDataModule):
     def setup(self, stage: str) -> None:
         if self._data is None:
             rng = torch.Generator().manual_seed(self.seed)
-            points = self.distribution.sample(self.batches_per_epoch * self.batch_size, rng)
-            self._data = _Batches(points.view(self.batches_per_epoch, self.batch_size, 2))
+            n = self.batches_per_epoch * self.batch_size
+            if self.conditional:
+                points, labels = self.distribution.sample_with_labels(n, rng)
+                self._data = _Batches(points.view(self.batches_per_epoch, self.batch_size, 2), labels.view(self.batches_per_epoch, self.batch_size))
+            else:
+                points = self.distribution.sample(n, rng)
+                self._data = _Batches(points.view(self.batches_per_epoch, self.batch_size, 2))
+
+    @property
+    def num_classes(self) -> Optional[int]:
+        """Number of modes when ``conditional``, else None (the module stays unconditional)."""
+        return len(self.distribution.centers) if self.conditional else None
 
     def train_dataloader(self) -> StatefulDataLoader:
         return StatefulDataLoader(self._data, batch_size=None, shuffle=True)
