@@ -28,7 +28,7 @@ test: setup
 	$(VENV)/bin/python -m pytest $(PYTEST_ARGS)
 
 demo: setup
-	$(VENV)/bin/python scripts/demo.py --config "$(CONFIG)" $(DEMO_ARGS)
+	$(VENV)/bin/python scripts/demo.py --config "$(CONFIG)" $(if $(DEMO_ARGS),-- $(DEMO_ARGS))
 
 lock:
 	@$(PYTHON) scripts/setup_env.py --venv "$(VENV)" --write-lock

@@ -3,9 +3,13 @@
 >>> from lightning_gans import GAN, WGAN, WGANGP
 """
 
-from lightning_gans.data import DigitsDataModule, ImageDataModule, ToyDataModule
-from lightning_gans.losses import LOSSES, AdversarialLoss
-from lightning_gans.modules import GAN, PENALTIES, WGAN, WGANGP, AdversarialModule
+from lightning_gans._versions import check_lightning_version
+
+check_lightning_version()  # warns once outside the tested Lightning range, before anything can break on it
+
+from lightning_gans.data import DigitsDataModule, ImageDataModule, ToyDataModule  # noqa: E402
+from lightning_gans.losses import LOSSES, AdversarialLoss  # noqa: E402
+from lightning_gans.modules import GAN, PENALTIES, WGAN, WGANGP, AdversarialModule  # noqa: E402
 
 __version__ = "0.1.0"
 

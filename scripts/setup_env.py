@@ -53,7 +53,7 @@ STAMP_NAME = "lightning-gans-env.json"
 CREATED_NAME = "lightning-gans-env.created"  # written before installing, so a half-made env is known
 LOG_NAME = "lightning-gans-setup.log"
 CORE_IMPORTS = ("torch", "torchvision", "lightning")
-NOT_LOCKED = {"lightning-gans", "setuptools", "wheel"}  # ours (editable) and build tools
+NOT_LOCKED = {"lightning-gans", "wheel"}  # ours (editable) and a build tool (setuptools is locked: torch needs it)
 # Pulled in by torch on Linux only (CUDA libraries, triton): locked for Linux, absent elsewhere.
 LINUX_ONLY_PREFIXES = ("nvidia-", "cuda-", "triton")
 PYTHON_MINORS = range(10, 15)  # 3.10 ... 3.14, for the python_version markers of the lock
