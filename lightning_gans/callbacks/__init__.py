@@ -1,5 +1,7 @@
 """Callbacks for adversarial training; each talks to a module through a small documented protocol."""
 
+from lightning_gans.callbacks.adaptive_augment import AdaptiveAugment
+from lightning_gans.callbacks.diff_augment import DiffAugment
 from lightning_gans.callbacks.divergence_guard import DivergenceGuard
 from lightning_gans.callbacks.ema import GeneratorEMA
 from lightning_gans.callbacks.instance_noise import InstanceNoise
@@ -13,6 +15,8 @@ from lightning_gans.callbacks.toy_plot import ToyPlot
 from lightning_gans.callbacks.weight_clipping import WeightClipping
 
 __all__ = [
+    "AdaptiveAugment",
+    "DiffAugment",
     "DivergenceGuard",
     "GANMetrics",
     "GeneratorEMA",
