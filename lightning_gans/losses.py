@@ -22,7 +22,7 @@ Derivations:
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Callable
+from typing import Callable, Optional
 
 import torch.nn.functional as F
 from torch import Tensor
@@ -35,6 +35,7 @@ __all__ = [
     "minimax_generator_loss",
     "non_saturating_generator_loss",
     "wasserstein_critic_loss",
+    "wasserstein_diagnostics",
     "wasserstein_generator_loss",
     "hinge_critic_loss",
     "hinge_generator_loss",
@@ -67,6 +68,15 @@ def wasserstein_critic_loss(real_logits: Tensor, fake_logits: Tensor) -> Tensor:
     return fake_logits.mean() - real_logits.mean()
 
 
+def wasserstein_diagnostics(real_logits: Tensor, fake_logits: Tensor) -> dict[str, Tensor]:
+    """The critic's estimate of W1, logged as ``train/wasserstein_estimate``."""
+    # E[f(x)] - E[f(G(z))]
+    return {"wasserstein_estimate": real_logits.mean() - fake_logits.mean()}
+
+
+wasserstein_critic_loss.diagnostics = wasserstein_diagnostics  # any AdversarialLoss using this critic loss logs it
+
+
 def wasserstein_generator_loss(fake_logits: Tensor) -> Tensor:
     """Generator side of the Wasserstein objective."""
     # -E[f(G(z))]
@@ -97,12 +107,30 @@ def least_squares_generator_loss(fake_logits: Tensor) -> Tensor:
     return 0.5 * (fake_logits - 1.0).pow(2).mean()
 
 
+Diagnostics = Callable[[Tensor, Tensor], dict[str, Tensor]]
+"""``diagnostics(real_logits, fake_logits) -> {name: value}``: what a loss logs besides its value (under ``train/``)."""
+
+
 @dataclass(frozen=True)
 class AdversarialLoss:
-    """A critic loss and the generator loss that plays against it."""
+    """A critic loss and the generator loss that plays against it.
+
+    Args:
+        critic: ``(real_logits, fake_logits) -> scalar`` the critic minimises.
+        generator: ``fake_logits -> scalar`` the generator minimises.
+        diagnostics: what to log from the critic's scores; ``None`` takes the critic loss's own
+            ``diagnostics`` attribute if it has one (so any loss built on
+            :func:`wasserstein_critic_loss` logs the W1 estimate).
+    """
 
     critic: Callable[[Tensor, Tensor], Tensor]
     generator: Callable[[Tensor], Tensor]
+    diagnostics: Optional[Diagnostics] = None
+
+    def critic_diagnostics(self, real_logits: Tensor, fake_logits: Tensor) -> dict[str, Tensor]:
+        """The loss's diagnostics of one critic update's scores (empty for most losses)."""
+        fn = self.diagnostics or getattr(self.critic, "diagnostics", None)
+        return {} if fn is None else fn(real_logits, fake_logits)
 
 
 LOSSES: dict[str, AdversarialLoss] = {

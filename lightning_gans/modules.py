@@ -9,48 +9,96 @@ WGAN and WGAN-GP papers) followed by one generator update — so ``trainer.globa
 ``max_steps``, ``ModelCheckpoint(every_n_train_steps=...)`` and the logger's step all count batches,
 ``critic_steps + generator_steps == global_step``, and ``K`` generator updates take
 ``max_steps = K * (n_critic + 1)``.
+
+Extension points (override in a subclass, each documented below): :meth:`~AdversarialModule.generate`
+and :meth:`~AdversarialModule.discriminate` (the only calls of the networks),
+:meth:`~AdversarialModule.critic_update` and :meth:`~AdversarialModule.generator_update` (one update
+each, returning what they log), :meth:`~AdversarialModule.critic_loss`,
+:meth:`~AdversarialModule.generator_loss`, :meth:`~AdversarialModule.critic_inputs`,
+:meth:`~AdversarialModule.sample_noise` and :meth:`~AdversarialModule.sample_labels`.
 """
 
 from __future__ import annotations
 
 import importlib
 import inspect
+import random
+import warnings
 from functools import partial
-from typing import Any, Callable, Iterable, Optional, Union
+from typing import Any, Callable, Iterable, Iterator, Optional, Union
 
+import numpy as np
 import torch
 from lightning.pytorch import LightningModule
 from lightning.pytorch.core.mixins import HyperparametersMixin
-from lightning.pytorch.core.mixins.hparams_mixin import _given_hyperparameters
-from lightning.pytorch.utilities.parsing import collect_init_args
 from torch import Tensor, nn
 from torch.optim import Optimizer
 
+from lightning_gans import _checks
 from lightning_gans import penalties as P
-from lightning_gans.losses import LOSSES, AdversarialLoss, get_loss
+from lightning_gans._compat import collect_init_args, given_hyperparameters, hparams_dict
+from lightning_gans.layers import batch_norm_layers, restore_spectral_norm
+from lightning_gans.losses import AdversarialLoss, get_loss
+from lightning_gans.protocol import grad_scale, scores_per_sample, split_batch
 
-__all__ = ["AdversarialModule", "GAN", "WGAN", "WGANGP", "PENALTIES", "OptimizerCallable"]
+__all__ = [
+    "AdversarialModule",
+    "GAN",
+    "WGAN",
+    "WGANGP",
+    "PENALTIES",
+    "OptimizerCallable",
+    "Penalty",
+    "LabelledCritic",
+]
 
 OptimizerCallable = Callable[[Iterable], Optimizer]
 """Builds an optimizer from parameters, e.g. ``partial(torch.optim.Adam, lr=1e-4)``."""
 
-Penalty = Callable[[nn.Module, Tensor, Tensor, Optional[torch.Generator], Optional[float]], Tensor]
-"""``penalty(critic, real, fake, rng, grad_scale) -> scalar``; the module adds ``weight * penalty``."""
+Penalty = Callable[..., Tensor]
+"""``penalty(critic, real, fake, labels, rng, grad_scale) -> scalar``; the module adds ``weight * penalty``.
+
+``critic`` is a :class:`LabelledCritic`: ``critic(x)`` gives the scores ``(N,)`` of ``x`` with the
+batch's labels held fixed, and ``critic.parameters()`` the network's parameters. ``real`` and ``fake``
+are what the critic saw (after :meth:`AdversarialModule.critic_inputs`); ``labels`` is ``None`` for
+unconditional modules; ``rng`` is the update's RNG; ``grad_scale`` the GradScaler's scale or ``None``.
+"""
+
+
+class LabelledCritic:
+    """The critic as a penalty sees it: ``x -> scores (N,)`` with the labels held fixed.
+
+    Calls go through :meth:`AdversarialModule.discriminate`, so a penalty of a conditional module
+    differentiates the critic at fixed labels (the interpolates of the gradient penalty keep the labels
+    of the real samples they start from).
+    """
+
+    def __init__(self, module: "AdversarialModule", labels: Optional[Tensor]) -> None:
+        self.module = module
+        self.labels = labels
+
+    def __call__(self, x: Tensor) -> Tensor:
+        return self.module.discriminate(x, self.labels)
+
+    def parameters(self, recurse: bool = True) -> Iterator[nn.Parameter]:
+        """The critic network's parameters (for weight penalties such as ``frobenius``)."""
+        return self.module.critic.parameters(recurse)
+
 
 # Named functions, not lambdas: a module holding one must pickle (``strategy="ddp_spawn"``).
-def _gradient_penalty(critic: nn.Module, real: Tensor, fake: Tensor, rng: Optional[torch.Generator], scale: Optional[float]) -> Tensor:
-    return P.gradient_penalty(critic, real, fake, generator=rng, grad_scale=scale)
+def _gradient_penalty(critic: LabelledCritic, real: Tensor, fake: Tensor, labels: Optional[Tensor], rng: Optional[torch.Generator], scale: Optional[float]) -> Tensor:
+    return P.gradient_penalty(critic, real, fake, rng=rng, grad_scale=scale)
 
 
-def _lipschitz_penalty(critic: nn.Module, real: Tensor, fake: Tensor, rng: Optional[torch.Generator], scale: Optional[float]) -> Tensor:
-    return P.lipschitz_penalty(critic, real, fake, generator=rng, grad_scale=scale)
+def _lipschitz_penalty(critic: LabelledCritic, real: Tensor, fake: Tensor, labels: Optional[Tensor], rng: Optional[torch.Generator], scale: Optional[float]) -> Tensor:
+    return P.lipschitz_penalty(critic, real, fake, rng=rng, grad_scale=scale)
 
 
-def _r1_penalty(critic: nn.Module, real: Tensor, fake: Tensor, rng: Optional[torch.Generator], scale: Optional[float]) -> Tensor:
+def _r1_penalty(critic: LabelledCritic, real: Tensor, fake: Tensor, labels: Optional[Tensor], rng: Optional[torch.Generator], scale: Optional[float]) -> Tensor:
     return P.r1_penalty(critic, real, grad_scale=scale)
 
 
-def _frobenius_penalty(critic: nn.Module, real: Tensor, fake: Tensor, rng: Optional[torch.Generator], scale: Optional[float]) -> Tensor:
+def _frobenius_penalty(critic: LabelledCritic, real: Tensor, fake: Tensor, labels: Optional[Tensor], rng: Optional[torch.Generator], scale: Optional[float]) -> Tensor:
     return P.frobenius_penalty(critic)
 
 
@@ -60,7 +108,9 @@ PENALTIES: dict[str, Penalty] = {
     "r1": _r1_penalty,
     "frobenius": _frobenius_penalty,
 }
-"""Penalties selectable by name through ``penalty=``; a callable with the same signature also works."""
+"""Penalties selectable by name through ``penalty=``; a callable with the :data:`Penalty` signature also works."""
+
+_INPUT_GRADIENT_PENALTIES = {"gradient_penalty", "lipschitz_penalty", "r1"}  # per-sample: BatchNorm breaks them
 
 # Names under which the modules log; dashboards and callbacks rely on them.
 CRITIC_LOSS = "train/critic_loss"
@@ -79,33 +129,87 @@ def _adam(lr: float, betas: tuple[float, float]) -> OptimizerCallable:
     return partial(torch.optim.Adam, lr=lr, betas=betas)
 
 
+def _optimizer_factory(name: str, value: Any) -> Optional[OptimizerCallable]:
+    if value is None:
+        return None
+    if isinstance(value, Optimizer):
+        raise TypeError(
+            f"`{name}` must build an optimizer from parameters, e.g. functools.partial(torch.optim.Adam, lr=1e-4), "
+            f"not be one: got a {type(value).__name__} instance (the module builds it for the right network)."
+        )
+    if not callable(value):
+        raise TypeError(f"`{name}` must be a callable that builds an optimizer from parameters, got {value!r}.")
+    return value
+
+
+def _new_style_penalty(penalty: Callable[..., Tensor]) -> Penalty:
+    """A penalty with the 6-argument signature; 0.1's 5-argument ones are adapted with a warning."""
+    try:
+        inspect.signature(penalty).bind(*range(6))
+        return penalty
+    except TypeError:
+        pass
+    except ValueError:  # no signature (a builtin): trust it
+        return penalty
+    warnings.warn(
+        "`penalty`: penalties now take (critic, real, fake, labels, rng, grad_scale); the 0.1 signature "
+        "(critic, real, fake, rng, grad_scale) is adapted for one release.",
+        DeprecationWarning,
+        stacklevel=4,
+    )
+    return partial(_call_old_style_penalty, penalty)
+
+
+def _call_old_style_penalty(penalty: Callable[..., Tensor], critic: LabelledCritic, real: Tensor, fake: Tensor, labels: Optional[Tensor], rng: Optional[torch.Generator], scale: Optional[float]) -> Tensor:
+    return penalty(critic, real, fake, rng, scale)
+
+
+def _deprecated_generator_kw(rng: Optional[torch.Generator], generator: Optional[torch.Generator], where: str) -> Optional[torch.Generator]:
+    if generator is None:
+        return rng
+    warnings.warn(f"`{where}(generator=...)` is now `{where}(rng=...)`; `generator` names a network.", DeprecationWarning, stacklevel=3)
+    return generator
+
+
 class AdversarialModule(LightningModule):
     """Base module: alternates ``n_critic`` critic updates and one generator update.
 
-    Subclass it to add a variant: pass another loss pair or penalty, or override
-    :meth:`critic_loss`, :meth:`generator_loss` or :meth:`sample_noise`.
+    Subclass it to add a variant: pass another loss pair or penalty, or override one of the extension
+    points — :meth:`generate`, :meth:`discriminate`, :meth:`critic_update`, :meth:`generator_update`,
+    :meth:`critic_loss`, :meth:`generator_loss`, :meth:`critic_inputs`, :meth:`sample_noise`,
+    :meth:`sample_labels`. The protocol the callbacks use is :class:`lightning_gans.protocol.AdversarialProtocol`.
 
-    Protocol used by the callbacks (and open to any user module that provides the same):
-    ``generator`` and ``critic`` attributes, ``sample(n)``, and ``configure_optimizers()`` returning
-    ``[generator_optimizer, critic_optimizer]`` in that order.
+    Conditioning: with ``num_classes`` set, batches are ``(images, labels)`` with integer labels in
+    ``[0, num_classes)``, the networks are called ``generator(z, labels)`` and ``critic(x, labels)``,
+    and each fake batch is generated **with the labels of the real batch it is paired with** (so fakes
+    follow the data's class frequencies, and the gradient penalty's interpolates have one label each).
+    :meth:`sample` draws uniform labels unless given some.
 
     Args:
-        generator: maps noise ``(N, latent_dim)`` to samples ``(N, *S)``.
-        critic: maps samples ``(N, *S)`` to one score (logit) per sample, ``(N,)`` or ``(N, 1)``.
+        generator: maps noise ``(N, latent_dim)`` (and labels ``(N,)`` when conditional) to samples ``(N, *S)``.
+        critic: maps samples ``(N, *S)`` (and labels) to one score (logit) per sample, ``(N,)`` or ``(N, 1)``.
         latent_dim: size of the noise vector.
         loss: a name in :data:`lightning_gans.losses.LOSSES` or an :class:`AdversarialLoss`.
         n_critic: critic updates per generator update (>= 1).
-        penalty: ``None``, a name in :data:`PENALTIES` or a callable with that signature.
+        penalty: ``None``, a name in :data:`PENALTIES` or a callable with the :data:`Penalty` signature.
         penalty_weight: weight of the penalty in the critic loss (>= 0).
         generator_optimizer: builds the generator's optimizer; ``None`` takes the class default.
         critic_optimizer: builds the critic's optimizer; ``None`` takes the class default.
         noise_seed: seed of the module's own noise stream (``None`` draws one from the global RNG).
             Noise and interpolation weights of update ``t`` on rank ``r`` are a pure function of
             ``(noise_seed, r, t)``, so a resumed run draws exactly what an uninterrupted one would.
+        penalty_every: lazy regularisation (Karras et al. 2020, StyleGAN2, Sec. 4 and App. B): the
+            penalty is computed on every ``penalty_every``-th critic update only (those with
+            ``critic_steps % penalty_every == 0``, the first included) and weighted by
+            ``penalty_every``, so its expected contribution is unchanged. The penalty is added to that
+            critic update's loss (no extra optimizer step), so Adam needs none of StyleGAN2's
+            ``lr * c``, ``beta ** c`` adjustment (which compensates for separate regularisation steps).
+        num_classes: number of classes for a class-conditional GAN, ``None`` for an unconditional one.
 
     Raises:
         ValueError: an argument is out of range or unknown (the message names it).
-        TypeError: ``generator`` or ``critic`` is not an ``nn.Module``.
+        TypeError: ``generator`` or ``critic`` is not an ``nn.Module``; an optimizer instance where a
+            factory is expected; a non-numeric number.
     """
 
     default_generator_optimizer: OptimizerCallable = _adam(2e-4, (0.5, 0.999))
@@ -123,43 +227,74 @@ class AdversarialModule(LightningModule):
         generator_optimizer: Optional[OptimizerCallable] = None,
         critic_optimizer: Optional[OptimizerCallable] = None,
         noise_seed: Optional[int] = None,
+        penalty_every: int = 1,
+        num_classes: Optional[int] = None,
     ) -> None:
         super().__init__()
         for name, net in (("generator", generator), ("critic", critic)):
             if not isinstance(net, nn.Module):
                 raise TypeError(f"`{name}` must be a torch.nn.Module, got {type(net).__name__}.")
-        if not isinstance(latent_dim, int) or isinstance(latent_dim, bool) or latent_dim < 1:
-            raise ValueError(f"`latent_dim` must be a positive integer, got {latent_dim!r}.")
-        if not isinstance(n_critic, int) or isinstance(n_critic, bool) or n_critic < 1:
-            raise ValueError(f"`n_critic` must be an integer >= 1, got {n_critic!r}.")
-        if not penalty_weight >= 0:  # also rejects NaN
-            raise ValueError(f"`penalty_weight` must be >= 0, got {penalty_weight!r}.")
+        self.latent_dim = _checks.integer("latent_dim", latent_dim)
+        self.n_critic = _checks.integer("n_critic", n_critic)
+        self.penalty_weight = _checks.number("penalty_weight", penalty_weight, minimum=0.0)
+        self.penalty_every = _checks.integer("penalty_every", penalty_every)
+        self.num_classes = _checks.optional_integer("num_classes", num_classes, minimum=1)
         if isinstance(penalty, str) and penalty not in PENALTIES:
             raise ValueError(f"Unknown `penalty` {penalty!r}; expected one of {sorted(PENALTIES)}, a callable or None.")
+        if penalty is not None and not isinstance(penalty, str) and not callable(penalty):
+            raise TypeError(f"`penalty` must be a name in {sorted(PENALTIES)}, a callable or None, got {penalty!r}.")
+        if noise_seed is not None:
+            noise_seed = _checks.integer("noise_seed", noise_seed, minimum=0)
+        if isinstance(penalty, str) and penalty in _INPUT_GRADIENT_PENALTIES and batch_norm_layers(critic):
+            warnings.warn(
+                f"`critic` has BatchNorm layers ({', '.join(batch_norm_layers(critic)[:3])}) but `penalty={penalty!r}` "
+                "penalises per-sample input gradients, which BatchNorm couples across the batch (WGAN-GP, Sec. 4): "
+                "use LayerNorm, InstanceNorm or no normalisation in the critic.",
+                UserWarning,
+                stacklevel=2,
+            )
 
         self.automatic_optimization = False
         self.generator = generator
         self.critic = critic
-        self.latent_dim = latent_dim
         self.loss = get_loss(loss)
-        self.n_critic = n_critic
-        self.penalty = PENALTIES[penalty] if isinstance(penalty, str) else penalty
-        self.penalty_weight = float(penalty_weight)
-        self._generator_optimizer = generator_optimizer or type(self).default_generator_optimizer
-        self._critic_optimizer = critic_optimizer or type(self).default_critic_optimizer
-        self.noise_seed = int(torch.randint(0, 2**62, ()).item()) if noise_seed is None else int(noise_seed)
+        self.penalty = PENALTIES[penalty] if isinstance(penalty, str) else (None if penalty is None else _new_style_penalty(penalty))
+        #: Name under which the penalty is logged: ``train/gradient_penalty`` for the named gradient penalty.
+        self.penalty_log_name = GRADIENT_PENALTY if penalty == "gradient_penalty" else PENALTY
+        self._generator_optimizer = _optimizer_factory("generator_optimizer", generator_optimizer) or type(self).default_generator_optimizer
+        self._critic_optimizer = _optimizer_factory("critic_optimizer", critic_optimizer) or type(self).default_critic_optimizer
+        self.noise_seed = int(torch.randint(0, 2**62, ()).item()) if noise_seed is None else noise_seed
         #: Optional averaged copy of the generator used by :meth:`sample` (set by ``GeneratorEMA``).
         self.ema_generator: Optional[nn.Module] = None
         #: Std of the Gaussian instance noise added to real and fake samples before the critic sees
         #: them (see :meth:`critic_inputs`); 0 disables it. Set each batch by ``InstanceNoise``.
         self.instance_noise_std: float = 0.0
+        #: Optional differentiable augmentation ``(x, rng) -> x'`` applied by :meth:`critic_inputs` to
+        #: real and fake samples separately (after instance noise); installed by augmentation callbacks.
+        self.critic_augment: Optional[Callable[[Tensor, torch.Generator], Tensor]] = None
 
         self.critic_steps = 0
         self.generator_steps = 0
         self._cycle_position = 0  # critic updates made since the last generator update
         self._rng: Optional[torch.Generator] = None
+        self._first_update_done = False  # the first generator call names `latent_dim` when it fails
         self._latest: dict[str, Union[Tensor, float]] = {}  # latest value of each logged metric
         self._save_serialisable_hyperparameters()
+
+    # ----------------------------------------------------------------------------------------
+    # The networks: the only two places they are called
+    def generate(self, z: Tensor, labels: Optional[Tensor] = None) -> Tensor:
+        """The generator's samples for latents ``z`` ``(N, latent_dim)`` (and ``labels`` ``(N,)`` when conditional)."""
+        return _run_generator(self.generator, z, labels, self.num_classes)
+
+    def discriminate(self, x: Tensor, labels: Optional[Tensor] = None) -> Tensor:
+        """The critic's scores of ``x`` as shape ``(N,)`` (``labels`` passed when conditional).
+
+        Raises:
+            ValueError: the critic's output is not one score per sample (naming `critic`).
+        """
+        scores = self.critic(x) if self.num_classes is None else self.critic(x, labels)
+        return scores_per_sample(scores, x.shape[0])
 
     # ----------------------------------------------------------------------------------------
     # What a variant changes
@@ -171,29 +306,106 @@ class AdversarialModule(LightningModule):
         """Loss the generator minimises. ``real`` is the batch of this update, for losses that need it."""
         return self.loss.generator(fake_scores)
 
-    def critic_inputs(self, real: Tensor, fake: Tensor, generator: Optional[torch.Generator] = None) -> tuple[Tensor, Tensor]:
+    def critic_inputs(self, real: Tensor, fake: Tensor, rng: Optional[torch.Generator] = None) -> tuple[Tensor, Tensor]:
         """What the critic sees of a real and a fake batch, in both the critic and generator updates.
 
         Adds instance noise ``N(0, instance_noise_std^2)`` to both (Arjovsky & Bottou 2017,
-        https://arxiv.org/abs/1701.04862, Sec. 3) with the update's RNG, so runs stay
-        reproducible and resumable; returns them unchanged, drawing nothing, when the std is 0.
-        Penalties receive the returned samples, so the gradient penalty interpolates between the
-        noised samples. Gradients flow through ``fake``.
+        https://arxiv.org/abs/1701.04862, Sec. 3), then applies :attr:`critic_augment` to each, all
+        drawn from the update's RNG, so runs stay reproducible and resumable; returns them unchanged,
+        drawing nothing, when neither is set. Penalties receive the returned samples, so the gradient
+        penalty interpolates between what the critic saw. Gradients flow through ``fake``.
         """
         std = float(self.instance_noise_std)
-        if std == 0.0:
-            return real, fake
-        noise = torch.randn((2,) + tuple(real.shape), device=real.device, dtype=real.dtype, generator=generator)
-        return real + std * noise[0], fake + std * noise[1]
+        if std != 0.0:
+            noise = torch.randn((2,) + tuple(real.shape), device=real.device, dtype=real.dtype, generator=rng)
+            real, fake = real + std * noise[0], fake + std * noise[1]
+        if self.critic_augment is not None:
+            real, fake = self.critic_augment(real, rng), self.critic_augment(fake, rng)
+        return real, fake
 
-    def sample_noise(self, n: int, generator: Optional[torch.Generator] = None) -> Tensor:
-        """Draw ``n`` latent vectors from the prior, standard normal ``(n, latent_dim)``."""
-        return torch.randn(n, self.latent_dim, device=self.device, generator=generator)
+    def sample_noise(self, n: int, rng: Optional[torch.Generator] = None, *, generator: Optional[torch.Generator] = None) -> Tensor:
+        """Draw ``n`` latent vectors from the prior, standard normal ``(n, latent_dim)``, from ``rng``."""
+        rng = _deprecated_generator_kw(rng, generator, "sample_noise")
+        return torch.randn(n, self.latent_dim, device=self.device, generator=rng)
+
+    def sample_labels(self, n: int, rng: Optional[torch.Generator] = None) -> Optional[Tensor]:
+        """``n`` uniform class labels from ``rng`` for a conditional module, ``None`` for an unconditional one."""
+        if self.num_classes is None:
+            return None
+        return torch.randint(self.num_classes, (n,), device=self.device, generator=rng)
+
+    # ----------------------------------------------------------------------------------------
+    # One update each: public, so a variant can override them
+    def critic_update(self, real: Tensor, labels: Optional[Tensor], rng: torch.Generator) -> dict[str, Tensor]:
+        """One critic optimizer step on a real batch; returns the diagnostics to log.
+
+        Fakes are generated without gradients, with the batch's ``labels``; the loss is
+        :meth:`critic_loss` plus, on every ``penalty_every``-th critic update, ``penalty_every *
+        penalty_weight * penalty``. The training step counts the update after this returns.
+
+        Args:
+            real: real samples ``(N, *S)``.
+            labels: their labels ``(N,)``, or ``None`` when unconditional.
+            rng: this update's RNG (noise, penalty interpolation, instance noise, augmentation).
+
+        Returns:
+            ``{"train/critic_loss": ..., penalty and loss diagnostics}`` as detached tensors.
+        """
+        opt = self.critic_optimizer
+        with torch.no_grad():
+            fake = self._generate_like(real, labels, rng)
+        real, fake = self.critic_inputs(real, fake, rng)
+        # No optimizer toggling here: the generator ran under no_grad, so this backward cannot reach it.
+        real_scores = self.discriminate(real, labels)
+        fake_scores = self.discriminate(fake, labels)
+        loss = self.critic_loss(real_scores, fake_scores)
+        logs = {CRITIC_LOSS: loss.detach()}
+        logs.update({f"train/{k}": v.detach() for k, v in self.loss.critic_diagnostics(real_scores, fake_scores).items()})
+        total = loss
+        if self.penalty is not None and self.critic_steps % self.penalty_every == 0:
+            penalty = self.penalty(LabelledCritic(self, labels), real, fake, labels, rng, self._grad_scale())
+            total = loss + (self.penalty_weight * self.penalty_every) * penalty
+            logs[self.penalty_log_name] = penalty.detach()
+        opt.zero_grad(set_to_none=True)
+        self.manual_backward(total)
+        opt.step()
+        return logs
+
+    def generator_update(self, real: Tensor, labels: Optional[Tensor], rng: torch.Generator) -> dict[str, Tensor]:
+        """One generator optimizer step; returns the diagnostics to log.
+
+        The critic's parameters are frozen (``toggled_optimizer``) while the generator's loss
+        :meth:`generator_loss` of the critic's scores of fresh fakes is backpropagated.
+
+        Args:
+            real: the real batch of this update (unused by the standard losses; relativistic ones use it).
+            labels: its labels, with which the fakes are generated, or ``None``.
+            rng: this update's RNG.
+
+        Returns:
+            ``{"train/generator_loss": ...}`` as detached tensors.
+        """
+        opt = self.generator_optimizer
+        with self.toggled_optimizer(opt):
+            real, fake = self.critic_inputs(real, self._generate_like(real, labels, rng), rng)
+            loss = self.generator_loss(self.discriminate(fake, labels), real)
+            opt.zero_grad(set_to_none=True)
+            self.manual_backward(loss)
+            opt.step()
+        return {GENERATOR_LOSS: loss.detach()}
 
     # ----------------------------------------------------------------------------------------
     # Public helpers
     @torch.no_grad()
-    def sample(self, n: int, *, noise: Optional[Tensor] = None, generator: Optional[torch.Generator] = None) -> Tensor:
+    def sample(
+        self,
+        n: int,
+        *,
+        labels: Union[Tensor, int, None] = None,
+        noise: Optional[Tensor] = None,
+        rng: Optional[torch.Generator] = None,
+        generator: Optional[torch.Generator] = None,
+    ) -> Tensor:
         """Return ``n`` generated samples without touching training state.
 
         Uses the EMA generator when one is set, in eval mode (restored afterwards), with no
@@ -201,15 +413,25 @@ class AdversarialModule(LightningModule):
 
         Args:
             n: number of samples.
+            labels: for a conditional module, ``n`` class indices, or one int for all; default
+                uniform labels drawn from ``rng``. Must be ``None`` for an unconditional module.
             noise: latent vectors to use instead of fresh noise, shape ``(n, latent_dim)``.
-            generator: RNG for fresh noise (default: the global RNG).
+            rng: RNG for fresh noise and labels (default: the global RNG).
+            generator: deprecated name of ``rng``.
+
+        Raises:
+            ValueError: bad ``labels`` or ``noise`` (the message names them).
         """
+        rng = _deprecated_generator_kw(rng, generator, "sample")
+        if noise is not None and tuple(noise.shape) != (n, self.latent_dim):
+            raise ValueError(f"`noise` must have shape ({n}, {self.latent_dim}), got {tuple(noise.shape)}.")
+        labels = self._sample_labels_argument(labels, n, rng)
         net = self.ema_generator if self.ema_generator is not None else self.generator
-        z = noise if noise is not None else self.sample_noise(n, generator=generator)
+        z = noise.to(self.device) if noise is not None else self.sample_noise(n, rng)
         was_training = net.training
         net.eval()
         try:
-            return net(z.to(self.device))
+            return _run_generator(net, z, labels, self.num_classes)
         finally:
             net.train(was_training)
 
@@ -234,14 +456,18 @@ class AdversarialModule(LightningModule):
         prepare_strategy(self.trainer)
 
     def training_step(self, batch: Any, batch_idx: int) -> None:
-        real = self._real_from_batch(batch)
+        real, labels = split_batch(batch)
+        labels = self._batch_labels(labels, real.shape[0])
         rng = self._step_rng()
         if self._cycle_position < self.n_critic:
-            self._critic_update(real, rng)
+            self._latest.update(self.critic_update(real, labels, rng))
+            self.critic_steps += 1
             self._cycle_position += 1
         else:
-            self._generator_update(real, rng)
+            self._latest.update(self.generator_update(real, labels, rng))
+            self.generator_steps += 1
             self._cycle_position = 0
+            self._latest[GENERATOR_STEP] = float(self.generator_steps)
         if self._logs_due():
             for name, value in self._latest.items():
                 self.log(name, value, prog_bar=name != GENERATOR_STEP)
@@ -269,11 +495,10 @@ class AdversarialModule(LightningModule):
             "generator_steps": self.generator_steps,
             "cycle_position": self._cycle_position,
             "noise_seed": self.noise_seed,
+            "global_rng": _global_rng_state(),
         }
 
     def on_load_checkpoint(self, checkpoint: dict[str, Any]) -> None:
-        from lightning_gans.callbacks.spectral_norm import restore_spectral_norm
-
         _check_checkpoint_class(self, checkpoint)
         _keep_cli_config(self, checkpoint)
         restore_spectral_norm(self, checkpoint)  # before load_state_dict: re-wrap layers saved with spectral norm
@@ -284,63 +509,57 @@ class AdversarialModule(LightningModule):
         self.generator_steps = int(state["generator_steps"])
         self._cycle_position = int(state["cycle_position"])
         self.noise_seed = int(state["noise_seed"])
+        if "global_rng" in state and self._trainer is not None:
+            # Resuming a fit: a plain shuffling DataLoader draws its next order from the global RNGs,
+            # which Lightning does not checkpoint. Loading a model alone leaves the caller's RNGs be.
+            _set_global_rng_state(state["global_rng"])
 
     # ----------------------------------------------------------------------------------------
-    # The alternation
-    def _critic_update(self, real: Tensor, rng: torch.Generator) -> None:
-        opt = self.critic_optimizer
-        with torch.no_grad():
-            fake = self._generate(real, rng)
-        real, fake = self.critic_inputs(real, fake, rng)
-        # No optimizer toggling here: the generator ran under no_grad, so this backward cannot reach it.
-        real_scores = self.critic_scores(real)
-        fake_scores = self.critic_scores(fake)
-        loss = self.critic_loss(real_scores, fake_scores)
-        total = loss
-        if self.penalty is not None:
-            penalty = self.penalty(self.critic, real, fake, rng, self._grad_scale())
-            total = loss + self.penalty_weight * penalty
-            self._latest[self._penalty_log_name()] = penalty.detach()
-        opt.zero_grad(set_to_none=True)
-        self.manual_backward(total)
-        opt.step()
-        self.critic_steps += 1
-        self._latest[CRITIC_LOSS] = loss.detach()
-        if self.loss is LOSSES["wasserstein"]:
-            self._latest[WASSERSTEIN_ESTIMATE] = (real_scores.mean() - fake_scores.mean()).detach()
-
-    def _generator_update(self, real: Tensor, rng: torch.Generator) -> None:
-        opt = self.generator_optimizer
-        with self.toggled_optimizer(opt):
-            real, fake = self.critic_inputs(real, self._generate(real, rng), rng)
-            loss = self.generator_loss(self.critic_scores(fake), real)
-            opt.zero_grad(set_to_none=True)
-            self.manual_backward(loss)
-            opt.step()
-        self.generator_steps += 1
-        self._latest[GENERATOR_LOSS] = loss.detach()
-        self._latest[GENERATOR_STEP] = float(self.generator_steps)
-
-    def _generate(self, real: Tensor, rng: torch.Generator) -> Tensor:
-        fake = self.generator(self.sample_noise(real.shape[0], generator=rng))
+    # Internals of the alternation
+    def _generate_like(self, real: Tensor, labels: Optional[Tensor], rng: torch.Generator) -> Tensor:
+        """A fake batch the size and shape of ``real`` (the shapes are checked, naming what disagrees)."""
+        z = self.sample_noise(real.shape[0], rng)
+        if self._first_update_done:
+            fake = self.generate(z, labels)
+        else:
+            try:
+                fake = self.generate(z, labels)
+            except RuntimeError as err:  # e.g. a matmul shape error deep inside the generator
+                raise ValueError(
+                    f"`generator` failed on noise of shape {tuple(z.shape)} (`latent_dim`={self.latent_dim}): "
+                    f"does its input size equal `latent_dim`? ({type(err).__name__}: {err})"
+                ) from err
+            self._first_update_done = True
         if fake.shape != real.shape:
             raise ValueError(
                 f"`generator` output shape {tuple(fake.shape)} does not match the data's shape {tuple(real.shape)}: "
-                "check the generator's architecture, `latent_dim` and the datamodule."
+                "check the generator's architecture (`image_size`, `channels`), `latent_dim` and the datamodule."
             )
         return fake
 
-    def critic_scores(self, x: Tensor) -> Tensor:
-        """The critic's scores of ``x`` as shape ``(N,)``; any other output shape is an error naming `critic`."""
-        scores = self.critic(x)
-        if scores.dim() == 2 and scores.shape[1] == 1:
-            scores = scores.squeeze(1)
-        if scores.shape != (x.shape[0],):
+    def _batch_labels(self, labels: Optional[Tensor], n: int) -> Optional[Tensor]:
+        """The batch's labels for a conditional module (checked), ``None`` for an unconditional one."""
+        if self.num_classes is None:
+            return None  # an unconditional module trains on labelled data as on unlabelled data
+        if labels is None:
             raise ValueError(
-                f"`critic` must return one score per sample, shape ({x.shape[0]},) or ({x.shape[0]}, 1); "
-                f"got {tuple(scores.shape)}."
+                f"`labels`: this module is conditional (`num_classes`={self.num_classes}) but the batch has no labels; "
+                "the datamodule must yield (images, labels)."
             )
-        return scores
+        return _checked_labels(labels, n, self.num_classes)
+
+    def _sample_labels_argument(self, labels: Union[Tensor, int, None], n: int, rng: Optional[torch.Generator]) -> Optional[Tensor]:
+        if self.num_classes is None:
+            if labels is not None:
+                raise ValueError("`labels` given, but this module is unconditional (`num_classes` is None).")
+            return None
+        if labels is None:
+            return self.sample_labels(n, rng)
+        if isinstance(labels, int) and not isinstance(labels, bool):
+            labels = torch.full((n,), labels, dtype=torch.long)
+        if not isinstance(labels, Tensor):
+            raise ValueError(f"`labels` must be a tensor of {n} class indices or one int, got {type(labels).__name__}.")
+        return _checked_labels(labels, n, self.num_classes).to(self.device)
 
     def _step_rng(self) -> torch.Generator:
         """The RNG of this update, reseeded from ``(noise_seed, rank, update index)``."""
@@ -353,21 +572,7 @@ class AdversarialModule(LightningModule):
 
     def _grad_scale(self) -> Optional[float]:
         """The GradScaler's current scale under ``16-mixed``, else ``None``."""
-        scaler = getattr(self.trainer.precision_plugin, "scaler", None) if self._trainer is not None else None
-        if scaler is None or not scaler.is_enabled():
-            return None
-        return float(scaler.get_scale())
-
-    def _penalty_log_name(self) -> str:
-        return GRADIENT_PENALTY if self.penalty is PENALTIES["gradient_penalty"] else PENALTY
-
-    @staticmethod
-    def _real_from_batch(batch: Any) -> Tensor:
-        if isinstance(batch, Tensor):
-            return batch
-        if isinstance(batch, (list, tuple)) and batch and isinstance(batch[0], Tensor):
-            return batch[0]  # (images, labels) from labelled datasets
-        raise TypeError(f"`batch` must be a Tensor or a (Tensor, ...) sequence of real samples, got {type(batch).__name__}.")
+        return grad_scale(self._trainer)
 
     def _save_serialisable_hyperparameters(self) -> None:
         """``save_hyperparameters`` minus objects a checkpoint should not pickle.
@@ -378,7 +583,7 @@ class AdversarialModule(LightningModule):
         Modules built in Python are loaded with ``load_from_checkpoint(path, generator=G, critic=D)``.
         """
         frame = inspect.currentframe().f_back  # AdversarialModule.__init__; outer __init__s are collected too
-        given = _given_hyperparameters.get()  # set by the LightningCLI: plain config dicts
+        given = given_hyperparameters()  # set by the LightningCLI: plain config dicts
         if given is not None:
             values = given
         else:
@@ -386,6 +591,43 @@ class AdversarialModule(LightningModule):
             for local_args in collect_init_args(frame, [], classes=(HyperparametersMixin,)):
                 values.update(local_args)
         self.save_hyperparameters(ignore=[k for k, v in values.items() if not _is_plain(v)], frame=frame)
+
+
+def _run_generator(net: nn.Module, z: Tensor, labels: Optional[Tensor], num_classes: Optional[int]) -> Tensor:
+    return net(z) if num_classes is None else net(z, labels)
+
+
+def _checked_labels(labels: Tensor, n: int, num_classes: int) -> Tensor:
+    """``labels`` if they are ``n`` integer class indices in ``[0, num_classes)``; else a ValueError naming `labels`."""
+    if labels.dtype.is_floating_point or labels.dtype.is_complex or labels.dtype == torch.bool:
+        raise ValueError(f"`labels` must be integer class indices, got dtype {labels.dtype}.")
+    if tuple(labels.shape) != (n,):
+        raise ValueError(f"`labels` must have shape ({n},), one per sample, got {tuple(labels.shape)}.")
+    if n and (int(labels.min()) < 0 or int(labels.max()) >= num_classes):
+        raise ValueError(
+            f"`labels` must lie in [0, {num_classes}) (`num_classes`={num_classes}), "
+            f"got values from {int(labels.min())} to {int(labels.max())}."
+        )
+    return labels.long()
+
+
+def _global_rng_state() -> dict[str, Any]:
+    """The torch, numpy and Python global RNG states, as tensors and lists (``weights_only``-loadable)."""
+    kind, keys, pos, has_gauss, gauss = np.random.get_state()
+    version, internal, gauss_next = random.getstate()
+    return {
+        "torch": torch.get_rng_state(),
+        "numpy": {"kind": kind, "keys": torch.from_numpy(keys.astype(np.int64)), "pos": int(pos), "has_gauss": int(has_gauss), "gauss": float(gauss)},
+        "python": {"version": version, "internal": list(internal), "gauss_next": gauss_next},
+    }
+
+
+def _set_global_rng_state(state: dict[str, Any]) -> None:
+    torch.set_rng_state(state["torch"])
+    n = state["numpy"]
+    np.random.set_state((n["kind"], n["keys"].numpy().astype(np.uint32), n["pos"], n["has_gauss"], n["gauss"]))
+    p = state["python"]
+    random.setstate((p["version"], tuple(p["internal"]), p["gauss_next"]))
 
 
 def _check_checkpoint_class(module: AdversarialModule, checkpoint: dict[str, Any]) -> None:
@@ -417,8 +659,8 @@ def _keep_cli_config(module: AdversarialModule, checkpoint: dict[str, Any]) -> N
     if "_class_path" not in saved:
         return
     for key, value in saved.items():
-        if key not in module._hparams and _is_plain(value):
-            module._hparams[key] = value
+        if key not in hparams_dict(module) and _is_plain(value):
+            hparams_dict(module)[key] = value
 
 
 def _is_plain(value: Any) -> bool:
@@ -473,19 +715,27 @@ class WGAN(AdversarialModule):
         generator_optimizer: Optional[OptimizerCallable] = None,
         critic_optimizer: Optional[OptimizerCallable] = None,
         noise_seed: Optional[int] = None,
+        num_classes: Optional[int] = None,
     ) -> None:
-        if clip_value is not None and not clip_value > 0:
-            raise ValueError(f"`clip_value` must be > 0 or None, got {clip_value!r}.")
+        if clip_value is not None:
+            clip_value = _checks.number("clip_value", clip_value, minimum=0.0, strict=True)
         super().__init__(
-            generator, critic, latent_dim, "wasserstein", n_critic, None, 0.0,
-            generator_optimizer, critic_optimizer, noise_seed,
+            generator=generator,
+            critic=critic,
+            latent_dim=latent_dim,
+            loss="wasserstein",
+            n_critic=n_critic,
+            generator_optimizer=generator_optimizer,
+            critic_optimizer=critic_optimizer,
+            noise_seed=noise_seed,
+            num_classes=num_classes,
         )
         self.clip_value = clip_value
 
     def configure_callbacks(self) -> list:
         if self.clip_value is None:
             return []
-        from lightning_gans.callbacks.weight_clipping import WeightClipping
+        from lightning_gans.callbacks.weight_clipping import WeightClipping  # at fit time: modules import no callback
 
         return [WeightClipping(self.clip_value)]
 
@@ -498,6 +748,8 @@ class WGANGP(AdversarialModule):
 
     Args:
         gp_weight: lambda, the weight of the gradient penalty (>= 0).
+        penalty_every: compute the penalty on every k-th critic update only, weighted by k (lazy
+            regularisation); 1 is the paper's.
         (others): see :class:`AdversarialModule`.
 
     Example:
@@ -518,10 +770,20 @@ class WGANGP(AdversarialModule):
         generator_optimizer: Optional[OptimizerCallable] = None,
         critic_optimizer: Optional[OptimizerCallable] = None,
         noise_seed: Optional[int] = None,
+        penalty_every: int = 1,
+        num_classes: Optional[int] = None,
     ) -> None:
-        if not gp_weight >= 0:
-            raise ValueError(f"`gp_weight` must be >= 0, got {gp_weight!r}.")
         super().__init__(
-            generator, critic, latent_dim, "wasserstein", n_critic, "gradient_penalty", gp_weight,
-            generator_optimizer, critic_optimizer, noise_seed,
+            generator=generator,
+            critic=critic,
+            latent_dim=latent_dim,
+            loss="wasserstein",
+            n_critic=n_critic,
+            penalty="gradient_penalty",
+            penalty_weight=_checks.number("gp_weight", gp_weight, minimum=0.0),
+            generator_optimizer=generator_optimizer,
+            critic_optimizer=critic_optimizer,
+            noise_seed=noise_seed,
+            penalty_every=penalty_every,
+            num_classes=num_classes,
         )

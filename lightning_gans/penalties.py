@@ -15,6 +15,7 @@ its gradient stay finite when an input gradient is exactly zero.
 
 from __future__ import annotations
 
+import warnings
 from typing import Callable, Optional
 
 import torch
@@ -35,20 +36,28 @@ Critic = Callable[[Tensor], Tensor]
 _EPS = 1e-12
 
 
-def interpolate(real: Tensor, fake: Tensor, generator: Optional[torch.Generator] = None) -> Tensor:
+def _rng(rng: Optional[torch.Generator], generator: Optional[torch.Generator]) -> Optional[torch.Generator]:
+    if generator is None:
+        return rng
+    warnings.warn("penalties: `generator=` is now `rng=` (`generator` names a network).", DeprecationWarning, stacklevel=3)
+    return generator
+
+
+def interpolate(real: Tensor, fake: Tensor, rng: Optional[torch.Generator] = None, *, generator: Optional[torch.Generator] = None) -> Tensor:
     """Per-sample random points on the lines between ``real`` and ``fake`` (WGAN-GP, Alg. 1 line 6).
 
     Args:
         real: real samples, shape ``(N, *S)``.
         fake: generated samples of the same shape.
-        generator: optional RNG for the interpolation weights.
+        rng: optional RNG for the interpolation weights (``generator``: its deprecated name).
 
     Returns:
         ``eps * real + (1 - eps) * fake`` with one ``eps ~ U[0, 1]`` per sample, detached.
     """
     if real.shape != fake.shape:
         raise ValueError(f"`real` and `fake` must have the same shape; got {tuple(real.shape)} and {tuple(fake.shape)}.")
-    alpha = torch.rand((real.shape[0],) + (1,) * (real.dim() - 1), device=real.device, dtype=real.dtype, generator=generator)
+    rng = _rng(rng, generator)
+    alpha = torch.rand((real.shape[0],) + (1,) * (real.dim() - 1), device=real.device, dtype=real.dtype, generator=rng)
     return (alpha * real.detach() + (1.0 - alpha) * fake.detach()).detach()
 
 
@@ -65,7 +74,7 @@ def input_gradients(critic: Critic, inputs: Tensor, grad_scale: Optional[float] 
     inputs = inputs.detach().requires_grad_(True)
     scores = critic(inputs)
     if grad_scale is not None:
-        scores = scores * grad_scale
+        scores = scores.float() * grad_scale  # in fp32: under fp16 autocast, scores * 65536 overflows (max 65504)
     (grads,) = torch.autograd.grad(scores.sum(), inputs, create_graph=create_graph)
     grads = grads.float()
     if grad_scale is not None:
@@ -84,6 +93,7 @@ def gradient_penalty(
     fake: Tensor,
     *,
     grad_scale: Optional[float] = None,
+    rng: Optional[torch.Generator] = None,
     generator: Optional[torch.Generator] = None,
 ) -> Tensor:
     """Two-sided gradient penalty of WGAN-GP (Gulrajani et al. 2017, https://arxiv.org/abs/1704.00028).
@@ -95,7 +105,7 @@ def gradient_penalty(
         >>> gp = gradient_penalty(critic, torch.randn(8, 2), torch.randn(8, 2))
     """
     # E_xhat[(||grad_x f(xhat)||_2 - 1)^2],  xhat = eps x + (1 - eps) G(z),  eps ~ U[0, 1]
-    x_hat = interpolate(real, fake, generator)
+    x_hat = interpolate(real, fake, _rng(rng, generator))
     norms = gradient_norms(input_gradients(critic, x_hat, grad_scale))
     return (norms - 1.0).pow(2).mean()
 
@@ -106,6 +116,7 @@ def lipschitz_penalty(
     fake: Tensor,
     *,
     grad_scale: Optional[float] = None,
+    rng: Optional[torch.Generator] = None,
     generator: Optional[torch.Generator] = None,
 ) -> Tensor:
     """One-sided penalty of WGAN-LP (Petzka et al. 2018, https://arxiv.org/abs/1709.08894).
@@ -113,7 +124,7 @@ def lipschitz_penalty(
     Only gradient norms above 1 are penalised, which is what the Lipschitz constraint asks for.
     """
     # E_xhat[max(0, ||grad_x f(xhat)||_2 - 1)^2]
-    x_hat = interpolate(real, fake, generator)
+    x_hat = interpolate(real, fake, _rng(rng, generator))
     norms = gradient_norms(input_gradients(critic, x_hat, grad_scale))
     return torch.relu(norms - 1.0).pow(2).mean()
 

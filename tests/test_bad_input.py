@@ -95,7 +95,7 @@ CASES = {
     "critic output shape": (lambda tmp: _fit(WGANGP(_nets()[0], _TwoScoreCritic(), latent_dim=2)), ValueError,
                             r"`critic` must return one score per sample.*\(8, 2\)"),
     "latent_dim mismatch": (lambda tmp: _fit(GAN(MLPGenerator(latent_dim=4, hidden_dim=8, num_layers=1), _nets()[1], latent_dim=2)),
-                            RuntimeError, "shapes cannot be multiplied"),  # torch's own error, at the first batch
+                            ValueError, r"`generator` failed on noise of shape \(8, 2\) \(`latent_dim`=2\)"),  # at the first batch
     "batch type": (lambda tmp: _fit(loader=DataLoader([{"x": torch.zeros(8, 2)}] * 4, batch_size=None)), TypeError, "`batch` must be a Tensor"),
     # data
     "unknown toy dataset": (lambda tmp: ToyDataModule(dataset="moons"), ValueError, "`dataset`"),

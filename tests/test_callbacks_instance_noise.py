@@ -33,15 +33,15 @@ class _Recording(WGANGP):
         penalty = self.penalty
         self.penalty_seen: list[tuple[torch.Tensor, torch.Tensor]] = []
 
-        def recording_penalty(critic, real, fake, rng, scale):
+        def recording_penalty(critic, real, fake, labels, rng, scale):
             self.penalty_seen.append((real, fake))
-            return penalty(critic, real, fake, rng, scale)
+            return penalty(critic, real, fake, labels, rng, scale)
 
         self.penalty = recording_penalty
 
-    def critic_inputs(self, real, fake, generator=None):
+    def critic_inputs(self, real, fake, rng=None):
         self.seen.append((self.instance_noise_std, self.generator_steps))
-        out = super().critic_inputs(real, fake, generator)
+        out = super().critic_inputs(real, fake, rng)
         self.critic_seen.append(out)
         return out
 

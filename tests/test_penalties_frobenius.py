@@ -62,7 +62,7 @@ def test_selectable_by_name_on_modules():
     """penalty="frobenius" adds weight * sum ||W||_F^2 to the critic loss and logs it as train/penalty."""
     critic = MLPCritic(hidden_dim=16, num_layers=1)
     entry = PENALTIES["frobenius"]
-    assert entry(critic, torch.randn(4, 2), torch.randn(4, 2), None, None).item() == pytest.approx(
+    assert entry(critic, torch.randn(4, 2), torch.randn(4, 2), None, None, None).item() == pytest.approx(
         frobenius_penalty(critic).item()
     )
     frozen = partial(torch.optim.SGD, lr=0.0)  # the critic keeps its weights, so the logged value is exact

@@ -12,11 +12,11 @@ from lightning.pytorch import Callback, LightningModule, Trainer
 from lightning.pytorch.utilities import rank_zero_info
 from torch import Tensor, nn
 
-from lightning_gans.callbacks.spectral_norm import is_spectral_normed
+from lightning_gans.layers import WEIGHT_LAYERS, is_spectral_normed
 
 __all__ = ["LSUVInit", "lsuv_init_", "LSUV_LAYERS"]
 
-LSUV_LAYERS: tuple[type[nn.Module], ...] = (nn.Linear, nn.modules.conv._ConvNd)
+LSUV_LAYERS: tuple[type[nn.Module], ...] = WEIGHT_LAYERS
 """Layers LSUV initialises: ``Linear``, ``Conv1d/2d/3d`` and ``ConvTranspose1d/2d/3d``."""
 
 

@@ -8,17 +8,11 @@ import torch
 from lightning.pytorch import Callback, LightningModule, Trainer
 from torch import nn
 
+from lightning_gans.layers import NORM_LAYERS
+
 __all__ = ["WeightClipping", "NORM_LAYERS"]
 
 ParameterFilter = Callable[[str, nn.Parameter], bool]
-
-NORM_LAYERS: tuple[type[nn.Module], ...] = (
-    nn.modules.batchnorm._NormBase,  # BatchNorm*, InstanceNorm*
-    nn.GroupNorm,
-    nn.LayerNorm,
-    nn.RMSNorm,
-)
-"""Layers whose affine parameters ``parameter_filter="skip_norm"`` leaves unclipped."""
 
 
 def _all(critic: nn.Module) -> ParameterFilter:

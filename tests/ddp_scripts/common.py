@@ -64,9 +64,9 @@ class _GlobalNoise:
         return self._slice(torch.randn(self.global_batch, self.latent_dim, generator=self._global_rng()))
 
 
-def global_gradient_penalty(critic, real, fake, rng, scale):
+def global_gradient_penalty(critic, real, fake, labels, rng, scale):
     """WGAN-GP penalty whose interpolation weights come from the rank-independent global stream."""
-    module = critic._parity_owner
+    module = critic.module
     g = module._global_rng()
     torch.randn(module.global_batch, module.latent_dim, generator=g)  # advance past the noise draw
     alpha = module._slice(torch.rand(module.global_batch, 1, generator=g))
@@ -87,4 +87,3 @@ class ParityWGANGP(_GlobalNoise, WGANGP):
         super().__init__(MLPGenerator(latent_dim=4, hidden_dim=32, num_layers=2), MLPCritic(hidden_dim=32, num_layers=2), latent_dim=4, n_critic=2, noise_seed=seed)
         self.global_batch = global_batch
         self.penalty = global_gradient_penalty
-        object.__setattr__(self.critic, "_parity_owner", self)  # not a submodule: no recursion in state_dict

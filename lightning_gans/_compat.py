@@ -1,0 +1,134 @@
+"""Every private name of Lightning, torch, torchmetrics and torch-fidelity that lightning-gans uses.
+
+The rest of the package imports these from here and nowhere else (``tests/test_compat.py`` scans the
+source and fails otherwise), so a framework upgrade that moves one of them breaks one file. Each entry
+says what it is for, the public alternative that was considered, and the versions it was checked on.
+
+Checked on: lightning 2.6.6, torch 2.14.1, torchmetrics 1.9.0, torch-fidelity 0.4.0.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from torch import nn
+
+__all__ = [
+    "CheckpointHparamsCLI",
+    "ConvLayer",
+    "NormLayer",
+    "SpectralNormParametrization",
+    "WrappingCheckpointIO",
+    "collect_init_args",
+    "ddp_kwargs",
+    "fit_data_source",
+    "given_hyperparameters",
+    "has_submodule",
+    "hparams_dict",
+    "torch_fidelity_forward",
+]
+
+# -- torch -------------------------------------------------------------------------------------
+# Base class of Conv1d/2d/3d and ConvTranspose1d/2d/3d. Public alternative: listing the six classes;
+# the base also covers LazyConv* and user subclasses of _ConvNd.
+ConvLayer: type[nn.Module] = nn.modules.conv._ConvNd
+
+# Base class of BatchNorm*/InstanceNorm*/SyncBatchNorm (affine weight + running stats). Public
+# alternative: listing the classes (misses LazyBatchNorm* and subclasses).
+NormLayer: type[nn.Module] = nn.modules.batchnorm._NormBase
+
+# The parametrization class behind torch.nn.utils.parametrizations.spectral_norm. Public alternative:
+# none; torch exposes no predicate for "this layer is spectral-normed" (checked torch 2.4-2.14).
+from torch.nn.utils.parametrizations import _SpectralNorm as SpectralNormParametrization  # noqa: E402
+
+
+def has_submodule(module: nn.Module, name: str) -> bool:
+    """Whether ``name`` is registered as a direct submodule of ``module`` (``module._modules``).
+
+    Public alternative: ``dict(module.named_children())``, which builds the whole dict each call and
+    hides ``None`` entries; the registry itself is what ``nn.Module.__setattr__`` writes.
+    """
+    return name in module._modules
+
+
+# -- lightning ---------------------------------------------------------------------------------
+# The hyper-parameters the LightningCLI hands to a module it instantiates (plain config dicts:
+# networks as class_path/init_args), a ContextVar. Public alternative: ``self.hparams`` after
+# ``save_hyperparameters()``, which holds the instantiated networks instead.
+from lightning.pytorch.core.mixins.hparams_mixin import _given_hyperparameters  # noqa: E402
+
+# Walks the __init__ frames of a class hierarchy and collects their arguments; what
+# save_hyperparameters uses. Public in name (no underscore) but undocumented.
+from lightning.pytorch.utilities.parsing import collect_init_args  # noqa: E402
+
+# Base class for a CheckpointIO that delegates to another. Public alternative: subclass CheckpointIO
+# and forward every method by hand (``_WrappingCheckpointIO`` also forwards ``teardown``/``remove``).
+from lightning.pytorch.plugins.io.wrapper import _WrappingCheckpointIO as WrappingCheckpointIO  # noqa: E402
+
+
+def given_hyperparameters() -> Any:
+    """The LightningCLI's config for the module being built, or ``None`` outside the CLI."""
+    return _given_hyperparameters.get()
+
+
+def hparams_dict(module: Any) -> dict[str, Any]:
+    """The mutable dict behind ``module.hparams`` (``module._hparams``).
+
+    Public alternative: ``module.hparams`` is the same ``AttributeDict`` object in 2.6, but Lightning
+    documents it as read-mostly; the private name states that we write to it.
+    """
+    return module._hparams
+
+
+def ddp_kwargs(strategy: Any) -> dict[str, Any]:
+    """The keyword arguments a ``DDPStrategy`` passes to ``DistributedDataParallel`` (mutable).
+
+    Public alternative: ``DDPStrategy(find_unused_parameters=True)``, which needs the user to build
+    the strategy; the modules switch it on for ``strategy="ddp"`` as typed.
+    """
+    return strategy._ddp_kwargs
+
+
+def fit_data_source(trainer: Any) -> Any:
+    """What ``fit`` draws its training data from (datamodule, module or loaders): ``fit_loop._data_source``.
+
+    Public alternative: ``trainer.train_dataloader``, which is ``None`` before ``on_train_start``; LSUV
+    needs a batch in ``on_fit_start``.
+    """
+    return trainer.fit_loop._data_source
+
+
+# -- torch-fidelity ----------------------------------------------------------------------------
+def torch_fidelity_forward(net: nn.Module, images: Any) -> Any:
+    """Features and logits of torch-fidelity's ``FeatureExtractorInceptionV3`` in one pass.
+
+    Public alternative: ``net(images)`` returns the features named at construction only; two
+    features (2048 and logits_unbiased) in one call need its private forward (torch-fidelity 0.3-0.4).
+    """
+    return net._torch_fidelity_forward(images)
+
+
+# -- LightningCLI: a checkpoint's hyper-parameters on resume (lightning_gans/cli.py) -------------
+from lightning.pytorch.cli import LightningCLI  # noqa: E402
+
+
+class CheckpointHparamsCLI(LightningCLI):
+    """A LightningCLI whose :meth:`apply_checkpoint_hparams` replaces ``LightningCLI._parse_ckpt_path``.
+
+    ``_parse_ckpt_path`` runs between parsing and instantiation and parses the checkpoint's
+    hyper-parameters *over* the config, so explicit values lose. Public alternative considered: none
+    in lightning 2.6.6 (PR Lightning-AI/pytorch-lightning#21408 proposes a public
+    ``adapt_checkpoint_hparams`` hook; #21455 applies them as defaults, as cli.py does).
+    ``_subcommand_parsers`` maps a subcommand to its parser; public alternative: none (jsonargparse
+    keeps them in the private ``_subcommands_action``). Checked: lightning 2.6.6, jsonargparse 4.53.
+    """
+
+    def _parse_ckpt_path(self) -> None:
+        self.apply_checkpoint_hparams()
+
+    def apply_checkpoint_hparams(self) -> None:
+        """Override: apply ``--ckpt_path``'s hyper-parameters to ``self.config`` (default: Lightning's way)."""
+        super()._parse_ckpt_path()
+
+    def _subcommand_parser(self, subcommand: str) -> Any:
+        return self._subcommand_parsers[subcommand]
