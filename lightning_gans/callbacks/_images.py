@@ -8,6 +8,7 @@ loggers) is called through that method.
 
 from __future__ import annotations
 
+import math
 import os
 import re
 from typing import Any, Callable, Optional
@@ -17,7 +18,10 @@ from lightning.pytorch import Callback, LightningModule, Trainer
 from lightning.pytorch.loggers import Logger, TensorBoardLogger, WandbLogger
 from torch import Tensor
 
-__all__ = ["log_image", "to_uint8_hwc"]
+__all__ = ["MIN_SIDE", "image_grid", "log_image", "to_uint8_hwc", "upscale_nearest"]
+
+MIN_SIDE = 256
+"""Logged and written grids are upscaled (nearest neighbour) to at least this many pixels per side."""
 
 
 def _wandb(logger: Any, key: str, image: Tensor, step: int, caption: str) -> None:
@@ -49,6 +53,39 @@ def _writer(logger: Logger) -> Optional[Callable[[Any, str, Tensor, int, str], N
 def to_uint8_hwc(image: Tensor) -> Tensor:
     """``(3, H, W)`` float in [0, 1] -> ``(H, W, 3)`` uint8 on the CPU."""
     return image.detach().clamp(0, 1).mul(255).round().to(torch.uint8).permute(1, 2, 0).cpu().contiguous()
+
+
+def upscale_nearest(image: Tensor, min_side: int = MIN_SIDE) -> Tensor:
+    """Repeat each pixel of ``image`` (``(H, W, C)``) ``f x f`` times, with the smallest integer ``f`` that
+    makes both sides at least ``min_side``; pixels stay sharp squares (no interpolation)."""
+    if image.dim() != 3:
+        raise ValueError(f"`image` must be (H, W, C), got {tuple(image.shape)}.")
+    factor = max(1, -(-min_side // min(image.shape[0], image.shape[1])))  # ceil division
+    return image.repeat_interleave(factor, dim=0).repeat_interleave(factor, dim=1) if factor > 1 else image
+
+
+def image_grid(
+    images: Tensor, value_range: tuple[float, float], nrow: Optional[int] = None, min_side: int = MIN_SIDE
+) -> Tensor:
+    """A grid of ``images`` (``(N, C, H, W)``, C in {1, 3}, in ``value_range``) as ``(H, W, 3)`` uint8.
+
+    Each image is upscaled (nearest) before tiling, so the 2-pixel white separators stay thin,
+    until the grid is at least ``min_side`` pixels per side. ``nrow`` defaults to ``ceil(sqrt(N))``.
+    """
+    from torchvision.utils import make_grid
+
+    if images.dim() != 4 or images.shape[1] not in (1, 3):
+        raise ValueError(f"`images` must be (N, C, H, W) with C in (1, 3), got {tuple(images.shape)}.")
+    n, _, h, w = images.shape
+    nrow = nrow or math.ceil(math.sqrt(n))
+    ncol = -(-n // nrow)
+    side = min(nrow * (w + 2) + 2, ncol * (h + 2) + 2)  # the grid's shorter side at factor 1
+    factor = max(1, -(-min_side // side))
+    x = images.detach().float().cpu()
+    if factor > 1:
+        x = x.repeat_interleave(factor, dim=2).repeat_interleave(factor, dim=3)
+    grid = make_grid(x, nrow=nrow, normalize=True, value_range=value_range, pad_value=1.0)
+    return upscale_nearest(to_uint8_hwc(grid), min_side)  # tops up when the padding made a side short
 
 
 def log_image(
