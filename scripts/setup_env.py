@@ -62,7 +62,7 @@ PYTHON_MINORS = range(10, 15)  # 3.10 ... 3.14, for the python_version markers o
 _PROBE = r"""
 import importlib, importlib.metadata as md, importlib.util, json, sys
 out = {"python": "%d.%d.%d" % sys.version_info[:3], "import_errors": [], "drift": []}
-for name in sys.argv[2].split(","):
+for name in filter(None, sys.argv[2].split(",")):
     try:
         importlib.import_module(name)
     except BaseException as err:  # noqa: BLE001 - report any failure, e.g. a missing shared library
@@ -141,8 +141,24 @@ def probe(python: Path, lock: Path, imports: tuple[str, ...] = CORE_IMPORTS) -> 
         return None, f"{python} printed no probe result ({lines[-1][:200]})"
 
 
-def diagnose(venv: Path, root: Path = ROOT, lock: Path = LOCK, pyproject: Path = PYPROJECT) -> tuple[str, list[str]]:
+def diagnose(
+    venv: Path,
+    root: Path = ROOT,
+    lock: Path = LOCK,
+    pyproject: Path = PYPROJECT,
+    imports: tuple[str, ...] = CORE_IMPORTS,
+    just_installed: bool = False,
+) -> tuple[str, list[str]]:
     """Decide what the env at ``venv`` needs; changes nothing.
+
+    Args:
+        venv: the env directory.
+        root: the checkout ``lightning_gans`` must resolve to.
+        lock: the lock its packages must match.
+        pyproject: the ``pyproject.toml`` it was installed from.
+        imports: modules that must import in the env.
+        just_installed: judge an env this script has just installed into, before its stamp is written
+            (``"ok"`` when healthy).
 
     Returns:
         ``(action, reasons)`` with ``action`` one of ``"ok"``, ``"adopt"``, ``"refresh"``,
@@ -161,14 +177,14 @@ def diagnose(venv: Path, root: Path = ROOT, lock: Path = LOCK, pyproject: Path =
     python = venv_python(venv)
     if not python.exists():
         return "rebuild", [f"{python} is missing"]
-    result, why = probe(python, lock)
+    stamp = read_stamp(venv)
+    if stamp is None and (venv / CREATED_NAME).exists() and not just_installed:
+        return "rebuild", ["half-made: an earlier set-up started here and did not finish (no stamp)"]
+    result, why = probe(python, lock, imports)
     if result is None:
         return "rebuild", [why]
     if result["import_errors"]:
         return "rebuild", result["import_errors"]
-    stamp = read_stamp(venv)
-    if stamp is None and (venv / CREATED_NAME).exists():
-        return "rebuild", ["half-made: an earlier set-up started here and did not finish (no stamp)"]
     if stamp is not None and stamp.get("python") != result["python"]:
         return "rebuild", [f"python changed: stamp says {stamp.get('python')}, env runs {result['python']}"]
     stale = list(result["drift"])
@@ -180,6 +196,8 @@ def diagnose(venv: Path, root: Path = ROOT, lock: Path = LOCK, pyproject: Path =
         stale.append(f"lightning_gans resolves to {origin}, not this checkout ({package})")
     if not venv_script(venv, "lightning-gans").exists():
         stale.append("the `lightning-gans` console script is missing")
+    if just_installed:
+        return ("refresh", stale) if stale else ("ok", [])
     if stamp is None:
         return ("refresh", ["no stamp (env not made by this script)"] + stale) if stale else (
             "adopt", ["no stamp, but the env matches the lock"])
@@ -263,13 +281,13 @@ def ensure(venv: Path) -> int:
         print(f"set-up: {action}: {reason}", flush=True)
     if action != "adopt":
         install(venv, action)
-        after, problems = diagnose(venv)
-        if after not in ("ok", "adopt") and action == "refresh":
+        after, problems = diagnose(venv, just_installed=True)
+        if after != "ok" and action == "refresh":
             for problem in problems:
                 print(f"set-up: still {after} after refreshing: {problem}", flush=True)
             install(venv, "rebuild")
-            after, problems = diagnose(venv)
-        if after not in ("ok", "adopt"):
+            after, problems = diagnose(venv, just_installed=True)
+        if after != "ok":
             raise SystemExit("set-up: the env is still not usable: " + "; ".join(problems))
     result, _ = probe(venv_python(venv), LOCK, imports=())
     write_stamp(venv, result["python"])
