@@ -36,8 +36,8 @@ class _Stub:
     def __init__(self, critic):
         self.critic = critic
 
-    def sample(self, n, generator=None):
-        return torch.randn(n, 2, generator=generator) * 3.0
+    def sample(self, n, rng=None):
+        return torch.randn(n, 2, generator=rng) * 3.0
 
 
 def _gen():
@@ -81,7 +81,7 @@ def test_gradient_norm_statistics_match_hand_computation():
     real = torch.randn(16, 2)
     stats = monitor.measure(stub, real, step=7)
     rng = torch.Generator().manual_seed(5 * 1_000_003 + 7)  # the monitor's documented seeding
-    fake = stub.sample(16, generator=rng)
+    fake = stub.sample(16, rng=rng)
     expected = {"real": real, "fake": fake, "interpolated": interpolate(real, fake, rng)}
     for kind, x in expected.items():
         by_hand = torch.tensor([sum(float(v) ** 2 for v in row) ** 0.5 for row in x])

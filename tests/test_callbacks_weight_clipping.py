@@ -115,7 +115,7 @@ def test_critic_optimizer_must_be_second():
             return list(reversed(super().configure_optimizers()))
 
     model = Swapped(MLPGenerator(2, 2, 16, 2), MLPCritic(2, 16, 2), latent_dim=2, clip_value=0.01)
-    with pytest.raises(TypeError, match=r"optimizers\[1\]"):
+    with pytest.raises(TypeError, match=r"`critic_optimizer` does not optimise the critic"):
         Trainer(max_steps=1, **trainer_kwargs()).fit(model, toy_data())
 
 

@@ -45,10 +45,10 @@ class _Replay(LightningModule):
         self.images, self.scale = images, scale
         self.w = nn.Parameter(torch.zeros(1))
 
-    def sample_noise(self, n, generator=None):
+    def sample_noise(self, n, rng=None):
         return torch.arange(n, dtype=torch.float32)[:, None]
 
-    def sample(self, n, noise=None, generator=None):
+    def sample(self, n, noise=None, rng=None):
         return self.images[noise[:, 0].long()] * self.scale
 
     def training_step(self, batch, batch_idx):

@@ -7,6 +7,8 @@ from typing import Callable
 
 from lightning.pytorch import Callback, LightningModule, Trainer
 
+from lightning_gans.protocol import require
+
 __all__ = ["InstanceNoise", "instance_noise_std", "INSTANCE_NOISE_STD"]
 
 INSTANCE_NOISE_STD = "train/instance_noise_std"
@@ -90,11 +92,7 @@ class InstanceNoise(Callback):
         return instance_noise_std(generator_steps, self._initial_std, self._anneal_steps, self._schedule)
 
     def setup(self, trainer: Trainer, pl_module: LightningModule, stage: str) -> None:
-        missing = [name for name in ("instance_noise_std", "generator_steps") if not hasattr(pl_module, name)]
-        if missing:
-            raise TypeError(
-                f"InstanceNoise needs a module with attributes {missing} (AdversarialModule provides them)."
-            )
+        require(pl_module, self, "instance_noise_std", "generator_steps")
         self._previous_std = float(pl_module.instance_noise_std)
 
     def on_train_batch_start(self, trainer: Trainer, pl_module: LightningModule, batch: object, batch_idx: int) -> None:

@@ -11,6 +11,7 @@ from lightning.pytorch.utilities import rank_zero_warn
 from torch import Tensor, nn
 
 from lightning_gans.penalties import input_gradients, interpolate
+from lightning_gans.protocol import require, scores_per_sample, split_batch
 
 __all__ = [
     "LipschitzMonitor",
@@ -30,8 +31,7 @@ ScoreLoss = Callable[[Tensor, Tensor], Tensor]
 
 
 def _scores(critic: Callable[[Tensor], Tensor], x: Tensor) -> Tensor:
-    scores = critic(x)
-    return scores.squeeze(1) if scores.dim() == 2 and scores.shape[1] == 1 else scores
+    return scores_per_sample(critic(x), x.shape[0])
 
 
 def critic_layers(critic: nn.Module) -> list[tuple[str, nn.Module]]:
@@ -199,7 +199,7 @@ class LipschitzMonitor(Callback):
     in eval mode (restored afterwards), its own seeded RNG, and ``torch.autograd.grad`` (no
     ``.grad`` is touched). Its cost at the default interval, measured, is in ``docs/lipschitz.md``.
 
-    Module protocol: ``critic``, ``sample(n, generator=...)``, and optionally
+    Module protocol: ``critic``, ``sample(n, rng=...)``, and optionally
     ``critic_loss(real_scores, fake_scores)`` (else the Wasserstein critic loss is used).
 
     Args:
@@ -241,8 +241,7 @@ class LipschitzMonitor(Callback):
         self.last: dict[str, Tensor] = {}
 
     def setup(self, trainer: Trainer, pl_module: LightningModule, stage: str) -> None:
-        if not isinstance(getattr(pl_module, "critic", None), nn.Module) or not callable(getattr(pl_module, "sample", None)):
-            raise TypeError("LipschitzMonitor needs a module with a `critic` nn.Module and a `sample(n, generator=...)` method.")
+        require(pl_module, self, "critic", "sample")
         log_every = getattr(trainer, "log_every_n_steps", 0)
         if trainer.loggers and log_every and self._every % log_every:
             rank_zero_warn(
@@ -253,7 +252,7 @@ class LipschitzMonitor(Callback):
     def on_train_batch_end(self, trainer: Trainer, pl_module: LightningModule, outputs: Any, batch: Any, batch_idx: int) -> None:
         if trainer.global_step % self._every:
             return
-        real = batch if isinstance(batch, Tensor) else batch[0]
+        real, _ = split_batch(batch)
         self.last = self.measure(pl_module, real[: self._num_samples], step=trainer.global_step)
         self._log(trainer, pl_module)
 
@@ -262,7 +261,7 @@ class LipschitzMonitor(Callback):
         """All diagnostics for ``real`` and as many fresh fakes; see the class docstring for the keys."""
         critic: nn.Module = pl_module.critic
         rng = torch.Generator(device=real.device).manual_seed(self._seed * 1_000_003 + step)
-        fake = pl_module.sample(real.shape[0], generator=rng).to(real.dtype)
+        fake = pl_module.sample(real.shape[0], rng=rng).to(real.dtype)
         loss: ScoreLoss = getattr(pl_module, "critic_loss", _wasserstein)
         was_training = critic.training
         critic.eval()

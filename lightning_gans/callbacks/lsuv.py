@@ -12,7 +12,9 @@ from lightning.pytorch import Callback, LightningModule, Trainer
 from lightning.pytorch.utilities import rank_zero_info
 from torch import Tensor, nn
 
+from lightning_gans._compat import fit_data_source
 from lightning_gans.layers import WEIGHT_LAYERS, is_spectral_normed
+from lightning_gans.protocol import split_batch
 
 __all__ = ["LSUVInit", "lsuv_init_", "LSUV_LAYERS"]
 
@@ -144,7 +146,7 @@ class LSUVInit(Callback):
     ``setup``-time initialisation) has already run.
 
     Module protocol: ``pl_module.generator``, ``pl_module.critic`` and
-    ``pl_module.sample_noise(n, generator=...)`` (or a ``latent_dim`` attribute for standard-normal
+    ``pl_module.sample_noise(n, rng)`` (or a ``latent_dim`` attribute for standard-normal
     noise); training batches are a tensor or a ``(tensor, ...)`` sequence.
 
     Args:
@@ -247,17 +249,12 @@ def _seeded_rng(seed: int, device: torch.device) -> Iterator[None]:
 
 def _noise(pl_module: nn.Module, n: int, rng: torch.Generator, device: torch.device) -> Tensor:
     if hasattr(pl_module, "sample_noise"):
-        return pl_module.sample_noise(n, generator=rng).to(device)
+        return pl_module.sample_noise(n, rng).to(device)
     return torch.randn(n, pl_module.latent_dim, generator=rng, device=device)
 
 
 def _first_real_batch(trainer: Trainer) -> Tensor:
     """First batch of a fresh train dataloader; the loader the trainer trains with is not touched."""
-    source = trainer.fit_loop._data_source  # datamodule, module or the loaders passed to `fit`
-    loader = source.dataloader()
-    batch = next(iter(loader))
-    if isinstance(batch, (list, tuple)) and batch and isinstance(batch[0], Tensor):
-        batch = batch[0]
-    if not isinstance(batch, Tensor):
-        raise TypeError(f"LSUVInit: a training batch must be a Tensor or a (Tensor, ...) sequence, got {type(batch).__name__}.")
-    return batch
+    source = fit_data_source(trainer)  # datamodule, module or the loaders passed to `fit`
+    real, _ = split_batch(next(iter(source.dataloader())))
+    return real

@@ -42,7 +42,7 @@ class GANMetrics(Callback):
     at the same step.
 
     **Generated images**: ``pl_module.sample(n, noise=z)`` (the EMA generator when set) on noise
-    ``pl_module.sample_noise(num_samples, generator=torch.Generator().manual_seed(seed))`` drawn
+    ``pl_module.sample_noise(num_samples, torch.Generator().manual_seed(seed))`` drawn
     afresh from the same seed at every evaluation, so evaluations differ only by the generator and a
     run on ``W`` processes evaluates exactly the samples of a single-process run: rank ``r``
     generates the ``r``-th contiguous share. The global RNG is never touched.
@@ -180,7 +180,7 @@ class GANMetrics(Callback):
     # Lightning hooks: thin, they decide *when*; `evaluate` does the work.
     def setup(self, trainer: Trainer, pl_module: LightningModule, stage: str) -> None:
         if not callable(getattr(pl_module, "sample", None)):
-            raise TypeError("GANMetrics needs a module with `sample(n, noise=None, generator=None)` returning images.")
+            raise TypeError("GANMetrics needs a module with `sample(n, noise=None, rng=None)` returning images.")
         if self._extractor is None:
             self._extractor = build_extractor(self._extractor_spec, self._weights_path, self._antialias)
             self._extractor_id = extractor_id(self._extractor)
@@ -271,14 +271,14 @@ class GANMetrics(Callback):
     def _fake_batches(self, pl_module: LightningModule, start: int, stop: int) -> Iterator[Tensor]:
         if callable(getattr(pl_module, "sample_noise", None)):
             g = torch.Generator(device=pl_module.device).manual_seed(self.seed)
-            noise = pl_module.sample_noise(self.num_samples, generator=g)
+            noise = pl_module.sample_noise(self.num_samples, g)
             for s in range(start, stop, self.batch_size):
                 z = noise[s : min(s + self.batch_size, stop)]
                 yield pl_module.sample(z.shape[0], noise=z)
         else:  # no shared prior: per-rank streams (results then depend on the number of processes)
             g = torch.Generator(device=pl_module.device).manual_seed(self.seed + start)
             for s in range(start, stop, self.batch_size):
-                yield pl_module.sample(min(self.batch_size, stop - s), generator=g)
+                yield pl_module.sample(min(self.batch_size, stop - s), rng=g)
 
     def _fake_features(self, trainer: Trainer, pl_module: LightningModule) -> tuple[Tensor, Optional[Tensor]]:
         start, stop = self._shard(trainer, self.num_samples)

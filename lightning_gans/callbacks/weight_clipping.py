@@ -9,6 +9,7 @@ from lightning.pytorch import Callback, LightningModule, Trainer
 from torch import nn
 
 from lightning_gans.layers import NORM_LAYERS
+from lightning_gans.protocol import critic_optimizer, require
 
 __all__ = ["WeightClipping", "NORM_LAYERS"]
 
@@ -75,11 +76,8 @@ class WeightClipping(Callback):
         self.clip_events = 0
 
     def on_fit_start(self, trainer: Trainer, pl_module: LightningModule) -> None:
-        critic = getattr(pl_module, "critic", None)
-        if not isinstance(critic, nn.Module) or len(trainer.optimizers) != 2:
-            raise TypeError(
-                "WeightClipping needs a module with a `critic` attribute and optimizers [generator, critic]."
-            )
+        require(pl_module, self, "critic", "critic_optimizer")
+        critic = pl_module.critic
         keep = _FILTERS[self._filter](critic) if isinstance(self._filter, str) else self._filter
         named = [(n, p) for n, p in critic.named_parameters() if keep(n, p)]
         normed = [n for n, _ in named if n.endswith("parametrizations.weight.original")]
@@ -90,10 +88,10 @@ class WeightClipping(Callback):
                 "distorts the weight. Remove one of the two (e.g. `WGAN(clip_value=None)`) or exclude them "
                 "with `parameter_filter`."
             )
-        critic_opt = trainer.optimizers[1]
+        critic_opt = critic_optimizer(pl_module)
         in_opt = {id(p) for group in critic_opt.param_groups for p in group["params"]}
         if named and id(named[0][1]) not in in_opt:
-            raise TypeError("WeightClipping: `trainer.optimizers[1]` must be the critic's optimizer (order [generator, critic]).")
+            raise TypeError("WeightClipping: the module's `critic_optimizer` does not optimise the critic's parameters.")
         self._params = [p for _, p in named]
         self._remove_hook()
         self._handle = critic_opt.register_step_post_hook(self._clip)

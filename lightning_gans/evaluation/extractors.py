@@ -24,6 +24,8 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
+from lightning_gans._compat import torch_fidelity_forward
+
 __all__ = [
     "DigitsClassifier",
     "EXTRACTORS",
@@ -96,7 +98,7 @@ class InceptionV3Extractor(nn.Module):
 
     def forward(self, x: Tensor) -> tuple[Tensor, Tensor]:
         images = (x * 255).round_().to(torch.uint8)  # (N, 3, H, W) uint8, torch-fidelity's input
-        features, logits = self.net._torch_fidelity_forward(images)
+        features, logits = torch_fidelity_forward(self.net, images)
         return features.float(), logits.float()
 
 

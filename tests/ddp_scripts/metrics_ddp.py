@@ -31,12 +31,12 @@ class FrozenGenerator(LightningModule):
         self.generator = DCGANGenerator(latent_dim=16, image_size=8, channels=1, base_channels=16).requires_grad_(False)
         self.head = nn.Linear(64, 1)
 
-    def sample_noise(self, n, generator=None):
-        return torch.randn(n, 16, generator=generator, device=self.device)
+    def sample_noise(self, n, rng=None):
+        return torch.randn(n, 16, generator=rng, device=self.device)
 
-    def sample(self, n, noise=None, generator=None):
+    def sample(self, n, noise=None, rng=None):
         self.generator.eval()
-        return self.generator(noise if noise is not None else self.sample_noise(n, generator))
+        return self.generator(noise if noise is not None else self.sample_noise(n, rng))
 
     def training_step(self, batch, batch_idx):
         return self.head(batch[0].flatten(1)).pow(2).mean()
