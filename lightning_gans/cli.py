@@ -1,30 +1,70 @@
 """``lightning-gans`` / ``python -m lightning_gans``: the LightningCLI for every module and datamodule.
 
+Exit status: 0 after a successful run; 1 on an error (its traceback names the cause); 2 for a bad
+command line; 143 (128 + SIGTERM, what a shell reports for a process ended by SIGTERM) when
+SIGTERM ended ``fit`` early, after a resumable ``last.ckpt`` was written (the preemption case on
+clusters; the path is printed). Tested in tests/test_faults_cli.py and tests/test_faults_signals.py.
+
+Resuming with ``--ckpt_path``: the checkpoint's module hyper-parameters are *defaults*; values
+given explicitly (in ``--config`` files or on the command line) win. So a resume can change what
+may change (optimizers and their settings, ``n_critic``, penalty weight and interval, callbacks),
+while another module class or other network shapes is refused with an error naming it.
+
 Example:
     lightning-gans fit --config examples/wgangp_8gaussians.yaml
     lightning-gans fit --config examples/gan_digits.yaml --model WGANGP --model.n_critic 5
+    lightning-gans fit --config examples/wgangp_8gaussians.yaml --ckpt_path runs/.../last.ckpt \\
+        --model.init_args.critic_optimizer.lr 5e-5
 """
 
 from __future__ import annotations
 
-from lightning.pytorch import LightningDataModule
+import os
+import sys
+from typing import Any, Optional
+
+from lightning.pytorch import Callback, LightningDataModule, LightningModule, Trainer
+from lightning.pytorch.callbacks import ModelCheckpoint
 from lightning.pytorch.cli import LightningCLI
+from lightning.pytorch.utilities.exceptions import SIGTERMException
 
 import lightning_gans  # noqa: F401  (registers GAN, WGAN, WGANGP and the datamodules for class resolution)
 import lightning_gans.callbacks  # noqa: F401
+from lightning_gans._compat import CheckpointHparamsCLI
+from lightning_gans._strategies import load_checkpoint_file, resolve_class, saved_class_path
 from lightning_gans.callbacks.save_config import LoggerSaveConfigCallback
 from lightning_gans.modules import AdversarialModule
 
-__all__ = ["main"]
+__all__ = ["main", "run", "GANCLI", "SIGTERM_EXIT_STATUS"]
+
+SIGTERM_EXIT_STATUS = 143
+"""Exit status after SIGTERM ended ``fit`` (128 + 15, as a shell reports a process ended by SIGTERM)."""
 
 
-def main(args=None) -> LightningCLI:
-    """Run the CLI (``args`` as a list of strings, for tests; default: ``sys.argv``) and return it."""
+def main(args: Optional[list[str]] = None) -> int:
+    """Console entry point (``sys.exit(main())``): run the CLI and return the exit status.
+
+    Args:
+        args: the command line as a list of strings (default: ``sys.argv[1:]``).
+
+    Returns:
+        0 on success, :data:`SIGTERM_EXIT_STATUS` when SIGTERM ended ``fit`` (after writing a
+        resumable checkpoint). Errors propagate (Python exits 1); a bad command line exits 2.
+    """
     from lightning_gans.commands import run_command  # `sample`/`evaluate` (an int exit status); quiets the console
 
     if (status := run_command(args)) is not None:
         return status
-    return LightningCLI(
+    try:
+        run(args)
+    except SIGTERMException:
+        return SIGTERM_EXIT_STATUS
+    return 0
+
+
+def run(args: Optional[list[str]] = None) -> LightningCLI:
+    """Run the CLI and return it (for Python callers who want ``cli.model`` or ``cli.trainer``)."""
+    return GANCLI(
         AdversarialModule,
         LightningDataModule,
         subclass_mode_model=True,
@@ -36,5 +76,83 @@ def main(args=None) -> LightningCLI:
     )
 
 
+class GANCLI(CheckpointHparamsCLI):
+    """The LightningCLI with resume that honours explicit values and a checkpoint on SIGTERM."""
+
+    def parse_arguments(self, parser: Any, args: Any) -> None:
+        self._given_args = args  # parsed again when a checkpoint's hyper-parameters become defaults
+        super().parse_arguments(parser, args)
+
+    def apply_checkpoint_hparams(self) -> None:
+        """Make the module hyper-parameters of ``--ckpt_path`` the defaults of the config, and re-parse.
+
+        Lightning 2.6 parses them *over* the config (explicit values lose; PR
+        Lightning-AI/pytorch-lightning#21455 proposes defaults instead, as here). A checkpoint of
+        another module class than the config's is refused.
+
+        Raises:
+            TypeError: the config's ``model`` class differs from the checkpoint's.
+            FileNotFoundError, ValueError: ``ckpt_path`` is missing, empty, corrupt or not finite.
+        """
+        subcommand = self.config.get("subcommand")
+        if not subcommand:
+            return
+        ckpt_path = self.config[subcommand].get("ckpt_path")
+        if not ckpt_path or (ckpt_path in ("last", "best", "hpc") and not os.path.exists(ckpt_path)):
+            return  # Lightning's special values, resolved by the Trainer
+        checkpoint = load_checkpoint_file(ckpt_path)
+        model = self.config[subcommand].get("model")
+        saved_path = saved_class_path(checkpoint)
+        configured = getattr(model, "class_path", None)
+        if saved_path and configured and resolve_class(saved_path) is not resolve_class(configured):
+            raise TypeError(
+                f"`model`: the config asks for a {configured}, but `ckpt_path` {ckpt_path!r} holds a {saved_path}; "
+                f"the module class cannot change on resume. Resume with `--model {saved_path}`, or drop `--ckpt_path` "
+                f"to train a {configured.rpartition('.')[2]} from scratch."
+            )
+        hparams = dict(checkpoint.get("hyper_parameters") or {})
+        hparams.pop("_instantiator", None)
+        class_path = hparams.pop("_class_path", None)
+        if class_path is None or not hparams:
+            return  # not written by the CLI: the config as given builds the module
+        self._subcommand_parser(subcommand).set_defaults({"model": {"class_path": class_path, "init_args": hparams}})
+        super().parse_arguments(self.parser, self._given_args)
+
+    def instantiate_trainer(self, **kwargs: Any) -> Trainer:
+        trainer = super().instantiate_trainer(**kwargs)
+        trainer.callbacks.append(_CheckpointOnSigterm())
+        return trainer
+
+
+class _CheckpointOnSigterm(Callback):
+    """On SIGTERM during ``fit``, write a resumable ``last.ckpt`` before Lightning stops the run.
+
+    Lightning notes SIGTERM, finishes the current batch and raises ``SIGTERMException`` (a
+    ``SystemExit`` with status 0); ``on_exception`` runs before teardown, with the loops, optimizers
+    and callbacks in the state a resume needs.
+    """
+
+    def on_exception(self, trainer: Trainer, pl_module: LightningModule, exception: BaseException) -> None:
+        if not isinstance(exception, SIGTERMException) or trainer.state.fn != "fit":
+            return
+        path = _preemption_path(trainer)
+        if os.path.islink(path):
+            os.remove(path)  # save_last="link" made last.ckpt a link: do not write through it into another checkpoint
+        trainer.save_checkpoint(path)
+        if trainer.is_global_zero:
+            print(
+                f"lightning-gans: SIGTERM at global step {trainer.global_step}; wrote {path}. "
+                f"Resume with the same command and --ckpt_path {path}",
+                file=sys.stderr,
+                flush=True,
+            )
+
+
+def _preemption_path(trainer: Trainer) -> str:
+    callback = trainer.checkpoint_callback
+    directory = callback.dirpath if isinstance(callback, ModelCheckpoint) and callback.dirpath else trainer.default_root_dir
+    return os.path.join(directory, ModelCheckpoint.CHECKPOINT_NAME_LAST + ModelCheckpoint.FILE_EXTENSION)
+
+
 if __name__ == "__main__":  # pragma: no cover
-    main()
+    sys.exit(main())

@@ -5,7 +5,7 @@ from pathlib import Path
 import pytest
 import torch
 
-from lightning_gans.cli import main
+from lightning_gans.cli import run
 from lightning_gans.data import TOY_DISTRIBUTIONS, mode_coverage
 
 CONFIG = Path(__file__).resolve().parents[1] / "examples" / "wgangp_8gaussians.yaml"
@@ -17,7 +17,7 @@ def test_wgangp_from_the_cli_covers_all_eight_modes(tmp_path, one_thread):
 
     A mode is covered when >= 1% of 2,500 samples lie within 3 sigma of its centre (sigma = 0.02/1.414).
     """
-    cli = main([
+    cli = run([
         "fit", "--config", str(CONFIG), "--trainer.default_root_dir", str(tmp_path),
         "--trainer.enable_progress_bar", "false", "--trainer.logger", "false",
     ])

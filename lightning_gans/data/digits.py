@@ -11,7 +11,12 @@ from torch import Tensor
 from torch.utils.data import TensorDataset
 from torchdata.stateful_dataloader import StatefulDataLoader
 
-__all__ = ["DigitsDataModule", "load_digits_tensor"]
+from lightning_gans._checks import integer
+
+__all__ = ["DigitsDataModule", "load_digits_tensor", "NUM_DIGITS"]
+
+NUM_DIGITS = 1797
+"""Images in scikit-learn's digits dataset."""
 
 
 def load_digits_tensor(image_size: int = 8) -> tuple[Tensor, Tensor]:
@@ -35,17 +40,26 @@ class DigitsDataModule(LightningDataModule):
     """The digits as ``(image, label)`` batches, shuffled, with a ``StatefulDataLoader``.
 
     Args:
-        batch_size: images per batch.
-        image_size: side length (8 native; 16 or 32 upsampled, e.g. for a deeper DCGAN).
-        num_workers: loader workers.
+        batch_size: images per batch (1 to 1,797: the last partial batch is dropped).
+        image_size: side length (>= 8; 8 native; 16 or 32 upsampled, e.g. for a deeper DCGAN).
+        num_workers: loader workers (>= 0).
         conditional: expose :attr:`num_classes` (10) so that the CLI makes the module class-conditional
             on the digit labels (the batches carry the labels either way).
+
+    Raises:
+        ValueError: an argument is out of range (the message names it), at construction.
     """
 
     def __init__(self, batch_size: int = 64, image_size: int = 8, num_workers: int = 0, conditional: bool = False) -> None:
         super().__init__()
-        if not isinstance(batch_size, int) or batch_size < 1:
-            raise ValueError(f"`batch_size` must be a positive integer, got {batch_size!r}.")
+        batch_size = integer("batch_size", batch_size)
+        if batch_size > NUM_DIGITS:  # drop_last=True: not one batch, so fit would train 0 updates
+            raise ValueError(
+                f"`batch_size`={batch_size} is larger than the dataset ({NUM_DIGITS} digits): batches drop the "
+                "remainder, so not one update would be made. Lower `batch_size`."
+            )
+        image_size = integer("image_size", image_size, minimum=8)
+        num_workers = integer("num_workers", num_workers, minimum=0)
         if not isinstance(conditional, bool):
             raise TypeError(f"`conditional` must be a bool, got {conditional!r}.")
         self.save_hyperparameters()
