@@ -58,8 +58,8 @@ class _GlobalNoise:
         step = self.critic_steps + self.generator_steps
         return torch.Generator().manual_seed(1000 + step)
 
-    def sample_noise(self, n, generator=None):
-        if generator is None:  # sample() outside training
+    def sample_noise(self, n, rng=None):
+        if rng is None:  # sample() outside training
             return super().sample_noise(n)
         return self._slice(torch.randn(self.global_batch, self.latent_dim, generator=self._global_rng()))
 
@@ -87,3 +87,43 @@ class ParityWGANGP(_GlobalNoise, WGANGP):
         super().__init__(MLPGenerator(latent_dim=4, hidden_dim=32, num_layers=2), MLPCritic(hidden_dim=32, num_layers=2), latent_dim=4, n_critic=2, noise_seed=seed)
         self.global_batch = global_batch
         self.penalty = global_gradient_penalty
+
+
+class NoiseRecorder:
+    """Records what a module's real noise and penalty feed the networks, without replacing anything.
+
+    Forward pre-hooks on ``module.generator`` and ``module.critic`` keep, per update index
+    ``t = critic_steps + generator_steps`` (the counters advance after each update), the latents the
+    generator got and every input the critic got. In a gradient-penalty critic update the critic sees
+    the real batch, the fake batch and then the interpolates, from which the interpolation weights are
+    recovered as ``alpha = (xhat - fake) / (real - fake)``.
+    """
+
+    def __init__(self, module) -> None:
+        self.module = module
+        self.latents: dict[int, Tensor] = {}
+        self.critic_inputs: dict[int, list[Tensor]] = {}
+        module.generator.register_forward_pre_hook(self._on_generator)
+        module.critic.register_forward_pre_hook(self._on_critic)
+
+    def _update(self) -> int:
+        return self.module.critic_steps + self.module.generator_steps
+
+    def _on_generator(self, net, args) -> None:
+        if self.module.training and self._update() not in self.latents:  # the training call, not sample()
+            self.latents[self._update()] = args[0].detach().cpu().clone()
+
+    def _on_critic(self, net, args) -> None:
+        if self.module.training:
+            self.critic_inputs.setdefault(self._update(), []).append(args[0].detach().cpu().clone())
+
+    def alphas(self) -> dict[int, Tensor]:
+        """Per critic update with a penalty: the interpolation weight of each sample, shape ``(N,)``."""
+        out = {}
+        for t, inputs in self.critic_inputs.items():
+            if len(inputs) == 3:  # real, fake, interpolates
+                real, fake, x_hat = inputs
+                ratio = ((x_hat - fake) / (real - fake)).flatten(1)
+                assert torch.allclose(ratio, ratio[:, :1].expand_as(ratio), atol=1e-3), "not on the real-fake segment"
+                out[t] = ratio[:, 0]
+        return out

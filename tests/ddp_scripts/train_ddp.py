@@ -93,6 +93,14 @@ def case_lsuv_ema():
     return WGANGP(*_nets(), latent_dim=2, n_critic=2, noise_seed=5), lambda m: _toy_fit(m, callbacks)
 
 
+def case_noise():
+    """WGAN-GP with its own noise and gradient penalty, observed by hooks (common.NoiseRecorder)."""
+    seed_everything(6)
+    module = WGANGP(*_nets(), latent_dim=2, n_critic=2, noise_seed=6)
+    module.noise_recorder = common.NoiseRecorder(module)
+    return module, lambda m: _toy_fit(m, steps=9)
+
+
 CALLBACK_CASES = ["callbacks", "lsuv_ema"]
 
 CASES = {name[len("case_"):]: fn for name, fn in globals().items() if name.startswith("case_")}
@@ -109,6 +117,10 @@ def run(case: str, out_dir: str) -> None:
             extra["ema"] = cb.state_dict()["ema"]
         if type(cb).__name__ == "SpectralNorm":
             extra["spectral_normed"] = list(cb.wrapped)
+    recorder = getattr(module, "noise_recorder", None)
+    if recorder is not None:
+        extra["latents"] = recorder.latents
+        extra["alphas"] = recorder.alphas()
     state = {
         **extra,
         "state_dict": {k: v.detach().cpu().clone() for k, v in module.state_dict().items()},
