@@ -11,7 +11,7 @@ Nets: the toy MLPs with 3 hidden layers of ``--hidden-dim`` ReLU units (the pape
 keeps a 2-core CPU run short), latent dim 2, batch 256. Evaluation on ``--eval-samples`` generated
 points (fixed noise) against as many fresh real points: modes covered and fraction of high-quality
 samples (within 3 std of a mode; mixtures only) and the exact Wasserstein-1 distance (optimal
-assignment, ``lightning_gans.metrics_toy.wasserstein1_exact``). The ``real`` row is a second real
+assignment, ``lightning_gans.evaluation.toy.wasserstein1_exact``). The ``real`` row is a second real
 sample of the same size: the floor that finite-sample W1 cannot go below.
 
     python benchmarks/results_toy.py                           # the README table
@@ -38,7 +38,7 @@ from _common import machine  # noqa: E402
 from lightning_gans import GAN, WGAN, WGANGP, ToyDataModule  # noqa: E402
 from lightning_gans.callbacks import GeneratorEMA  # noqa: E402
 from lightning_gans.data import TOY_DISTRIBUTIONS  # noqa: E402
-from lightning_gans.metrics_toy import HIGH_QUALITY, MODES_COVERED, W1, toy_metrics  # noqa: E402
+from lightning_gans.evaluation.toy import HIGH_QUALITY, MODES_COVERED, W1, toy_metrics  # noqa: E402
 from lightning_gans.nets import MLPCritic, MLPGenerator  # noqa: E402
 
 _ADAM_5E4 = partial(torch.optim.Adam, lr=5e-4, betas=(0.0, 0.9))

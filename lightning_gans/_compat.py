@@ -19,6 +19,7 @@ __all__ = [
     "NormLayer",
     "SpectralNormParametrization",
     "WrappingCheckpointIO",
+    "callback_state_key",
     "collect_init_args",
     "ddp_kwargs",
     "fit_data_source",
@@ -64,6 +65,15 @@ from lightning.pytorch.utilities.parsing import collect_init_args  # noqa: E402
 # Base class for a CheckpointIO that delegates to another. Public alternative: subclass CheckpointIO
 # and forward every method by hand (``_WrappingCheckpointIO`` also forwards ``teardown``/``remove``).
 from lightning.pytorch.plugins.io.wrapper import _WrappingCheckpointIO as WrappingCheckpointIO  # noqa: E402
+
+
+def callback_state_key(callback: Any, **kwargs: Any) -> str:
+    """``Callback._generate_state_key``: the class name plus ``kwargs``, as Lightning's own callbacks key their state.
+
+    Public alternative: formatting the same string ourselves; using Lightning's keeps checkpoints
+    written by earlier versions of our callbacks loadable if Lightning changes the format.
+    """
+    return callback._generate_state_key(**kwargs)
 
 
 def given_hyperparameters() -> Any:

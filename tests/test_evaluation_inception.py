@@ -13,7 +13,7 @@ import pytest
 import torch
 
 from lightning_gans.evaluation import InceptionV3Extractor, RealStatistics, compute_metrics, extract
-from lightning_gans.evaluation.testing import ImageTensorDataset, save_random_inception_weights
+from tests.random_inception import ImageTensorDataset, save_random_inception_weights
 
 N = 10
 

@@ -8,7 +8,7 @@ import pytest
 import torch
 
 from lightning_gans.data import TOY_DISTRIBUTIONS
-from lightning_gans.metrics_toy import HIGH_QUALITY, MODES_COVERED, W1, toy_metrics, wasserstein1_exact
+from lightning_gans.evaluation.toy import HIGH_QUALITY, MODES_COVERED, W1, toy_metrics, wasserstein1_exact
 
 
 def test_translation_gives_the_shift_length():
