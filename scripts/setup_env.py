@@ -6,8 +6,8 @@ registry. What it does, in order:
 
 1. Looks at the env (default ``.venv``) without changing it and decides one of
 
-   - ``ok``: the stamp matches the lock, ``pyproject.toml`` and the env's python; torch, torchvision
-     and lightning import; ``lightning_gans`` resolves to this checkout; every locked package is
+   - ``ok``: the stamp matches the lock, ``pyproject.toml`` and the env's python; torch and
+     torchvision import; ``lightning_gans`` resolves to this checkout; every locked package is
      installed at its locked version. Installation is skipped (and the script says so).
    - ``adopt``: an env made by hand (no stamp, not made by this script) that passes every check
      above: it is stamped as it is, nothing is installed.
@@ -52,7 +52,7 @@ EXTRAS = "dev"
 STAMP_NAME = "lightning-gans-env.json"
 CREATED_NAME = "lightning-gans-env.created"  # written before installing, so a half-made env is known
 LOG_NAME = "lightning-gans-setup.log"
-CORE_IMPORTS = ("torch", "torchvision", "lightning")
+CORE_IMPORTS = ("torch", "torchvision")  # compiled code: a bad pair fails here (lightning is pure Python)
 NOT_LOCKED = {"lightning-gans", "wheel"}  # ours (editable) and a build tool (setuptools is locked: torch needs it)
 # Pulled in by torch on Linux only (CUDA libraries, triton): locked for Linux, absent elsewhere.
 LINUX_ONLY_PREFIXES = ("nvidia-", "cuda-", "triton")

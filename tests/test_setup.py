@@ -168,7 +168,7 @@ def test_importing_the_package_checks_the_lightning_version():
 
 REAL_PYTHON = f'#!/bin/sh\nexec "{sys.executable}" "$@"\n'
 BROKEN_PYTHON = '#!/bin/sh\necho "python: error while loading shared libraries" >&2\nexit 127\n'
-FAST = ("json",)  # modules the probe imports in these tests (the real set-up imports torch, torchvision, lightning)
+FAST = ("json",)  # modules the probe imports in these tests (the real set-up imports torch and torchvision)
 
 
 def _fake_env(tmp_path: Path, python: str | None = REAL_PYTHON, console_script: bool = True) -> Path:
