@@ -329,3 +329,21 @@ def test_the_scan_catches_a_private_name(tmp_path):
     own = _own_private_names([tree])
     hits = [n.attr for n in ast.walk(tree) if isinstance(n, ast.Attribute) and n.attr.startswith("_") and n.attr not in own]
     assert hits == ["_ddp_kwargs"]
+
+
+def test_lazy_r1_is_one_config_line_through_the_console_script(tmp_path):
+    """`penalty: r1` + `penalty_every: 16` from the CLI: exit 0, and the checkpoint's module computes R1 every 16th update."""
+    root = Path(__file__).resolve().parents[1]
+    script = str(Path(sys.executable).parent / "lightning-gans")
+    args = [
+        script, "fit", "--config", str(root / "examples" / "gan_8gaussians.yaml"),
+        "--model.init_args.penalty", "r1", "--model.init_args.penalty_weight", "5.0", "--model.init_args.penalty_every", "16",
+        "--trainer.max_steps", "4", "--trainer.logger", "false", "--trainer.enable_progress_bar", "false",
+        "--trainer.default_root_dir", str(tmp_path), "--trainer.callbacks+=lightning.pytorch.callbacks.ModelCheckpoint",
+        "--trainer.callbacks.dirpath", str(tmp_path / "ckpt"), "--trainer.callbacks.save_last", "true",
+    ]
+    done = subprocess.run(args, capture_output=True, text=True, cwd=tmp_path, timeout=300)
+    assert done.returncode == 0, done.stderr[-2000:]
+    model = GAN.load_from_checkpoint(tmp_path / "ckpt" / "last.ckpt")
+    assert (model.penalty_every, model.penalty_weight, model.hparams.penalty) == (16, 5.0, "r1")
+    assert model.critic_steps == 2 and model.generator_steps == 2
