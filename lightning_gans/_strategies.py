@@ -124,12 +124,13 @@ def load_checkpoint_file(path: Any, load: Optional[Any] = None) -> dict[str, Any
             try:
                 with zipfile.ZipFile(path) as archive:
                     bad_member = archive.testzip()  # reads every member and checks its CRC-32
-            except (zipfile.BadZipFile, OSError, EOFError) as err:
-                bad_member = f"<archive> ({err})"
-            if bad_member is not None:
+                damage = None if bad_member is None else f"its member {bad_member!r} fails the zip CRC check"
+            except Exception as err:  # damaged headers: BadZipFile, UnicodeDecodeError of a name, zlib.error, ...
+                damage = f"its zip structure cannot be read ({type(err).__name__}: {err})"
+            if damage is not None:
                 raise ValueError(
-                    f"`ckpt_path` {str(path)!r} is corrupted: its member {bad_member!r} fails the zip CRC check "
-                    "(bytes changed after it was written). Resume from an earlier checkpoint."
+                    f"`ckpt_path` {str(path)!r} is corrupted: {damage} (bytes changed after it was written). "
+                    "Resume from an earlier checkpoint."
                 )
     try:
         checkpoint = load(path) if load is not None else torch.load(path, map_location="cpu", weights_only=True)
