@@ -119,6 +119,7 @@ WASSERSTEIN_ESTIMATE = "train/wasserstein_estimate"
 PENALTY = "train/penalty"
 GRADIENT_PENALTY = "train/gradient_penalty"
 GENERATOR_STEP = "train/generator_step"  # generator updates so far: the x-axis for dashboards
+REAL_SIGN = "train/real_sign"  # E[sign(D(real))] of a critic update: ADA's overfitting heuristic r_t
 
 _CHECKPOINT_KEY = "lightning_gans"
 _MIX = 0x9E3779B97F4A7C15  # odd 64-bit constants that spread seeds (splitmix64)
@@ -359,7 +360,7 @@ class AdversarialModule(LightningModule):
         real_scores = self.discriminate(real, labels)
         fake_scores = self.discriminate(fake, labels)
         loss = self.critic_loss(real_scores, fake_scores)
-        logs = {CRITIC_LOSS: loss.detach()}
+        logs = {CRITIC_LOSS: loss.detach(), REAL_SIGN: real_scores.detach().sign().mean()}  # ADA's r_t of this batch
         logs.update({f"train/{k}": v.detach() for k, v in self.loss.critic_diagnostics(real_scores, fake_scores).items()})
         total = loss
         if self.penalty is not None and self.critic_steps % self.penalty_every == 0:
@@ -455,22 +456,25 @@ class AdversarialModule(LightningModule):
 
         prepare_strategy(self.trainer)
 
-    def training_step(self, batch: Any, batch_idx: int) -> None:
+    def training_step(self, batch: Any, batch_idx: int) -> dict[str, Tensor]:
+        """One update; returns its diagnostics, which callbacks receive as ``outputs`` of ``on_train_batch_end``."""
         real, labels = split_batch(batch)
         labels = self._batch_labels(labels, real.shape[0])
         rng = self._step_rng()
         if self._cycle_position < self.n_critic:
-            self._latest.update(self.critic_update(real, labels, rng))
+            diagnostics = self.critic_update(real, labels, rng)
             self.critic_steps += 1
             self._cycle_position += 1
         else:
-            self._latest.update(self.generator_update(real, labels, rng))
+            diagnostics = self.generator_update(real, labels, rng)
             self.generator_steps += 1
             self._cycle_position = 0
             self._latest[GENERATOR_STEP] = float(self.generator_steps)
+        self._latest.update(diagnostics)
         if self._logs_due():
             for name, value in self._latest.items():
                 self.log(name, value, prog_bar=name != GENERATOR_STEP)
+        return diagnostics
 
     def _logs_due(self) -> bool:
         """Whether Lightning's loggers write after this batch (or the epoch / fit ends with it).

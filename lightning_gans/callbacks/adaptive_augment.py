@@ -11,17 +11,17 @@ from torch import Tensor
 
 from lightning_gans.augment import ADA_OPS, ada_augment
 from lightning_gans.callbacks.diff_augment import install_critic_augment, remove_critic_augment
+from lightning_gans.protocol import split_batch
 
-__all__ = ["AdaptiveAugment", "ADA_P", "ADA_RT", "REAL_SIGN_SUM", "REAL_COUNT"]
+__all__ = ["AdaptiveAugment", "ADA_P", "ADA_RT", "REAL_SIGN"]
 
 ADA_P = "train/ada_p"
 """Name under which the current augmentation probability ``p`` is logged."""
 ADA_RT = "train/ada_rt"
 """Name under which the last overfitting estimate ``r_t`` is logged."""
-REAL_SIGN_SUM = "train/real_sign_sum"
-"""Diagnostic a critic update returns: ``sum(sign(D(augmented real)))`` over its batch."""
-REAL_COUNT = "train/real_count"
-"""Diagnostic a critic update returns: the number of real samples it scored."""
+REAL_SIGN = "train/real_sign"
+"""Diagnostic a critic update returns: ``mean(sign(D(real)))`` over the (augmented) real batch it scored
+(``lightning_gans.modules.REAL_SIGN``; spelled out here because callbacks import no module)."""
 
 
 class AdaptiveAugment(Callback):
@@ -48,9 +48,10 @@ class AdaptiveAugment(Callback):
     (so a resumed run adjusts exactly when and as an uninterrupted one), and identical on every
     DDP rank (the statistics are all-reduced before each adjustment).
 
-    Module protocol: a ``critic_augment`` attribute, and critic updates whose diagnostics (what
-    ``training_step`` returns on a critic update) include ``train/real_sign_sum`` and
-    ``train/real_count`` (:class:`~lightning_gans.AdversarialModule` returns both).
+    Module protocol: a ``critic_augment`` attribute, and a ``training_step`` that returns, on a
+    critic update, diagnostics holding ``train/real_sign`` (the mean sign of the critic's scores of
+    the real batch); :class:`~lightning_gans.AdversarialModule` does. The batch size is read from
+    the batch (:func:`lightning_gans.protocol.split_batch`).
 
     Args:
         target: the value of ``r_t`` to hold (ADA: 0.6).
@@ -63,7 +64,7 @@ class AdaptiveAugment(Callback):
         ValueError: an argument is out of range (the message names it); in ``setup``, another
             callback already augments the module.
         TypeError: in ``setup``, the module has no ``critic_augment`` attribute.
-        RuntimeError: during fit, a critic update returned no ``train/real_sign_sum`` diagnostic.
+        RuntimeError: during fit, a critic update returned no ``train/real_sign`` diagnostic.
 
     Example:
         >>> trainer = Trainer(callbacks=[AdaptiveAugment(target=0.6)])  # doctest: +SKIP
@@ -112,15 +113,16 @@ class AdaptiveAugment(Callback):
         remove_critic_augment(pl_module, self.augment)
 
     def on_train_batch_end(self, trainer: Trainer, pl_module: LightningModule, outputs: Any, batch: Any, batch_idx: int) -> None:
-        if not isinstance(outputs, Mapping) or not any(k in outputs for k in ("train/critic_loss", REAL_SIGN_SUM)):
+        if not isinstance(outputs, Mapping) or REAL_SIGN not in outputs:
+            if isinstance(outputs, Mapping) and "train/critic_loss" in outputs:
+                raise RuntimeError(
+                    f"`AdaptiveAugment` needs critic updates that return `{REAL_SIGN}` in their diagnostics "
+                    "(AdversarialModule.critic_update does)."
+                )
             return  # a generator update
-        if REAL_SIGN_SUM not in outputs or REAL_COUNT not in outputs:
-            raise RuntimeError(
-                f"`AdaptiveAugment` needs critic updates that return `{REAL_SIGN_SUM}` and `{REAL_COUNT}` "
-                "in their diagnostics (AdversarialModule.critic_update does)."
-            )
-        self._sign_sum += float(outputs[REAL_SIGN_SUM])
-        self._count += int(outputs[REAL_COUNT])
+        n = split_batch(batch)[0].shape[0]
+        self._sign_sum += round(float(outputs[REAL_SIGN]) * n)  # a sum of signs: a whole number
+        self._count += n
         self._updates += 1
         if self._updates >= self._interval:
             self._adjust(trainer, pl_module)

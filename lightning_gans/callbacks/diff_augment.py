@@ -9,6 +9,7 @@ from lightning.pytorch import Callback, LightningModule, Trainer
 from torch import Tensor
 
 from lightning_gans.augment import diff_augment, parse_policy
+from lightning_gans.protocol import require
 
 __all__ = ["DiffAugment", "install_critic_augment", "remove_critic_augment"]
 
@@ -20,11 +21,7 @@ def install_critic_augment(pl_module: LightningModule, callback: Callback, augme
     exclude each other (stacking two augmentation pipelines is almost never intended).
     """
     name = type(callback).__name__
-    if not hasattr(pl_module, "critic_augment"):
-        raise TypeError(
-            f"`{name}` needs a module with a `critic_augment` attribute applied to the critic's inputs "
-            "(AdversarialModule provides it)."
-        )
+    require(pl_module, callback, "critic_augment")
     current = pl_module.critic_augment
     if current is not None and current != augment:
         owner = getattr(getattr(current, "__self__", None), "__class__", type(current)).__name__
