@@ -42,10 +42,12 @@ def test_pngs_at_exact_generator_steps_and_equal_to_grid(tmp_path):
     model = _digits_gan()
     _fit(model, [cb], max_steps=12)  # n_critic=1: 6 generator steps
     assert model.generator_steps == 6
-    assert sorted(os.listdir(tmp_path)) == [f"samples_g{g:07d}.png" for g in (2, 4, 6)]
+    assert sorted(os.listdir(tmp_path)) == [f"samples_g{g:07d}.png" for g in (2, 4, 6)] + ["samples_real.png"]
     assert [step for step, _ in cb.history] == [2, 4, 6]
     png = read_image(str(tmp_path / "samples_g0000006.png"))  # (3, H, W) uint8
-    assert png.shape == (3, 2 * (8 + 2) + 2, 2 * (8 + 2) + 2)  # make_grid: 2x2 images of 8x8 with padding 2
+    # 2x2 images of 8x8 upscaled x16 (the smallest factor reaching 256 px) with make_grid's 2-px padding
+    assert png.shape == (3, 2 * (16 * 8 + 2) + 2, 2 * (16 * 8 + 2) + 2)
+    assert read_image(str(tmp_path / "samples_real.png")).shape == png.shape
     assert torch.equal(png.permute(1, 2, 0), cb.grid(model))
 
 
@@ -53,7 +55,7 @@ def test_log_on_train_end_adds_the_final_step(tmp_path):
     """A run that stops between logging points gets a final grid at its last generator step."""
     cb = SampleLogger(every_n_generator_steps=4, num_samples=4, dirpath=str(tmp_path))
     _fit(_digits_gan(), [cb], max_steps=10)  # 5 generator steps
-    assert sorted(os.listdir(tmp_path)) == ["samples_g0000004.png", "samples_g0000005.png"]
+    assert sorted(os.listdir(tmp_path)) == ["samples_g0000004.png", "samples_g0000005.png", "samples_real.png"]
 
 
 def test_callback_does_not_change_training():
@@ -121,4 +123,6 @@ def test_resume_from_checkpoint_writes_no_grid_twice(tmp_path):
     trainer = Trainer(**trainer_kwargs(max_steps=14, callbacks=[resumed]))
     trainer.fit(_digits_gan(), DigitsDataModule(batch_size=16), ckpt_path=tmp_path / "g4.ckpt")
     assert [step for step, _ in resumed.history] == [6, 7]  # 7 generator steps: 6, and 7 at the end; 4 (logged before) not again
-    assert sorted(os.listdir(pngs)) == [f"samples_g{g:07d}.png" for g in (2, 4, 6, 7)]
+    # the real grid was logged once, by the first run
+    assert sorted(os.listdir(pngs)) == [f"samples_g{g:07d}.png" for g in (2, 4, 6, 7)] + ["samples_real.png"]
+    assert resumed._real is None  # restored as already logged: no real batch collected, no second real grid

@@ -77,10 +77,10 @@ def image_grid(
     if images.dim() != 4 or images.shape[1] not in (1, 3):
         raise ValueError(f"`images` must be (N, C, H, W) with C in (1, 3), got {tuple(images.shape)}.")
     n, _, h, w = images.shape
-    nrow = nrow or math.ceil(math.sqrt(n))
-    ncol = -(-n // nrow)
-    side = min(nrow * (w + 2) + 2, ncol * (h + 2) + 2)  # the grid's shorter side at factor 1
-    factor = max(1, -(-min_side // side))
+    nrow = min(nrow or math.ceil(math.sqrt(n)), n)  # make_grid never uses more columns than images
+    nrows_used = -(-n // nrow)
+    # smallest f with  count * (f * size + 2) + 2 >= min_side  along both axes (make_grid pads by 2)
+    factor = max(1, *(-(-(min_side - 2 - 2 * count) // (count * size)) for count, size in ((nrow, w), (nrows_used, h))))
     x = images.detach().float().cpu()
     if factor > 1:
         x = x.repeat_interleave(factor, dim=2).repeat_interleave(factor, dim=3)

@@ -9,13 +9,16 @@ import torch
 from lightning.pytorch import Callback, LightningModule, Trainer
 from torch import nn
 
-__all__ = ["GeneratorEMA", "load_ema_generator"]
+from lightning_gans._compat import callback_state_key, has_submodule
+from lightning_gans.protocol import generator_optimizer, require
+
+__all__ = ["GeneratorEMA", "attach_saved_ema", "load_ema_generator"]
 
 
 class GeneratorEMA(Callback):
     """Exponential moving average of the generator's weights, used for sampling and evaluation.
 
-    After every generator optimizer step ``t`` (a post-step hook of ``trainer.optimizers[0]``, so a
+    After every generator optimizer step ``t`` (a post-step hook of the module's ``generator_optimizer``, so a
     step AMP skipped is not averaged) each parameter of the copy follows
     ``ema <- decay * ema + (1 - decay) * theta`` once ``t > start_step``, and equals ``theta`` before.
     This is the generator averaging of Karras et al. 2018 (Progressive GAN,
@@ -30,8 +33,13 @@ class GeneratorEMA(Callback):
     ``pl_module.sample(n)`` and every callback that evaluates through it use it). It is deliberately
     **not** a registered submodule: it stays out of the module's ``state_dict`` (so
     ``load_from_checkpoint`` works without this callback), out of DDP and out of the optimizers. It is
-    saved in the checkpoint through this callback's ``state_dict`` and restored exactly on resume;
-    :func:`load_ema_generator` attaches it after ``load_from_checkpoint``.
+    saved in the checkpoint through this callback's ``state_dict`` and restored exactly on resume.
+    ``Module.load_from_checkpoint(path)`` (no Trainer) attaches it again through
+    :func:`attach_saved_ema`, so ``sample(n)`` of a reloaded module draws from the average;
+    :func:`load_ema_generator` attaches it by hand (e.g. the average of a non-sampling callback).
+
+    Checkpoint keys (under ``checkpoint["callbacks"][state_key]``): ``updates`` (int),
+    ``use_for_sampling`` (bool) and ``ema`` (the averaged generator's ``state_dict``).
 
     Module protocol: ``pl_module.generator`` (an ``nn.Module``), ``configure_optimizers()`` returning
     ``[generator_optimizer, critic_optimizer]``, and an ``ema_generator`` attribute read by ``sample``.
@@ -69,7 +77,7 @@ class GeneratorEMA(Callback):
 
     @property
     def state_key(self) -> str:
-        return self._generate_state_key(decay=self.decay, start_step=self.start_step, use_for_sampling=self.use_for_sampling)
+        return callback_state_key(self, decay=self.decay, start_step=self.start_step, use_for_sampling=self.use_for_sampling)
 
     @property
     def ema_generator(self) -> Optional[nn.Module]:
@@ -85,8 +93,7 @@ class GeneratorEMA(Callback):
 
     def on_train_start(self, trainer: Trainer, pl_module: LightningModule) -> None:
         generator = pl_module.generator
-        if len(trainer.optimizers) != 2:
-            raise TypeError("GeneratorEMA needs optimizers [generator, critic] from `configure_optimizers`.")
+        require(pl_module, self, "generator_optimizer")
         if self._ema is None or self._generator is not generator:
             self._ema = _frozen_copy(generator)
             self._generator = generator
@@ -96,7 +103,7 @@ class GeneratorEMA(Callback):
         if self.use_for_sampling:
             _attach(pl_module, self._ema)
         self._remove_hook()
-        self._handle = trainer.optimizers[0].register_step_post_hook(self._on_generator_step)
+        self._handle = generator_optimizer(pl_module).register_step_post_hook(self._on_generator_step)
 
     def _on_generator_step(self, optimizer: torch.optim.Optimizer, args: Any, kwargs: Any) -> None:
         self.updates += 1
@@ -117,7 +124,11 @@ class GeneratorEMA(Callback):
     def state_dict(self) -> dict[str, Any]:
         if self._ema is None:
             return dict(self._pending) if self._pending is not None else {"updates": self.updates}
-        return {"updates": self.updates, "ema": {k: v.detach().clone() for k, v in self._ema.state_dict().items()}}
+        return {
+            "updates": self.updates,
+            "use_for_sampling": self.use_for_sampling,  # read by `attach_saved_ema` when a module is reloaded
+            "ema": {k: v.detach().clone() for k, v in self._ema.state_dict().items()},
+        }
 
     def load_state_dict(self, state_dict: dict[str, Any]) -> None:
         self.updates = int(state_dict["updates"])
@@ -152,7 +163,7 @@ def _attach(pl_module: nn.Module, ema: nn.Module) -> None:
     ``nn.Module.__setattr__`` would register any ``nn.Module`` value in ``_modules`` (and so in the
     state dict, DDP and ``.to()``); writing the instance attribute directly keeps it a plain reference.
     """
-    if "ema_generator" in pl_module._modules:
+    if has_submodule(pl_module, "ema_generator"):
         raise ValueError(f"{type(pl_module).__name__} registers `ema_generator` as a submodule; GeneratorEMA manages it.")
     object.__setattr__(pl_module, "ema_generator", ema)
 
@@ -182,3 +193,50 @@ def load_ema_generator(pl_module: nn.Module, checkpoint: Union[str, dict[str, An
     ema.load_state_dict(next(iter(states.values()))["ema"])
     _attach(pl_module, ema)
     return ema
+
+
+def _sampling_states(checkpoint: dict[str, Any]) -> list[dict[str, Any]]:
+    """States of ``GeneratorEMA`` callbacks with ``use_for_sampling=True`` saved in ``checkpoint``."""
+    found = []
+    for key, state in (checkpoint.get("callbacks") or {}).items():
+        if not (key.startswith(GeneratorEMA.__qualname__) and isinstance(state, dict) and "ema" in state):
+            continue
+        # checkpoints written before `use_for_sampling` was saved carry it in the state key only
+        sampling = state.get("use_for_sampling", "'use_for_sampling': False" not in key)
+        if sampling:
+            found.append(state)
+    return found
+
+
+def attach_saved_ema(pl_module: nn.Module, checkpoint: dict[str, Any]) -> Optional[nn.Module]:
+    """Re-attach the EMA generator a sampling ``GeneratorEMA`` saved, when a module is loaded without a Trainer.
+
+    Called from ``AdversarialModule.on_load_checkpoint`` (before the state dict is loaded: the copy
+    is taken of the generator's structure, spectral-norm parametrizations included, and filled
+    from the saved average). Inside ``trainer.fit(ckpt_path=...)`` it does nothing: the callback
+    itself restores and attaches the average when training starts, and a run resumed without the
+    callback must not sample a stale average.
+
+    Args:
+        pl_module: the module being loaded (with a ``generator``).
+        checkpoint: the loaded checkpoint dictionary.
+
+    Returns:
+        The attached average, or ``None`` (no sampling EMA saved, or a Trainer is attached).
+    """
+    if _attached_to_trainer(pl_module):
+        return None
+    states = _sampling_states(checkpoint)
+    if len(states) != 1 or not isinstance(getattr(pl_module, "generator", None), nn.Module):
+        return None
+    ema = _frozen_copy(pl_module.generator)
+    ema.load_state_dict(states[0]["ema"])
+    _attach(pl_module, ema)
+    return ema
+
+
+def _attached_to_trainer(pl_module: nn.Module) -> bool:
+    try:
+        return pl_module.trainer is not None  # LightningModule.trainer raises when no Trainer is attached
+    except (RuntimeError, AttributeError):
+        return False

@@ -210,6 +210,11 @@ class GANMetrics(Callback):
     def on_train_end(self, trainer: Trainer, pl_module: LightningModule) -> None:
         if self.at_train_end:
             self._evaluate_once(trainer, pl_module)
+        if self.last_metrics and trainer.is_global_zero:  # the final numbers on the console, not only in the logs
+            from lightning_gans.evaluation.report import format_metrics_table
+
+            step = getattr(pl_module, "generator_steps", trainer.global_step)
+            print(format_metrics_table(self.last_metrics, title=f"GANMetrics after {step} generator steps:"), flush=True)
 
     def on_validation_epoch_end(self, trainer: Trainer, pl_module: LightningModule) -> None:
         if self.on_validate and trainer.state.fn == TrainerFn.VALIDATING:

@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
-from typing import Optional
+from typing import Any, Optional
 
 import torch
 from lightning.pytorch import LightningModule, Trainer
 from torch import Tensor
 
-from lightning_gans.callbacks._images import EveryNGeneratorSteps, log_image, to_uint8_hwc
+from lightning_gans.callbacks._images import MIN_SIDE, EveryNGeneratorSteps, image_grid, log_image
+from lightning_gans.protocol import require, split_batch
 
 __all__ = ["SampleLogger"]
 
@@ -26,7 +27,12 @@ class SampleLogger(EveryNGeneratorSteps):
     step (batches = updates) with the generator step in the caption and the file name. With no
     image-capable logger it is saved as ``<log dir>/<key>/<key>_g<generator step>.png``.
 
-    Module protocol: ``pl_module.sample(n, generator=...)`` returning images ``(n, C, H, W)`` with
+    Grids are upscaled (nearest neighbour, so pixels stay sharp) to at least ``min_side`` pixels a
+    side: 64 digits of 8x8 make a 274x274 grid instead of 82x82. With ``log_real``, a grid of as
+    many real images (the first training batches) is logged once, under ``<key>_real``, for
+    comparison: with the first sample grid after ``num_samples`` real images were seen, or at the end.
+
+    Module protocol: ``pl_module.sample(n, rng=...)`` returning images ``(n, C, H, W)`` with
     C in {1, 3}, and ``pl_module.generator_steps``.
 
     Args:
@@ -40,6 +46,8 @@ class SampleLogger(EveryNGeneratorSteps):
         save_png: ``True`` always saves PNGs, ``False`` never, ``None`` (default) only when no
             logger can take images.
         log_on_train_end: also log the final generator state when training ends.
+        log_real: log one grid of real training images (``<key>_real``) with the first grid.
+        min_side: minimum grid side in pixels (nearest-neighbour upscaling; 1 keeps the native size).
 
     Example:
         >>> trainer = Trainer(callbacks=[SampleLogger(every_n_generator_steps=500)])  # doctest: +SKIP
@@ -56,8 +64,10 @@ class SampleLogger(EveryNGeneratorSteps):
         dirpath: Optional[str] = None,
         save_png: Optional[bool] = None,
         log_on_train_end: bool = True,
+        log_real: bool = True,
+        min_side: int = MIN_SIDE,
     ) -> None:
-        for name, value in (("every_n_generator_steps", every_n_generator_steps), ("num_samples", num_samples), ("nrow", nrow)):
+        for name, value in (("every_n_generator_steps", every_n_generator_steps), ("num_samples", num_samples), ("nrow", nrow), ("min_side", min_side)):
             if not isinstance(value, int) or isinstance(value, bool) or value < 1:
                 raise ValueError(f"`{name}` must be a positive integer, got {value!r}.")
         if len(value_range) != 2 or not value_range[0] < value_range[1]:
@@ -73,36 +83,68 @@ class SampleLogger(EveryNGeneratorSteps):
         self.dirpath = dirpath
         self.save_png = save_png
         self.log_on_train_end = log_on_train_end
+        self.log_real = log_real
+        self.min_side = min_side
         self._last_logged = -1  # generator step of the last grid
+        self._real: Optional[Tensor] = None  # real images collected from the first training batches
+        self._real_logged = False
         #: Where each grid went (logger names and PNG paths), for inspection.
         self.history: list[tuple[int, list[str]]] = []
 
     def setup(self, trainer: Trainer, pl_module: LightningModule, stage: str) -> None:
-        if not callable(getattr(pl_module, "sample", None)) or not hasattr(pl_module, "generator_steps"):
-            raise TypeError("SampleLogger needs a module with `sample(n, generator=...)` and `generator_steps`.")
+        require(pl_module, self, "sample", "generator_steps")
+
+    def on_train_batch_start(self, trainer: Trainer, pl_module: LightningModule, batch: Any, batch_idx: int) -> None:
+        if not self.log_real or self._real_logged or (self._real is not None and len(self._real) >= self.num_samples):
+            return
+        images, _ = split_batch(batch)
+        images = images.detach().cpu()
+        self._real = (images if self._real is None else torch.cat([self._real, images]))[: self.num_samples]
 
     def grid(self, pl_module: LightningModule) -> Tensor:
-        """The current grid, ``(H, W, 3)`` uint8, from the fixed noise batch."""
-        from torchvision.utils import make_grid
-
+        """The current grid, ``(H, W, 3)`` uint8 with sides >= ``min_side``, from the fixed noise batch."""
         rng = torch.Generator(device=pl_module.device).manual_seed(self.noise_seed)
-        images = pl_module.sample(self.num_samples, generator=rng)
+        images = pl_module.sample(self.num_samples, rng=rng)
         if images.dim() != 4 or images.shape[1] not in (1, 3):
             raise ValueError(
                 f"SampleLogger needs images (N, C, H, W) with C in (1, 3), got {tuple(images.shape)}; "
                 "for 2-D points use `ToyPlot`."
             )
-        grid = make_grid(images.float().cpu(), nrow=self.nrow, normalize=True, value_range=self.value_range, pad_value=1.0)
-        return to_uint8_hwc(grid)  # (H, W, 3)
+        return image_grid(images, self.value_range, self.nrow, self.min_side)  # (H, W, 3)
 
     def _log(self, trainer: Trainer, pl_module: LightningModule) -> None:
         step = pl_module.generator_steps
         self._last_logged = step
         if not trainer.is_global_zero:
             return
+        if self._real is not None and len(self._real) >= self.num_samples:
+            self._log_real(trainer)
         sent = log_image(
             trainer, self.key, self.grid(pl_module), step=trainer.global_step,
             caption=f"generator step {step}", png_name=f"{self.key.replace('/', '_')}_g{step:07d}.png",
             dirpath=self.dirpath, save_png=self.save_png,
         )
         self.history.append((step, sent))
+
+    def on_train_end(self, trainer: Trainer, pl_module: LightningModule) -> None:
+        super().on_train_end(trainer, pl_module)
+        if trainer.is_global_zero:
+            self._log_real(trainer)  # a run shorter than `num_samples` real images still gets its real grid
+
+    def _log_real(self, trainer: Trainer) -> None:
+        """Log the grid of collected real images once (``<key>_real``), as many as the sample grid when available."""
+        if not self.log_real or self._real_logged or self._real is None or self._real.dim() != 4:
+            return
+        self._real_logged = True
+        real_key = f"{self.key}_real"
+        log_image(
+            trainer, real_key, image_grid(self._real, self.value_range, self.nrow, self.min_side), step=trainer.global_step,
+            caption="real images", png_name=f"{real_key.replace('/', '_')}.png", dirpath=self.dirpath, save_png=self.save_png,
+        )
+
+    def state_dict(self) -> dict[str, Any]:
+        return {**super().state_dict(), "real_logged": self._real_logged}
+
+    def load_state_dict(self, state_dict: dict[str, Any]) -> None:
+        super().load_state_dict(state_dict)
+        self._real_logged = bool(state_dict.get("real_logged", False))

@@ -11,10 +11,17 @@ from lightning_utilities.core.imports import RequirementCache
 from torch import Tensor, nn
 
 from lightning_gans.callbacks._images import EveryNGeneratorSteps, log_image
+from lightning_gans.protocol import require, split_batch
 
-__all__ = ["ToyPlot", "plot_toy"]
+__all__ = ["CRITIC_CMAP", "FAKE_COLOR", "REAL_COLOR", "ToyPlot", "plot_toy"]
 
 _MATPLOTLIB_AVAILABLE = RequirementCache("matplotlib")
+
+# Real and generated points in two colours far apart from each other and from every shade of the
+# grey critic contours (Okabe-Ito orange and blue: told apart with the common colour-vision deficiencies).
+REAL_COLOR = "#E69F00"
+FAKE_COLOR = "#0072B2"
+CRITIC_CMAP = "Greys"
 _MATPLOTLIB_HINT = "ToyPlot needs matplotlib: `pip install 'lightning-gans[plots]'` (or `pip install matplotlib`)."
 
 
@@ -56,11 +63,11 @@ def plot_toy(
     size_inches: float = 5.0,
     dpi: int = 100,
 ) -> np.ndarray:
-    """Render real (orange) and generated (green) 2-D points over the critic's contours.
+    """Render real (orange dots) and generated (blue crosses) 2-D points over the critic's contours.
 
     The style of the value-surface plots of Gulrajani et al. 2017 (WGAN-GP, Fig. 1 and 2,
-    https://arxiv.org/abs/1704.00028): filled contours of the critic's value, real samples in
-    orange, generated samples in green.
+    https://arxiv.org/abs/1704.00028): filled grey contours of the critic's value (darker = higher),
+    real samples in :data:`REAL_COLOR`, generated samples in :data:`FAKE_COLOR`, axes labelled.
 
     Args:
         real: ``(N, 2)`` real points.
@@ -93,14 +100,16 @@ def plot_toy(
     ax = fig.add_subplot(1, 1, 1)
     if critic is not None:
         xs, ys, values = critic_surface(critic, extent, resolution)
-        filled = ax.contourf(xs.numpy(), ys.numpy(), values.numpy(), levels=20, cmap="viridis")
-        ax.contour(xs.numpy(), ys.numpy(), values.numpy(), levels=20, colors="k", linewidths=0.3)
+        filled = ax.contourf(xs.numpy(), ys.numpy(), values.numpy(), levels=20, cmap=CRITIC_CMAP, alpha=0.6)
+        ax.contour(xs.numpy(), ys.numpy(), values.numpy(), levels=20, colors="k", linewidths=0.2, alpha=0.5)
         fig.colorbar(filled, ax=ax, fraction=0.046, pad=0.04, label="critic value")
-    ax.scatter(real[:, 0].numpy(), real[:, 1].numpy(), s=4, c="orange", label="real", alpha=0.8)
-    ax.scatter(fake[:, 0].numpy(), fake[:, 1].numpy(), s=4, c="limegreen", label="generated", alpha=0.8)
+    ax.scatter(real[:, 0].numpy(), real[:, 1].numpy(), s=6, c=REAL_COLOR, marker="o", label="real", alpha=0.9, linewidths=0)
+    ax.scatter(fake[:, 0].numpy(), fake[:, 1].numpy(), s=10, c=FAKE_COLOR, marker="x", label="generated", alpha=0.9, linewidths=0.8)
     ax.set_xlim(-extent, extent)
     ax.set_ylim(-extent, extent)
     ax.set_aspect("equal")
+    ax.set_xlabel("$x_1$")
+    ax.set_ylabel("$x_2$")
     ax.legend(loc="upper right", fontsize=7, markerscale=3)
     if title:
         ax.set_title(title, fontsize=9)
@@ -121,7 +130,7 @@ class ToyPlot(EveryNGeneratorSteps):
     batches seen by this callback. The image goes to each image-capable logger (see
     :class:`~lightning_gans.callbacks.SampleLogger`), or to ``<log dir>/<key>/<key>_g<step>.png``.
 
-    Module protocol: ``pl_module.sample(n, generator=...)`` returning ``(n, 2)``, ``pl_module.critic``
+    Module protocol: ``pl_module.sample(n, rng=...)`` returning ``(n, 2)``, ``pl_module.critic``
     and ``pl_module.generator_steps``.
 
     Args:
@@ -180,13 +189,12 @@ class ToyPlot(EveryNGeneratorSteps):
         self.history: list[tuple[int, list[str]]] = []
 
     def setup(self, trainer: Trainer, pl_module: LightningModule, stage: str) -> None:
-        if not callable(getattr(pl_module, "sample", None)) or not isinstance(getattr(pl_module, "critic", None), nn.Module):
-            raise TypeError("ToyPlot needs a module with `sample(n, generator=...)`, a `critic` and `generator_steps`.")
+        require(pl_module, self, "sample", "critic", "generator_steps")
 
     def on_train_batch_start(self, trainer: Trainer, pl_module: LightningModule, batch: Any, batch_idx: int) -> None:
         if self._fixed_real or (self._real is not None and len(self._real) >= self.num_samples):
             return
-        points = batch[0] if isinstance(batch, (list, tuple)) else batch
+        points, _ = split_batch(batch)
         points = points.detach().float().cpu()
         self._real = points if self._real is None else torch.cat([self._real, points])
         self._real = self._real[: self.num_samples]
@@ -194,7 +202,7 @@ class ToyPlot(EveryNGeneratorSteps):
     def render(self, pl_module: LightningModule) -> np.ndarray:
         """The current plot as an ``(H, W, 3)`` uint8 array."""
         rng = torch.Generator(device=pl_module.device).manual_seed(self.noise_seed)
-        fake = pl_module.sample(self.num_samples, generator=rng)
+        fake = pl_module.sample(self.num_samples, rng=rng)
         if fake.dim() != 2 or fake.shape[1] != 2:
             raise ValueError(f"ToyPlot needs 2-D samples (N, 2), got {tuple(fake.shape)}; for images use `SampleLogger`.")
         real = self._real if self._real is not None else torch.empty(0, 2)

@@ -1,0 +1,110 @@
+"""What a user sees: a quiet console, readable image grids and toy plots, the final metrics as a table."""
+
+from __future__ import annotations
+
+import os
+import re
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+
+from lightning_gans.callbacks._images import MIN_SIDE, image_grid
+
+SCRIPT = str(Path(sys.executable).with_name("lightning-gans"))
+EXAMPLES = Path(__file__).resolve().parents[1] / "examples"
+
+# Lightning's informational lines; anything else on stderr (a warning, a tip) fails the quiet-console test.
+ALLOWED_STDERR = (
+    r"Seed set to \d+",
+    r"GPU available: \w+, used: \w+",
+    r"TPU available: \w+, using: \d+ TPU cores",
+    r"`Trainer.fit` stopped: `max_steps=\d+` reached\.",
+)
+
+
+def test_example_run_prints_no_warning_to_stderr(tmp_path):
+    """`lightning-gans fit` on the digits-with-metrics example: stderr holds only Lightning's info lines
+    (no tips, no dependency deprecations, no logging-interval warning), and stdout ends with the metrics table."""
+    env = {**os.environ, "TORCH_HOME": str(tmp_path / "torch_home"), "OMP_NUM_THREADS": "1"}
+    env.pop("PYTHONWARNINGS", None)
+    proc = subprocess.run(
+        [SCRIPT, "fit", "--config", str(EXAMPLES / "wgangp_digits_metrics.yaml"), "--trainer.max_steps", "12",
+         "--trainer.default_root_dir", str(tmp_path), "--trainer.enable_progress_bar", "false"],
+        capture_output=True, text=True, env=env, cwd=tmp_path, timeout=600,
+    )
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    unexpected = [line for line in proc.stderr.splitlines() if line.strip() and not any(re.fullmatch(p, line) for p in ALLOWED_STDERR)]
+    assert unexpected == []
+    assert re.search(r"^FID\s+\d+\.\d+", proc.stdout, re.M), proc.stdout[-2000:]
+    assert re.search(r"^KID\s+", proc.stdout, re.M)
+
+
+@pytest.mark.parametrize("n, size, expected", [(64, 8, 274), (4, 8, 262), (16, 28, 4 * (3 * 28 + 2) + 2), (1, 8, 256)])
+def test_grid_is_upscaled_to_at_least_256_pixels(n, size, expected):
+    """64 digits of 8x8 give a 274-px grid (x4 per image), not 82 px; each image's pixels are f x f blocks."""
+    images = torch.rand(n, 1, size, size) * 2 - 1
+    grid = image_grid(images, (-1.0, 1.0))
+    assert grid.dtype == torch.uint8 and grid.shape[2] == 3
+    assert min(grid.shape[:2]) >= MIN_SIDE and grid.shape[0] == expected
+    if n == 64:  # image 0 sits at (2, 2), upscaled x4 by repetition: a 4x4 block per source pixel
+        block = grid[2:6, 2:6, 0]
+        assert (block == block[0, 0]).all()
+        assert int(block[0, 0]) == round(float((images[0, 0, 0, 0] + 1) / 2 * 255))
+
+
+def test_sample_logger_grid_through_tensorboard_is_at_least_256_pixels(tmp_path):
+    """The grid TensorBoard receives from SampleLogger for 8x8 digits is >= 256 px a side; a real grid is logged once."""
+    from lightning.pytorch import Trainer
+    from lightning.pytorch.loggers import TensorBoardLogger
+    from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
+
+    from lightning_gans import WGANGP, DigitsDataModule
+    from lightning_gans.callbacks import SampleLogger
+    from lightning_gans.nets import DCGANCritic, DCGANGenerator
+    from tests.conftest import trainer_kwargs
+
+    model = WGANGP(DCGANGenerator(8, 8, 1, 8), DCGANCritic(8, 1, 8, norm="layer"), latent_dim=8, n_critic=1, noise_seed=0)
+    logger = TensorBoardLogger(tmp_path)
+    cb = SampleLogger(every_n_generator_steps=1, num_samples=64)
+    Trainer(**trainer_kwargs(max_steps=4, logger=logger, callbacks=[cb])).fit(model, DigitsDataModule(batch_size=16))
+    events = EventAccumulator(logger.log_dir, size_guidance={"images": 0})
+    events.Reload()
+    assert sorted(events.Tags()["images"]) == ["samples", "samples_real"]
+    assert len(events.Images("samples")) == 2 and len(events.Images("samples_real")) == 1
+    for tag in ("samples", "samples_real"):
+        image = events.Images(tag)[-1]
+        assert (image.height, image.width) == (274, 274)
+
+
+def _rgb(hex_colour: str) -> np.ndarray:
+    return np.array([int(hex_colour[i : i + 2], 16) for i in (1, 3, 5)], dtype=float)
+
+
+def test_toy_plot_colours_are_distinct_from_each_other_and_the_contours():
+    """Real and generated colours are far apart in RGB, and each is far from every shade of the contour colormap."""
+    from matplotlib import colormaps
+
+    from lightning_gans.callbacks.toy_plot import CRITIC_CMAP, FAKE_COLOR, REAL_COLOR
+
+    real, fake = _rgb(REAL_COLOR), _rgb(FAKE_COLOR)
+    assert np.linalg.norm(real - fake) > 200
+    shades = colormaps[CRITIC_CMAP](np.linspace(0, 1, 256))[:, :3] * 255
+    for colour in (real, fake):
+        assert np.linalg.norm(shades - colour, axis=1).min() > 90
+
+
+def test_toy_plot_draws_both_colours_and_axis_labels():
+    """The rendered plot contains hundreds of pixels of each point colour (neither is hidden by the contours)."""
+    from lightning_gans.callbacks.toy_plot import FAKE_COLOR, REAL_COLOR, plot_toy
+    from lightning_gans.nets import MLPCritic
+
+    real = torch.randn(200, 2) * 0.05 + torch.tensor([1.0, 0.0])
+    fake = torch.randn(200, 2) * 0.05 - torch.tensor([1.0, 0.0])
+    image = plot_toy(real, fake, MLPCritic(2, 16, 2), extent=2.0).astype(float)
+    for colour in (REAL_COLOR, FAKE_COLOR):
+        close = np.linalg.norm(image - _rgb(colour), axis=2) < 30
+        assert close.sum() > 100  # hundreds of pixels of each colour
