@@ -47,7 +47,7 @@ class RelativisticGAN(GAN):
 
     def generator_loss(self, fake_scores: Tensor, real: Tensor) -> Tensor:
         with torch.no_grad():
-            real_scores = self.critic_scores(real)  # generator losses may use the real batch of their update
+            real_scores = self.discriminate(real)  # generator losses may use the real batch of their update
         sp = nn.functional.softplus
         return sp(-(fake_scores - real_scores.mean())).mean() + sp(real_scores - fake_scores.mean()).mean()
 
