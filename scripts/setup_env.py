@@ -32,6 +32,7 @@ Examples:
 from __future__ import annotations
 
 import argparse
+import contextlib
 import datetime
 import hashlib
 import json
@@ -39,6 +40,7 @@ import os
 import shutil
 import subprocess
 import sys
+import tempfile
 import time
 from pathlib import Path
 
@@ -265,8 +267,31 @@ def install(venv: Path, action: str) -> None:
                  "-r", str(LOCK), "-e", f".[{EXTRAS}]"], log)
 
 
+@contextlib.contextmanager
+def _exclusive(venv: Path):
+    """Hold a per-env lock, so `make demo` and `make test` started together set up one env once."""
+    try:
+        import fcntl
+    except ImportError:  # pragma: no cover - not POSIX: no locking
+        yield
+        return
+    key = hashlib.sha256(str(venv.resolve()).encode()).hexdigest()[:16]
+    with open(Path(tempfile.gettempdir()) / f"lightning-gans-setup-{key}.lock", "w") as handle:
+        try:
+            fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except OSError:
+            print(f"set-up: waiting for another set-up of {venv} to finish", flush=True)
+            fcntl.flock(handle, fcntl.LOCK_EX)
+        yield
+
+
 def ensure(venv: Path) -> int:
     """Make ``venv`` match the lock (see the module docstring); return a process exit code."""
+    with _exclusive(venv):
+        return _ensure(venv)
+
+
+def _ensure(venv: Path) -> int:
     start = time.monotonic()
     lock_minor = _lock_python_minor(LOCK)
     if lock_minor and lock_minor != "%d.%d" % sys.version_info[:2] and not venv.exists():
