@@ -183,3 +183,57 @@ def test_invalid_arguments_are_rejected_by_name(kwargs, match):
     """Bad arguments raise ValueError naming the argument."""
     with pytest.raises(ValueError, match=match):
         GANMetrics(**{"feature_extractor": "digits", **kwargs})
+
+
+def test_real_statistics_cache_key_follows_extractor_weights_and_data_range(tmp_path):
+    """Other extractor weights or another `data_range` miss the cache (new extraction, new file); the same settings hit it."""
+    images = load_digits_tensor()[0][:120]
+    module = _Replay(images)
+
+    def run(extractor, data_range=(-1.0, 1.0)):
+        cb = GANMetrics(num_samples=40, feature_extractor=extractor, metrics=("kid",), num_real=100, data_range=data_range,
+                        cache_dir=str(tmp_path), kid_subset_size=20)
+        before = _CountingDigits.seen
+        Trainer(**trainer_kwargs(callbacks=[cb])).validate(module)
+        return _CountingDigits.seen - before - 40, cb  # real images extracted (40 are the generated ones)
+
+    _CountingDigits.seen = 0
+    base = _CountingDigits.pretrained()
+    extracted, first = run(base)
+    assert extracted == 100 and len(list(tmp_path.glob("real-*.npz"))) == 1
+    assert run(_CountingDigits.pretrained())[0] == 0  # same weights, same range: read from disk
+    perturbed = _CountingDigits.pretrained()
+    with torch.no_grad():
+        next(perturbed.parameters()).view(-1)[0] += 1e-3  # one weight, slightly
+    extracted, other_weights = run(perturbed)
+    assert extracted == 100 and len(list(tmp_path.glob("real-*.npz"))) == 2
+    extracted, other_range = run(_CountingDigits.pretrained(), data_range=(-2.0, 2.0))
+    assert extracted == 100 and len(list(tmp_path.glob("real-*.npz"))) == 3
+    keys = [cb._real_cache_key for cb in (first, other_weights, other_range)]
+    assert keys[0]["extractor"] != keys[1]["extractor"] and keys[0]["data_range"] != keys[2]["data_range"]
+    assert keys[0]["data"] == keys[1]["data"] == keys[2]["data"]  # same real images
+
+
+@pytest.mark.slow
+def test_inception_2048_features_through_the_callback(tmp_path):
+    """GANMetrics(feature_extractor="inception") with a weights file: FID/IS/KID on the 2,048 pool features,
+    equal to the evaluation functions applied to the same extractor (random-weight file, 12 + 12 images)."""
+    from lightning_gans.evaluation import InceptionV3Extractor, RealStatistics, compute_metrics, extract
+    from tests.random_inception import save_random_inception_weights
+
+    weights = save_random_inception_weights(str(tmp_path / "random-inception.pth"))
+    real = torch.rand(12, 3, 16, 16) * 2 - 1
+    module = _Replay(torch.rand(12, 3, 16, 16) * 2 - 1)
+    cb = GANMetrics(num_samples=12, feature_extractor="inception", feature_extractor_weights_path=weights, real_samples=real,
+                    cache=False, kid_subset_size=12, kid_subsets=10, isc_splits=2)
+    with pytest.warns(UserWarning, match="at least 2049"):  # 12 samples: rank-deficient covariance, as warned
+        Trainer(**trainer_kwargs(callbacks=[cb])).validate(module)
+    extractor = InceptionV3Extractor(weights)
+    assert extractor.num_features == 2048
+    real_features = extract(extractor, [real], (-1.0, 1.0))[0]
+    assert real_features.shape == (12, 2048)
+    fake_features, fake_logits = extract(extractor, [module.images], (-1.0, 1.0))
+    expected = compute_metrics(fake_features, fake_logits, RealStatistics.from_features(real_features),
+                               kid_subsets=10, kid_subset_size=12, isc_splits=2, seed=2020)
+    for key, value in expected.items():
+        assert cb.last_metrics[f"eval/{key}"] == pytest.approx(value, rel=1e-6, abs=1e-9), key
