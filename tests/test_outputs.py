@@ -108,3 +108,21 @@ def test_toy_plot_draws_both_colours_and_axis_labels():
     for colour in (REAL_COLOR, FAKE_COLOR):
         close = np.linalg.norm(image - _rgb(colour), axis=2) < 30
         assert close.sum() > 100  # hundreds of pixels of each colour
+
+
+def test_version_has_one_source_and_types_ship():
+    """pyproject takes the version from lightning_gans.__version__ (no second copy), the installed metadata
+    agrees, and py.typed is in the package and its package data (PEP 561)."""
+    import importlib.metadata
+    import tomllib
+
+    import lightning_gans
+
+    root = Path(__file__).resolve().parents[1]
+    pyproject = tomllib.loads((root / "pyproject.toml").read_text(encoding="utf-8"))
+    assert "version" not in pyproject["project"] and "version" in pyproject["project"]["dynamic"]
+    assert pyproject["tool"]["setuptools"]["dynamic"]["version"] == {"attr": "lightning_gans.__version__"}
+    assert importlib.metadata.version("lightning-gans") == lightning_gans.__version__
+    assert (Path(lightning_gans.__file__).parent / "py.typed").is_file()
+    assert "py.typed" in pyproject["tool"]["setuptools"]["package-data"]["lightning_gans"]
+    assert f"## [{lightning_gans.__version__}]" in (root / "CHANGELOG.md").read_text(encoding="utf-8")
