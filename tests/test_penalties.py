@@ -131,3 +131,54 @@ def test_input_gradients_of_a_non_linear_critic_are_the_inputs():
     x = torch.randn(6, 1, 4, 4)
     for scale in (None, 1024.0):
         torch.testing.assert_close(input_gradients(_HalfSquaredNorm(), x, grad_scale=scale), x)
+
+
+@pytest.mark.parametrize("name", ["r1", "lipschitz_penalty", "gradient_penalty"])
+def test_named_penalty_in_a_module_fit(name, one_thread):
+    """penalty="r1" / "lipschitz_penalty" / "gradient_penalty" in a fit: the logged penalty equals the formula applied to
+    the inputs the critic received (recorded by hooks), and the penalty changes the critic's update."""
+    import sys
+    from functools import partial
+    from pathlib import Path
+
+    from lightning.pytorch import Trainer
+
+    from lightning_gans import AdversarialModule, ToyDataModule
+    from lightning_gans.nets import MLPCritic, MLPGenerator
+    from tests.conftest import trainer_kwargs
+
+    sys.path.insert(0, str(Path(__file__).parent / "ddp_scripts"))
+    from common import NoiseRecorder
+
+    def fit(weight: float, lr: float):
+        torch.manual_seed(0)
+        module = AdversarialModule(
+            MLPGenerator(latent_dim=2, hidden_dim=16, num_layers=1), MLPCritic(hidden_dim=16, num_layers=2), latent_dim=2,
+            loss="wasserstein", penalty=name, penalty_weight=weight, critic_optimizer=partial(torch.optim.SGD, lr=lr), noise_seed=0,
+        )
+        with torch.no_grad():
+            for p in module.critic.parameters():
+                p.mul_(3.0)  # input-gradient norms around and above 1, where the one-sided penalty acts
+        recorder = NoiseRecorder(module)
+        trainer = Trainer(**trainer_kwargs(max_steps=1))  # one critic update
+        trainer.fit(module, ToyDataModule(batch_size=32, batches_per_epoch=4, seed=0))
+        return module, recorder, trainer
+
+    module, recorder, trainer = fit(weight=3.0, lr=0.0)  # lr 0: the critic keeps the weights it was scored with
+    real, fake, penalised = recorder.critic_inputs[0]  # R1 differentiates at the real batch, the others at interpolates
+    grads = input_gradients(module.discriminate, penalised)
+    norms = grads.flatten(1).norm(dim=1)
+    assert norms.std() > 1e-3 and norms.max() > 1  # a non-linear critic: per-sample norms differ, some above 1
+    if name == "r1":
+        assert torch.equal(penalised, real)
+        expected = norms.pow(2).mean()
+    else:
+        assert not torch.equal(penalised, real) and not torch.equal(penalised, fake)
+        expected = (torch.relu(norms - 1) if name == "lipschitz_penalty" else (norms - 1)).pow(2).mean()
+    logged = trainer.callback_metrics["train/gradient_penalty" if name == "gradient_penalty" else "train/penalty"]
+    assert logged.item() == pytest.approx(expected.item(), rel=1e-5)
+
+    without, _, _ = fit(weight=0.0, lr=0.1)
+    with_penalty, _, _ = fit(weight=1e3, lr=0.1)
+    gap = max((a - b).abs().max().item() for a, b in zip(without.critic.parameters(), with_penalty.critic.parameters()))
+    assert gap > 1e-4  # the penalty's gradient reached the critic's step
