@@ -79,6 +79,23 @@ def run(args: Optional[list[str]] = None) -> LightningCLI:
 class GANCLI(CheckpointHparamsCLI):
     """The LightningCLI with resume that honours explicit values and a checkpoint on SIGTERM."""
 
+    def add_arguments_to_parser(self, parser: Any) -> None:
+        # A datamodule with `conditional: true` makes the module class-conditional (docs/conditional.md).
+        parser.link_arguments("data", "model.init_args.num_classes", compute_fn=self._data_num_classes, apply_on="instantiate")
+
+    def _data_num_classes(self, data: Any) -> Optional[int]:
+        """The datamodule's ``num_classes`` (None if it has none); an explicit, different ``model.num_classes`` is an error."""
+        num_classes = getattr(data, "num_classes", None)
+        subcommand = self.config.get("subcommand")
+        config = self.config[subcommand] if subcommand else self.config
+        given = config.get("model.init_args.num_classes")
+        if given is not None and given != num_classes:
+            raise ValueError(
+                f"`model.init_args.num_classes`={given} but the datamodule's `num_classes` is {num_classes}: the module takes "
+                f"it from the data; set `data.init_args.conditional: true` (or drop `num_classes` from the model)."
+            )
+        return num_classes
+
     def parse_arguments(self, parser: Any, args: Any) -> None:
         self._given_args = args  # parsed again when a checkpoint's hyper-parameters become defaults
         super().parse_arguments(parser, args)

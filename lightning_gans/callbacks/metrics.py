@@ -15,6 +15,7 @@ from torch import Tensor, nn
 from torch.utils.data import Dataset
 
 from lightning_gans.evaluation.cache import RealStatistics, RealStatisticsCache, default_cache_dir
+from lightning_gans.evaluation.conditional import balanced_labels, class_accuracy, intra_fid
 from lightning_gans.evaluation.convert import check_data_range
 from lightning_gans.evaluation.evaluate import METRICS, compute_metrics, extract
 from lightning_gans.evaluation.extractors import EXTRACTORS, build_extractor, extractor_id, resolve_inception_weights
@@ -46,6 +47,14 @@ class GANMetrics(Callback):
     afresh from the same seed at every evaluation, so evaluations differ only by the generator and a
     run on ``W`` processes evaluates exactly the samples of a single-process run: rank ``r``
     generates the ``r``-th contiguous share. The global RNG is never touched.
+
+    **Conditional modules** (``pl_module.num_classes`` set): generated image ``i`` is drawn for class
+    ``i mod num_classes``. Besides FID/IS/KID the callback logs ``eval/class_accuracy`` and
+    ``eval/class_accuracy_<k>`` (the extractor's class prediction against the requested class, when
+    its logits cover exactly ``num_classes`` classes, e.g. ``feature_extractor="digits"``), and
+    ``eval/intra_fid`` and ``eval/intra_fid_<k>`` (FID within each class, Miyato & Koyama 2018,
+    https://arxiv.org/abs/1802.05637; mean over classes), when the real data has labels (``(image,
+    label)`` items). See :mod:`lightning_gans.evaluation.conditional`.
 
     **Real images**, without disturbing training: ``real_samples`` if given (a tensor
     ``(N, C, H, W)`` or a dataset of images or ``(image, ...)`` tuples); otherwise the ``.dataset``
@@ -242,6 +251,7 @@ class GANMetrics(Callback):
         if trainer.is_global_zero:
             subset = min(self.kid_subset_size, features.shape[0], real.n)
             result = compute_metrics(features, logits, real, self.metrics, self.kid_subsets, subset, self.isc_splits, self.seed)
+            result.update(self._conditional_metrics(trainer, pl_module, features, logits, real))
         result = trainer.strategy.broadcast(result, src=0)
         metrics = {self.prefix + k: float(v) for k, v in result.items()}
         for logger in trainer.loggers:  # loggers write on rank 0 only
@@ -277,9 +287,14 @@ class GANMetrics(Callback):
         if callable(getattr(pl_module, "sample_noise", None)):
             g = torch.Generator(device=pl_module.device).manual_seed(self.seed)
             noise = pl_module.sample_noise(self.num_samples, g)
+            num_classes = getattr(pl_module, "num_classes", None)
+            labels = balanced_labels(self.num_samples, num_classes, pl_module.device) if num_classes else None
             for s in range(start, stop, self.batch_size):
                 z = noise[s : min(s + self.batch_size, stop)]
-                yield pl_module.sample(z.shape[0], noise=z)
+                if labels is None:
+                    yield pl_module.sample(z.shape[0], noise=z)
+                else:
+                    yield pl_module.sample(z.shape[0], noise=z, labels=labels[s : s + z.shape[0]])
         else:  # no shared prior: per-rank streams (results then depend on the number of processes)
             g = torch.Generator(device=pl_module.device).manual_seed(self.seed + start)
             for s in range(start, stop, self.batch_size):
@@ -292,6 +307,32 @@ class GANMetrics(Callback):
         features = self._gather(trainer, pl_module, features, self.num_samples)
         logits = None if logits is None else self._gather(trainer, pl_module, logits, self.num_samples)
         return features, logits
+
+    def _conditional_metrics(self, trainer: Trainer, pl_module: LightningModule, features: Tensor, logits: Optional[Tensor], real: RealStatistics) -> dict[str, float]:
+        """Class accuracy (logits over exactly ``num_classes`` classes) and intra-FID (real labels known) of a conditional module."""
+        num_classes = getattr(pl_module, "num_classes", None)
+        if not num_classes:
+            return {}
+        labels = balanced_labels(self.num_samples, num_classes)  # what _fake_batches asked for
+        out = class_accuracy(logits, labels, num_classes) if logits is not None and logits.shape[1] == num_classes else {}
+        if "fid" in self.metrics and (real_labels := self._real_labels(trainer)) is not None:
+            out.update(intra_fid(features, labels, real.features, real_labels, num_classes))
+        return out
+
+    def _real_labels(self, trainer: Trainer) -> Optional[Tensor]:
+        """Labels of the real images in the order of their features, or None when the data has none."""
+        data, indices = self._real_indices(trainer)
+        if isinstance(data, Tensor):
+            return None
+        targets = getattr(data, "targets", None)  # torchvision datasets and ImageFolder: no image decoding
+        if targets is None and isinstance(getattr(data, "tensors", None), tuple) and len(data.tensors) > 1:
+            targets = data.tensors[1]  # TensorDataset(images, labels)
+        if targets is not None:
+            return torch.as_tensor(targets)[indices].long()
+        items = [data[int(i)] for i in indices]
+        if not all(isinstance(it, (tuple, list)) and len(it) > 1 for it in items):
+            return None
+        return torch.as_tensor([int(it[1]) for it in items])
 
     # ----------------------------------------------------------------------------------------
     # Real statistics: memory, then disk, then computed (sharded), then stored.

@@ -32,8 +32,13 @@ class SampleLogger(EveryNGeneratorSteps):
     many real images (the first training batches) is logged once, under ``<key>_real``, for
     comparison: with the first sample grid after ``num_samples`` real images were seen, or at the end.
 
+    Conditional modules (``pl_module.num_classes`` set): one row per class and ``nrow`` columns,
+    column ``j`` using the same noise vector in every row, so a column shows one latent across the
+    classes and a row one class across latents (``num_samples`` is then ``num_classes * nrow``).
+
     Module protocol: ``pl_module.sample(n, rng=...)`` returning images ``(n, C, H, W)`` with
-    C in {1, 3}, and ``pl_module.generator_steps``.
+    C in {1, 3}, and ``pl_module.generator_steps``; for conditional modules also ``num_classes``,
+    ``sample_noise(n, rng)`` and ``sample(n, labels=..., noise=...)``.
 
     Args:
         every_n_generator_steps: log after every this many generator updates (>= 1).
@@ -104,7 +109,13 @@ class SampleLogger(EveryNGeneratorSteps):
     def grid(self, pl_module: LightningModule) -> Tensor:
         """The current grid, ``(H, W, 3)`` uint8 with sides >= ``min_side``, from the fixed noise batch."""
         rng = torch.Generator(device=pl_module.device).manual_seed(self.noise_seed)
-        images = pl_module.sample(self.num_samples, rng=rng)
+        num_classes = getattr(pl_module, "num_classes", None)
+        if num_classes:  # row k: class k; column j: noise z_j in every row
+            noise = pl_module.sample_noise(self.nrow, rng).repeat(num_classes, 1)  # (K * nrow, latent_dim)
+            labels = torch.arange(num_classes, device=pl_module.device).repeat_interleave(self.nrow)
+            images = pl_module.sample(len(labels), labels=labels, noise=noise)
+        else:
+            images = pl_module.sample(self.num_samples, rng=rng)
         if images.dim() != 4 or images.shape[1] not in (1, 3):
             raise ValueError(
                 f"SampleLogger needs images (N, C, H, W) with C in (1, 3), got {tuple(images.shape)}; "

@@ -62,6 +62,7 @@ def plot_toy(
     title: str = "",
     size_inches: float = 5.0,
     dpi: int = 100,
+    fake_labels: Optional[Tensor] = None,
 ) -> np.ndarray:
     """Render real (orange dots) and generated (blue crosses) 2-D points over the critic's contours.
 
@@ -78,6 +79,8 @@ def plot_toy(
         title: figure title.
         size_inches: figure side in inches.
         dpi: dots per inch.
+        fake_labels: ``(M,)`` class of each generated point (conditional models): the crosses are
+            then coloured by class (matplotlib's ``tab10``/``tab20``) instead of one colour.
 
     Returns:
         ``(H, W, 3)`` uint8 RGB array.
@@ -104,7 +107,14 @@ def plot_toy(
         ax.contour(xs.numpy(), ys.numpy(), values.numpy(), levels=20, colors="k", linewidths=0.2, alpha=0.5)
         fig.colorbar(filled, ax=ax, fraction=0.046, pad=0.04, label="critic value")
     ax.scatter(real[:, 0].numpy(), real[:, 1].numpy(), s=6, c=REAL_COLOR, marker="o", label="real", alpha=0.9, linewidths=0)
-    ax.scatter(fake[:, 0].numpy(), fake[:, 1].numpy(), s=10, c=FAKE_COLOR, marker="x", label="generated", alpha=0.9, linewidths=0.8)
+    if fake_labels is None:
+        ax.scatter(fake[:, 0].numpy(), fake[:, 1].numpy(), s=10, c=FAKE_COLOR, marker="x", label="generated", alpha=0.9, linewidths=0.8)
+    else:
+        k = int(fake_labels.max()) + 1 if len(fake_labels) else 1
+        ax.scatter(
+            fake[:, 0].numpy(), fake[:, 1].numpy(), s=10, c=fake_labels.cpu().numpy(), cmap="tab10" if k <= 10 else "tab20",
+            vmin=-0.5, vmax=(9.5 if k <= 10 else 19.5), marker="x", label="generated (colour: class)", alpha=0.9, linewidths=0.8,
+        )
     ax.set_xlim(-extent, extent)
     ax.set_ylim(-extent, extent)
     ax.set_aspect("equal")
@@ -130,8 +140,13 @@ class ToyPlot(EveryNGeneratorSteps):
     batches seen by this callback. The image goes to each image-capable logger (see
     :class:`~lightning_gans.callbacks.SampleLogger`), or to ``<log dir>/<key>/<key>_g<step>.png``.
 
+    Conditional modules (``pl_module.num_classes`` set): the generated points get balanced labels
+    (``i mod num_classes``) and are coloured by class; the contours show, at each point, the critic's
+    largest score over the classes (through ``pl_module.discriminate``).
+
     Module protocol: ``pl_module.sample(n, rng=...)`` returning ``(n, 2)``, ``pl_module.critic``
-    and ``pl_module.generator_steps``.
+    and ``pl_module.generator_steps``; for conditional modules also ``num_classes``,
+    ``sample(n, labels=..., rng=...)`` and ``discriminate(x, labels)``.
 
     Args:
         every_n_generator_steps: plot after every this many generator updates (>= 1).
@@ -202,11 +217,16 @@ class ToyPlot(EveryNGeneratorSteps):
     def render(self, pl_module: LightningModule) -> np.ndarray:
         """The current plot as an ``(H, W, 3)`` uint8 array."""
         rng = torch.Generator(device=pl_module.device).manual_seed(self.noise_seed)
-        fake = pl_module.sample(self.num_samples, rng=rng)
+        num_classes = getattr(pl_module, "num_classes", None)
+        labels = None if not num_classes else torch.arange(self.num_samples, device=pl_module.device) % num_classes
+        fake = pl_module.sample(self.num_samples, rng=rng) if labels is None else pl_module.sample(self.num_samples, labels=labels, rng=rng)
         if fake.dim() != 2 or fake.shape[1] != 2:
             raise ValueError(f"ToyPlot needs 2-D samples (N, 2), got {tuple(fake.shape)}; for images use `SampleLogger`.")
         real = self._real if self._real is not None else torch.empty(0, 2)
-        return plot_toy(real, fake, pl_module.critic, self.extent, self.resolution, title=f"generator step {pl_module.generator_steps}")
+        critic = pl_module.critic if labels is None else _ClassMaxCritic(pl_module)
+        return plot_toy(
+            real, fake, critic, self.extent, self.resolution, title=f"generator step {pl_module.generator_steps}", fake_labels=labels
+        )
 
     def _log(self, trainer: Trainer, pl_module: LightningModule) -> None:
         step = pl_module.generator_steps
@@ -219,3 +239,17 @@ class ToyPlot(EveryNGeneratorSteps):
             png_name=f"{self.key.replace('/', '_')}_g{step:07d}.png", dirpath=self.dirpath, save_png=self.save_png,
         )
         self.history.append((step, sent))
+
+
+class _ClassMaxCritic(nn.Module):
+    """A conditional module's critic as one surface: at each point, the largest score over the classes."""
+
+    def __init__(self, pl_module: LightningModule) -> None:
+        super().__init__()
+        self.critic = pl_module.critic  # a child, so that `critic_surface` finds its device and sets eval mode
+        self._discriminate = pl_module.discriminate
+        self._num_classes = int(pl_module.num_classes)
+
+    def forward(self, x: Tensor) -> Tensor:
+        scores = [self._discriminate(x, torch.full((x.shape[0],), k, dtype=torch.long, device=x.device)) for k in range(self._num_classes)]
+        return torch.stack(scores).amax(dim=0)
