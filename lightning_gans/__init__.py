@@ -9,7 +9,7 @@ check_lightning_version()  # warns once outside the tested Lightning range, befo
 
 from lightning_gans.data import DigitsDataModule, ImageDataModule, ToyDataModule  # noqa: E402
 from lightning_gans.losses import LOSSES, AdversarialLoss  # noqa: E402
-from lightning_gans.modules import GAN, PENALTIES, WGAN, WGANGP, AdversarialModule  # noqa: E402
+from lightning_gans.modules import GAN, PENALTIES, SNGAN, WGAN, WGANGP, AdversarialModule  # noqa: E402
 
 __version__ = "0.1.0"
 
@@ -21,6 +21,7 @@ __all__ = [
     "ImageDataModule",
     "LOSSES",
     "PENALTIES",
+    "SNGAN",
     "ToyDataModule",
     "WGAN",
     "WGANGP",

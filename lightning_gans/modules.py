@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import importlib
 import inspect
+from contextlib import contextmanager
 import random
 import warnings
 from functools import partial
@@ -47,6 +48,7 @@ __all__ = [
     "WGAN",
     "WGANGP",
     "PENALTIES",
+    "SNGAN",
     "OptimizerCallable",
     "Penalty",
     "LabelledCritic",
@@ -78,7 +80,8 @@ class LabelledCritic:
         self.labels = labels
 
     def __call__(self, x: Tensor) -> Tensor:
-        return self.module.discriminate(x, self.labels)
+        with self.module.eager_forwards():  # penalties differentiate twice: aot_autograd cannot
+            return self.module.discriminate(x, self.labels)
 
     def parameters(self, recurse: bool = True) -> Iterator[nn.Parameter]:
         """The critic network's parameters (for weight penalties such as ``frobenius``)."""
@@ -94,6 +97,10 @@ def _lipschitz_penalty(critic: LabelledCritic, real: Tensor, fake: Tensor, label
     return P.lipschitz_penalty(critic, real, fake, rng=rng, grad_scale=scale)
 
 
+def _zero_centered_gp(critic: LabelledCritic, real: Tensor, fake: Tensor, labels: Optional[Tensor], rng: Optional[torch.Generator], scale: Optional[float]) -> Tensor:
+    return P.zero_centered_gradient_penalty(critic, real, fake, rng=rng, grad_scale=scale)
+
+
 def _r1_penalty(critic: LabelledCritic, real: Tensor, fake: Tensor, labels: Optional[Tensor], rng: Optional[torch.Generator], scale: Optional[float]) -> Tensor:
     return P.r1_penalty(critic, real, grad_scale=scale)
 
@@ -105,12 +112,13 @@ def _frobenius_penalty(critic: LabelledCritic, real: Tensor, fake: Tensor, label
 PENALTIES: dict[str, Penalty] = {
     "gradient_penalty": _gradient_penalty,
     "lipschitz_penalty": _lipschitz_penalty,
+    "zero_centered_gp": _zero_centered_gp,
     "r1": _r1_penalty,
     "frobenius": _frobenius_penalty,
 }
 """Penalties selectable by name through ``penalty=``; a callable with the :data:`Penalty` signature also works."""
 
-_INPUT_GRADIENT_PENALTIES = {"gradient_penalty", "lipschitz_penalty", "r1"}  # per-sample: BatchNorm breaks them
+_INPUT_GRADIENT_PENALTIES = {"gradient_penalty", "lipschitz_penalty", "zero_centered_gp", "r1"}  # per-sample: BatchNorm breaks them
 
 # Names under which the modules log; dashboards and callbacks rely on them.
 CRITIC_LOSS = "train/critic_loss"
@@ -206,6 +214,11 @@ class AdversarialModule(LightningModule):
             critic update's loss (no extra optimizer step), so Adam needs none of StyleGAN2's
             ``lr * c``, ``beta ** c`` adjustment (which compensates for separate regularisation steps).
         num_classes: number of classes for a class-conditional GAN, ``None`` for an unconditional one.
+        compile: ``torch.compile`` the generator's and critic's forwards in the updates: ``True``
+            for its defaults, or a dict of its arguments (e.g. ``{"mode": "max-autotune"}``,
+            ``{"backend": "aot_eager"}``). Penalties (gradient penalty, R1, ...) differentiate the
+            critic twice, which compiled graphs (aot_autograd) cannot: they run the uncompiled
+            critic, with the same parameters (:meth:`eager_forwards`). ``sample()`` runs eagerly.
 
     Raises:
         ValueError: an argument is out of range or unknown (the message names it).
@@ -230,6 +243,7 @@ class AdversarialModule(LightningModule):
         noise_seed: Optional[int] = None,
         penalty_every: int = 1,
         num_classes: Optional[int] = None,
+        compile: Union[bool, dict[str, Any]] = False,
     ) -> None:
         super().__init__()
         for name, net in (("generator", generator), ("critic", critic)):
@@ -273,6 +287,10 @@ class AdversarialModule(LightningModule):
         #: Optional differentiable augmentation ``(x, rng) -> x'`` applied by :meth:`critic_inputs` to
         #: real and fake samples separately (after instance noise); installed by augmentation callbacks.
         self.critic_augment: Optional[Callable[[Tensor, torch.Generator], Tensor]] = None
+        #: ``torch.compile`` arguments for the nets' forwards in the updates, ``None`` when not compiling.
+        self.compile_options: Optional[dict[str, Any]] = _compile_options(compile)
+        self._compiled: dict[str, Callable[..., Tensor]] = {}  # compiled forwards, built in setup
+        self._eager = 0  # > 0 inside eager_forwards()
 
         self.critic_steps = 0
         self.generator_steps = 0
@@ -286,7 +304,7 @@ class AdversarialModule(LightningModule):
     # The networks: the only two places they are called
     def generate(self, z: Tensor, labels: Optional[Tensor] = None) -> Tensor:
         """The generator's samples for latents ``z`` ``(N, latent_dim)`` (and ``labels`` ``(N,)`` when conditional)."""
-        return _run_generator(self.generator, z, labels, self.num_classes)
+        return _run_generator(self._forward("generator"), z, labels, self.num_classes)
 
     def discriminate(self, x: Tensor, labels: Optional[Tensor] = None) -> Tensor:
         """The critic's scores of ``x`` as shape ``(N,)`` (``labels`` passed when conditional).
@@ -294,8 +312,27 @@ class AdversarialModule(LightningModule):
         Raises:
             ValueError: the critic's output is not one score per sample (naming `critic`).
         """
-        scores = self.critic(x) if self.num_classes is None else self.critic(x, labels)
+        critic = self._forward("critic")
+        scores = critic(x) if self.num_classes is None else critic(x, labels)
         return scores_per_sample(scores, x.shape[0])
+
+    @contextmanager
+    def eager_forwards(self) -> Iterator[None]:
+        """Inside, :meth:`generate` and :meth:`discriminate` call the uncompiled nets (see ``compile``).
+
+        Penalties run inside it: their ``autograd.grad(..., create_graph=True)`` needs a double
+        backward, which compiled (aot_autograd) graphs do not support.
+        """
+        self._eager += 1
+        try:
+            yield
+        finally:
+            self._eager -= 1
+
+    def _forward(self, name: str) -> Callable[..., Tensor]:
+        if self._compiled and not self._eager:
+            return self._compiled[name]
+        return getattr(self, name)
 
     # ----------------------------------------------------------------------------------------
     # What a variant changes
@@ -455,6 +492,9 @@ class AdversarialModule(LightningModule):
         from lightning_gans._strategies import prepare_strategy
 
         prepare_strategy(self.trainer)
+        if self.compile_options is not None and not self._compiled:
+            # After callbacks' setup (spectral norm is in place); the wrappers share the nets' parameters.
+            self._compiled = {name: torch.compile(getattr(self, name), **self.compile_options) for name in ("generator", "critic")}
 
     def training_step(self, batch: Any, batch_idx: int) -> dict[str, Tensor]:
         """One update; returns its diagnostics, which callbacks receive as ``outputs`` of ``on_train_batch_end``."""
@@ -597,6 +637,19 @@ class AdversarialModule(LightningModule):
         self.save_hyperparameters(ignore=[k for k, v in values.items() if not _is_plain(v)], frame=frame)
 
 
+def _compile_options(value: Union[bool, dict[str, Any]]) -> Optional[dict[str, Any]]:
+    """``compile=`` as ``torch.compile`` keyword arguments (``None``: off); bad values name `compile`."""
+    if isinstance(value, bool):
+        return {} if value else None
+    if not isinstance(value, dict):
+        raise TypeError(f"`compile` must be a bool or a dict of torch.compile arguments, got {value!r}.")
+    allowed = set(inspect.signature(torch.compile).parameters) - {"model"}
+    unknown = sorted(set(value) - allowed)
+    if unknown:
+        raise ValueError(f"`compile` has arguments torch.compile does not take: {unknown}; expected some of {sorted(allowed)}.")
+    return dict(value)
+
+
 def _run_generator(net: nn.Module, z: Tensor, labels: Optional[Tensor], num_classes: Optional[int]) -> Tensor:
     return net(z) if num_classes is None else net(z, labels)
 
@@ -720,6 +773,7 @@ class WGAN(AdversarialModule):
         critic_optimizer: Optional[OptimizerCallable] = None,
         noise_seed: Optional[int] = None,
         num_classes: Optional[int] = None,
+        compile: Union[bool, dict[str, Any]] = False,
     ) -> None:
         if clip_value is not None:
             clip_value = _checks.number("clip_value", clip_value, minimum=0.0, strict=True)
@@ -733,6 +787,7 @@ class WGAN(AdversarialModule):
             critic_optimizer=critic_optimizer,
             noise_seed=noise_seed,
             num_classes=num_classes,
+            compile=compile,
         )
         self.clip_value = clip_value
 
@@ -776,6 +831,7 @@ class WGANGP(AdversarialModule):
         noise_seed: Optional[int] = None,
         penalty_every: int = 1,
         num_classes: Optional[int] = None,
+        compile: Union[bool, dict[str, Any]] = False,
     ) -> None:
         super().__init__(
             generator=generator,
@@ -790,4 +846,75 @@ class WGANGP(AdversarialModule):
             noise_seed=noise_seed,
             penalty_every=penalty_every,
             num_classes=num_classes,
+            compile=compile,
         )
+
+
+class SNGAN(AdversarialModule):
+    """Spectrally normalised GAN (Miyato et al. 2018, https://arxiv.org/abs/1802.05957).
+
+    The paper's ResNet setting for CIFAR-10 and STL-10: hinge loss (its Eq. 16/17, from Lim & Ye 2017
+    and Tran et al. 2017), spectral normalisation of every critic layer, Adam lr 2e-4 with betas
+    (0, 0.9) for both nets, ``n_critic=5`` (setting "C" of its Table 1). The spectral normalisation
+    is the :class:`~lightning_gans.callbacks.SpectralNorm` callback (one power iteration per
+    forward, as in the paper), which this module brings along through ``configure_callbacks`` —
+    as :class:`WGAN` brings its clipping — so ``ResNetCritic()`` or any critic can be passed as is;
+    ``spectral_norm=False`` trains without it (e.g. a critic that normalises itself).
+
+    With a non-Wasserstein loss no gradient penalty is needed; R1 (``penalty="r1"``, Mescheder et
+    al. 2018) or the zero-centred penalty (``"zero_centered_gp"``) can be added, lazily with
+    ``penalty_every``.
+
+    Args:
+        spectral_norm: bring the ``SpectralNorm`` callback for the critic.
+        (others): see :class:`AdversarialModule`.
+
+    Example:
+        >>> from lightning_gans.nets import ResNetCritic, ResNetGenerator
+        >>> model = SNGAN(ResNetGenerator(latent_dim=128), ResNetCritic(), latent_dim=128)
+    """
+
+    default_generator_optimizer = _adam(2e-4, (0.0, 0.9))
+    default_critic_optimizer = _adam(2e-4, (0.0, 0.9))
+
+    def __init__(
+        self,
+        generator: nn.Module,
+        critic: nn.Module,
+        latent_dim: int,
+        n_critic: int = 5,
+        spectral_norm: bool = True,
+        penalty: Union[str, Penalty, None] = None,
+        penalty_weight: float = 0.0,
+        penalty_every: int = 1,
+        generator_optimizer: Optional[OptimizerCallable] = None,
+        critic_optimizer: Optional[OptimizerCallable] = None,
+        noise_seed: Optional[int] = None,
+        num_classes: Optional[int] = None,
+        compile: Union[bool, dict[str, Any]] = False,
+    ) -> None:
+        if not isinstance(spectral_norm, bool):
+            raise TypeError(f"`spectral_norm` must be a bool, got {spectral_norm!r}.")
+        super().__init__(
+            generator=generator,
+            critic=critic,
+            latent_dim=latent_dim,
+            loss="hinge",
+            n_critic=n_critic,
+            penalty=penalty,
+            penalty_weight=penalty_weight,
+            generator_optimizer=generator_optimizer,
+            critic_optimizer=critic_optimizer,
+            noise_seed=noise_seed,
+            penalty_every=penalty_every,
+            num_classes=num_classes,
+            compile=compile,
+        )
+        self.spectral_norm = spectral_norm
+
+    def configure_callbacks(self) -> list:
+        if not self.spectral_norm:
+            return []
+        from lightning_gans.callbacks.spectral_norm import SpectralNorm  # at fit time: modules import no callback
+
+        return [SpectralNorm(critic=True, generator=False)]
