@@ -199,6 +199,22 @@ class GANMetrics(Callback):
         dim = getattr(self._extractor, "num_features", None)
         if "fid" in self.metrics and isinstance(dim, int) and trainer.is_global_zero:
             check_sample_count(self.num_samples, dim, "generated", "num_samples")
+        self._check_inputs_fit(trainer, pl_module)
+
+    def _check_inputs_fit(self, trainer: Trainer, pl_module: LightningModule) -> None:
+        """Convert two generated and two real images for the extractor now (without running it), so that
+        a ``data_range`` or channel mismatch fails in ``setup``, before training, not at the first evaluation."""
+        from lightning_gans.evaluation.convert import to_extractor_input
+
+        in_channels = getattr(self._extractor, "in_channels", None)
+        fake = next(iter(self._fake_batches(pl_module, 0, min(2, self.num_samples))))
+        to_extractor_input(fake, self.data_range, in_channels, "generated samples")
+        try:
+            data = self._real_dataset(trainer)
+        except ValueError:  # no real images reachable yet: checked at the first evaluation
+            return
+        real = next(iter(self._real_batches(data, torch.arange(min(2, len(data))))))
+        to_extractor_input(real, self.data_range, in_channels, "real samples")
 
     def on_train_start(self, trainer: Trainer, pl_module: LightningModule) -> None:
         self._log_config(trainer)

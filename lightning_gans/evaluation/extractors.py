@@ -85,12 +85,19 @@ class InceptionV3Extractor(nn.Module):
         from torchmetrics.image.fid import NoTrainInceptionV3
 
         path = resolve_inception_weights(weights_path)
-        self.net = NoTrainInceptionV3(
-            name="inception-v3-compat",
-            features_list=[feature_layer, "logits_unbiased"],
-            feature_extractor_weights_path=path,
-            antialias=antialias,
-        )
+        try:
+            self.net = NoTrainInceptionV3(
+                name="inception-v3-compat",
+                features_list=[feature_layer, "logits_unbiased"],
+                feature_extractor_weights_path=path,
+                antialias=antialias,
+            )
+        except Exception as err:  # torch.load of a truncated or foreign file: torch's message does not name it
+            raise ValueError(
+                f"`feature_extractor_weights_path`: the Inception-v3 weights file {path!r} cannot be loaded (corrupt, "
+                f"truncated or another network's weights; {type(err).__name__}: {err}). Download "
+                f"{INCEPTION_WEIGHTS_FILE} again from {INCEPTION_WEIGHTS_URL}."
+            ) from err
         self.num_features = int(feature_layer)
         self.antialias = antialias
         self.name = f"inception-v3-compat-{feature_layer}-{'antialias' if antialias else 'tf1'}"
