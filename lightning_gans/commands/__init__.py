@@ -1,4 +1,4 @@
-"""Subcommands of ``lightning-gans`` that are not LightningCLI ones: ``sample`` and ``evaluate``.
+"""Subcommands of ``lightning-gans`` that are not LightningCLI ones: ``sample``, ``evaluate`` and ``export``.
 
 ``lightning_gans.cli.main`` hands its arguments to :func:`run_command` first; ``fit`` (and
 ``--help``, ``--print_config`` ...) go on to the LightningCLI untouched. ``validate``, ``test`` and
@@ -33,7 +33,13 @@ def _evaluate(argv: Sequence[str]) -> int:
     return main(argv)
 
 
-COMMANDS: dict[str, Callable[[Sequence[str]], int]] = {"sample": _sample, "evaluate": _evaluate}
+def _export(argv: Sequence[str]) -> int:
+    from lightning_gans.commands.export import main
+
+    return main(argv)
+
+
+COMMANDS: dict[str, Callable[[Sequence[str]], int]] = {"sample": _sample, "evaluate": _evaluate, "export": _export}
 """Subcommand name -> ``main(argv) -> exit status``."""
 
 NOT_OFFERED: dict[str, str] = {

@@ -1,0 +1,218 @@
+"""Share a trained generator on the Hugging Face Hub (or any directory) with ``save_pretrained`` / ``from_pretrained``.
+
+:class:`PretrainedGenerator` is an ``nn.Module`` with huggingface_hub's ``PyTorchModelHubMixin``: it
+holds one generator network, rebuilt from its ``class_path`` + ``init_args`` (as the LightningCLI
+writes them), plus what is needed to use it (``latent_dim``, ``num_classes``, the output range). A
+saved directory holds ``model.safetensors`` (weights, no pickle), ``config.json`` and a model card
+``README.md`` with the run's config and final metrics.
+
+Needs the ``hub`` extra: ``pip install 'lightning-gans[hub]'``.
+
+Example:
+    >>> generator = PretrainedGenerator.from_checkpoint("runs/x/checkpoints/last.ckpt")  # doctest: +SKIP
+    >>> generator.save_pretrained("my-gan")                       # a local directory  # doctest: +SKIP
+    >>> generator.push_to_hub("user/my-gan")                      # needs `huggingface-cli login`  # doctest: +SKIP
+    >>> images = PretrainedGenerator.from_pretrained("user/my-gan").sample(16)  # doctest: +SKIP
+"""
+
+from __future__ import annotations
+
+import importlib
+import json
+from typing import Any, Mapping, Optional, Sequence
+
+import torch
+from lightning_utilities.core.imports import RequirementCache
+from torch import Tensor, nn
+
+__all__ = ["PretrainedGenerator", "HUB_HINT"]
+
+_HUB_AVAILABLE = RequirementCache("huggingface_hub") and RequirementCache("safetensors")
+HUB_HINT = "Hub support needs huggingface_hub and safetensors: `pip install 'lightning-gans[hub]'`."
+
+if _HUB_AVAILABLE:
+    from huggingface_hub import ModelCard, PyTorchModelHubMixin
+else:  # pragma: no cover - exercised only without the extra
+
+    class PyTorchModelHubMixin:  # type: ignore[no-redef]
+        """Stand-in that fails with an install hint."""
+
+        def __init_subclass__(cls, **kwargs: Any) -> None:
+            super().__init_subclass__()
+
+        def __init__(self, *args: Any, **kwargs: Any) -> None:
+            raise ModuleNotFoundError(HUB_HINT)
+
+
+_CARD_TEMPLATE = """---
+{{ card_data }}
+---
+
+# {{ title }}
+
+A generator trained with lightning-gans ({{ module_class }}).
+
+```python
+from lightning_gans.hub import PretrainedGenerator
+
+generator = PretrainedGenerator.from_pretrained("{{ repo_hint }}")
+samples = generator.sample(16)  # (16, {{ sample_shape }}), values in {{ value_range }}
+```
+
+- Latent size: {{ latent_dim }}; classes: {{ num_classes }}
+- Weights: {{ weights }}
+
+## Final metrics
+
+{{ metrics }}
+
+## Training configuration
+
+```yaml
+{{ run_config }}
+```
+"""
+
+
+def _import(class_path: str) -> Any:
+    module_name, _, name = class_path.rpartition(".")
+    return getattr(importlib.import_module(module_name), name)
+
+
+class PretrainedGenerator(
+    nn.Module,
+    PyTorchModelHubMixin,
+    library_name="lightning-gans",
+    tags=["gan", "lightning-gans", "pytorch-lightning", "image-generation"],
+    model_card_template=_CARD_TEMPLATE,
+):
+    """A generator network that saves to and loads from a directory or the Hugging Face Hub.
+
+    Args:
+        generator: the network as ``{"class_path": "lightning_gans.nets.DCGANGenerator", "init_args": {...}}``;
+            the class must be an ``nn.Module`` importable from that path.
+        latent_dim: size of the noise vectors ``z ~ N(0, I)``.
+        num_classes: number of classes of a conditional generator (called ``generator(z, labels)``), or ``None``.
+        value_range: ``(low, high)`` of the generator's outputs (``(-1, 1)`` for tanh).
+        run_config: the training run's configuration (shown in the model card; kept in ``config.json``).
+        metrics: final evaluation metrics, e.g. ``{"fid": 12.3}`` (shown in the model card).
+        source: a description of where the weights come from (e.g. the EMA generator of a checkpoint).
+
+    Raises:
+        ValueError: ``generator`` is not a ``class_path`` dict of an ``nn.Module``.
+        ModuleNotFoundError: huggingface_hub / safetensors are not installed (``pip install 'lightning-gans[hub]'``).
+    """
+
+    def __init__(
+        self,
+        generator: Mapping[str, Any],
+        latent_dim: int,
+        num_classes: Optional[int] = None,
+        value_range: Sequence[float] = (-1.0, 1.0),
+        run_config: Optional[Mapping[str, Any]] = None,
+        metrics: Optional[Mapping[str, float]] = None,
+        source: str = "",
+    ) -> None:
+        super().__init__()
+        if not isinstance(generator, Mapping) or not isinstance(generator.get("class_path"), str):
+            raise ValueError(f"`generator` must be a dict with `class_path` and `init_args`, got {generator!r}.")
+        cls = _import(generator["class_path"])
+        if not (isinstance(cls, type) and issubclass(cls, nn.Module)):
+            raise ValueError(f"`generator` class_path {generator['class_path']!r} is not an nn.Module class.")
+        self.generator = cls(**dict(generator.get("init_args") or {}))
+        self.generator_config = {"class_path": generator["class_path"], "init_args": dict(generator.get("init_args") or {})}
+        self.latent_dim = int(latent_dim)
+        self.num_classes = num_classes
+        self.value_range = (float(value_range[0]), float(value_range[1]))
+        self.run_config = dict(run_config or {})
+        self.metrics = dict(metrics or {})
+        self.source = source
+        self.eval()
+
+    def forward(self, z: Tensor, labels: Optional[Tensor] = None) -> Tensor:
+        """The generator's output for noise ``z`` ``(N, latent_dim)`` (and ``labels`` ``(N,)`` when conditional)."""
+        if self.num_classes is None:
+            if labels is not None:
+                raise ValueError("`labels` given, but this generator is unconditional (`num_classes` is None).")
+            return self.generator(z)
+        if labels is None:
+            raise ValueError(f"`labels` are needed: this generator is conditional (`num_classes`={self.num_classes}).")
+        return self.generator(z, labels)
+
+    @torch.no_grad()
+    def sample(self, n: int, labels: Optional[Tensor] = None, rng: Optional[torch.Generator] = None) -> Tensor:
+        """``n`` samples in eval mode: noise from ``rng`` and, for a conditional generator without ``labels``, uniform labels."""
+        device = next(self.parameters()).device
+        z = torch.randn(n, self.latent_dim, generator=rng, device=device)
+        if self.num_classes is not None and labels is None:
+            labels = torch.randint(self.num_classes, (n,), generator=rng, device=device)
+        was_training = self.training
+        self.eval()
+        try:
+            return self(z, None if labels is None else labels.to(device))
+        finally:
+            self.train(was_training)
+
+    @classmethod
+    def from_module(
+        cls,
+        module: nn.Module,
+        *,
+        ema: bool = True,
+        generator_config: Optional[Mapping[str, Any]] = None,
+        value_range: Sequence[float] = (-1.0, 1.0),
+        run_config: Optional[Mapping[str, Any]] = None,
+        metrics: Optional[Mapping[str, float]] = None,
+    ) -> "PretrainedGenerator":
+        """The generator of an adversarial module (its EMA generator when set and ``ema``), weights copied.
+
+        Args:
+            module: e.g. a reloaded ``WGANGP``; needs ``generator``, ``latent_dim`` and optionally
+                ``ema_generator`` and ``num_classes``.
+            generator_config: ``class_path`` + ``init_args`` of the generator; default: the module's
+                hyper-parameter ``generator`` as the LightningCLI saves it.
+
+        Raises:
+            ValueError: no ``generator_config`` and the module's hyper-parameters do not hold one.
+        """
+        config = generator_config or (getattr(module, "hparams", {}) or {}).get("generator")
+        if not isinstance(config, Mapping) or "class_path" not in config:
+            raise ValueError(
+                "`generator_config` is needed: this module was not made by the LightningCLI, so its hyper-parameters do "
+                "not record how to build the generator. Pass {'class_path': ..., 'init_args': {...}}."
+            )
+        source_net = module.ema_generator if ema and getattr(module, "ema_generator", None) is not None else module.generator
+        out = cls(
+            dict(config), module.latent_dim, getattr(module, "num_classes", None), value_range, run_config, metrics,
+            source=f"{'EMA generator' if source_net is not module.generator else 'generator'} of a {type(module).__name__}",
+        )
+        out.generator.load_state_dict(source_net.state_dict())
+        return out
+
+    @classmethod
+    def from_checkpoint(cls, ckpt_path: str, *, ema: bool = True, metrics: Optional[Mapping[str, float]] = None) -> "PretrainedGenerator":
+        """The generator of a ``lightning-gans fit`` checkpoint, with its run's ``config.yaml`` for the model card."""
+        from lightning_gans.commands._run import load_run
+
+        run = load_run(ckpt_path, ema=ema)
+        return cls.from_module(run.module, ema=ema, value_range=run.value_range(), run_config=run.config, metrics=metrics)
+
+    def generate_model_card(self, *args: Any, **kwargs: Any) -> "ModelCard":
+        """The model card: usage, the final metrics as a table and the run's config as YAML."""
+        import yaml
+
+        from lightning_gans.evaluation.report import format_metrics_table
+
+        config = self.run_config or {"generator": self.generator_config, "latent_dim": self.latent_dim}
+        probe = self.sample(1).shape[1:]
+        kwargs.setdefault("title", f"{self.generator_config['class_path'].rpartition('.')[2]} (lightning-gans)")
+        kwargs.setdefault("repo_hint", "<user>/<repo>")
+        kwargs.setdefault("module_class", (self.run_config.get("model") or {}).get("class_path", "AdversarialModule"))
+        kwargs.setdefault("sample_shape", ", ".join(str(d) for d in probe))
+        kwargs.setdefault("value_range", f"[{self.value_range[0]:g}, {self.value_range[1]:g}]")
+        kwargs.setdefault("latent_dim", self.latent_dim)
+        kwargs.setdefault("num_classes", self.num_classes if self.num_classes is not None else "unconditional")
+        kwargs.setdefault("weights", self.source or "generator")
+        kwargs.setdefault("metrics", "    " + format_metrics_table(self.metrics).replace("\n", "\n    ") if self.metrics else "Not evaluated.")
+        kwargs.setdefault("run_config", yaml.safe_dump(json.loads(json.dumps(config, default=str)), sort_keys=False).rstrip())
+        return super().generate_model_card(*args, **kwargs)
