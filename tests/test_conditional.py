@@ -232,3 +232,49 @@ def test_conditional_wgangp_puts_each_class_on_its_mode(seed):
         fractions.append(((x - toy.centers[k]).norm(dim=1) <= 3 * toy.std).float().mean().item())
     print(f"seed {seed}: fraction within 3 sigma of the requested mode, per class: {[round(f, 2) for f in fractions]}")
     assert min(fractions) >= 0.9, fractions
+
+
+def _console_script() -> str:
+    import shutil
+    import sys
+    from pathlib import Path
+
+    beside = Path(sys.executable).parent / "lightning-gans"
+    return str(beside) if beside.exists() else shutil.which("lightning-gans")
+
+
+def _cli(tmp_path, *args):
+    import os
+    import subprocess
+    from pathlib import Path
+
+    config = Path(__file__).resolve().parents[1] / "examples" / "cgan_digits.yaml"
+    cmd = [
+        _console_script(), "fit", "--config", str(config), "--trainer.max_steps", "4", "--trainer.default_root_dir", str(tmp_path),
+        "--trainer.enable_progress_bar", "false", "--trainer.logger", "false",
+        "--model.init_args.generator.init_args.base_channels", "8", "--model.init_args.critic.init_args.base_channels", "8", *args,
+    ]
+    env = dict(os.environ, OMP_NUM_THREADS="1", TORCH_HOME=str(tmp_path / "torch"))
+    return subprocess.run(cmd, env=env, cwd=tmp_path, capture_output=True, text=True, timeout=300)
+
+
+def test_cli_links_the_data_num_classes_and_the_checkpoint_reloads_alone(tmp_path):
+    """`lightning-gans fit --config examples/cgan_digits.yaml` exits 0; the module took num_classes=10 from the data; reload needs no Trainer."""
+    import glob
+
+    from lightning_gans import GAN
+
+    proc = _cli(tmp_path)
+    assert proc.returncode == 0, proc.stdout[-2000:] + proc.stderr[-4000:]
+    (ckpt,) = glob.glob(str(tmp_path / "**" / "*.ckpt"), recursive=True)
+    model = GAN.load_from_checkpoint(ckpt)  # networks and num_classes from the saved CLI config
+    assert model.num_classes == 10 and model.critic.conditioning == "projection"
+    assert model.generator_steps == 2 and model.sample(3, labels=4).shape == (3, 1, 8, 8)
+
+
+def test_cli_refuses_a_model_num_classes_that_disagrees_with_the_data(tmp_path):
+    """An explicit `--model.init_args.num_classes 5` against the digits' 10 exits non-zero naming the argument, before training."""
+    proc = _cli(tmp_path, "--model.init_args.num_classes", "5")
+    assert proc.returncode != 0
+    assert "`model.init_args.num_classes`=5" in proc.stderr and "`num_classes` is 10" in proc.stderr
+    assert "generator step" not in proc.stdout  # GANMetrics never reported: no training happened
