@@ -1,0 +1,215 @@
+"""The WGAN-GP authors' toy experiments: WGAN-GP, WGAN (clipping) and GAN on 8 Gaussians, 25 Gaussians, Swiss roll.
+
+Gulrajani et al. 2017 ("Improved Training of Wasserstein GANs", https://arxiv.org/abs/1704.00028),
+Sec. 4 and Fig. 1-2, trained their toys with the settings of their released ``gan_toy.py``, which
+are not Algorithm 1's: for both networks three ReLU layers of width 512 (latent 2), batch 256,
+5 critic iterations per generator iteration, and
+
+* WGAN-GP: lambda = 0.1, Adam lr 1e-4, betas (0.5, 0.9);
+* WGAN (weight clipping, Arjovsky et al. 2017): RMSProp lr 5e-5, clip 0.01;
+* GAN (not in ``gan_toy.py``; Goodfellow et al. 2014 with the non-saturating loss): the same nets
+  and Adam as WGAN-GP, one discriminator update per generator update (the paper's k = 1).
+
+Differences from ``gan_toy.py``: PyTorch's default init instead of He init; each epoch's batches
+are drawn once from a seeded RNG (:class:`~lightning_gans.ToyDataModule`) instead of fresh; the
+authors train 100,000 generator iterations, far more than 2 CPU cores afford (the budget used is
+printed with the results). The same presets as CLI configs: ``examples/paper_toy_{wgangp,wgan,gan}.yaml``.
+
+Output: a table (per dataset, model and seed: modes covered and high-quality fraction for the
+mixtures, exact W1 between 2,000 generated and 2,000 real points; the *real* row is a second real
+sample, the finite-sample floor) and a grid figure like the paper's: the critic's value surface
+(contours) with real (orange) and generated (green) points, one panel per dataset and model.
+
+    python benchmarks/paper_toy_figure.py --generator-steps 1000          # the README figure and table
+    python benchmarks/paper_toy_figure.py --datasets 8gaussians --models WGAN-GP --seeds 0 1 2 3 4
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import shlex
+import sys
+import time
+import warnings
+from functools import partial
+from pathlib import Path
+from typing import Callable, Optional
+
+import lightning as L
+import torch
+
+from lightning_gans import GAN, WGAN, WGANGP, AdversarialModule, ToyDataModule
+from lightning_gans.callbacks import GeneratorEMA
+from lightning_gans.data import TOY_DISTRIBUTIONS
+from lightning_gans.nets import MLPCritic, MLPGenerator
+
+try:  # the toy metrics moved with the evaluation package (issue #10)
+    from lightning_gans.evaluation.toy import HIGH_QUALITY, MODES_COVERED, W1, toy_metrics
+except ImportError:  # pragma: no cover
+    from lightning_gans.metrics_toy import HIGH_QUALITY, MODES_COVERED, W1, toy_metrics
+
+DATASETS = ["8gaussians", "25gaussians", "swissroll"]
+TITLES = {"8gaussians": "8 Gaussians", "25gaussians": "25 Gaussians", "swissroll": "Swiss roll"}
+BATCH_SIZE = 256
+LATENT_DIM = 2
+_ADAM = partial(torch.optim.Adam, lr=1e-4, betas=(0.5, 0.9))
+_RMSPROP = partial(torch.optim.RMSprop, lr=5e-5)
+
+
+def _wgangp(g, d, lr: Optional[float]) -> AdversarialModule:
+    opt = _ADAM if lr is None else partial(torch.optim.Adam, lr=lr, betas=(0.5, 0.9))
+    return WGANGP(g, d, LATENT_DIM, gp_weight=0.1, n_critic=5, generator_optimizer=opt, critic_optimizer=opt)
+
+
+def _wgan(g, d, lr: Optional[float]) -> AdversarialModule:
+    opt = _RMSPROP if lr is None else partial(torch.optim.RMSprop, lr=lr)
+    return WGAN(g, d, LATENT_DIM, clip_value=0.01, n_critic=5, generator_optimizer=opt, critic_optimizer=opt)
+
+
+def _gan(g, d, lr: Optional[float]) -> AdversarialModule:
+    opt = _ADAM if lr is None else partial(torch.optim.Adam, lr=lr, betas=(0.5, 0.9))
+    return GAN(g, d, LATENT_DIM, loss="non_saturating", n_critic=1, generator_optimizer=opt, critic_optimizer=opt)
+
+
+PRESETS: dict[str, Callable[..., AdversarialModule]] = {"WGAN-GP": _wgangp, "WGAN": _wgan, "GAN": _gan}
+"""The authors' toy settings per model, built on the given nets (``lr=None``: the paper's learning rate)."""
+
+
+def build(model: str, seed: int, hidden_dim: int = 512, lr: Optional[float] = None) -> AdversarialModule:
+    """The preset ``model`` with fresh nets of ``hidden_dim`` (3 ReLU layers), seeded."""
+    L.seed_everything(seed, verbose=False)
+    module = PRESETS[model](MLPGenerator(LATENT_DIM, 2, hidden_dim, 3), MLPCritic(2, hidden_dim, 3), lr)
+    module.noise_seed = seed
+    return module
+
+
+def train(model: str, dataset: str, generator_steps: int, seed: int = 0, hidden_dim: int = 512,
+          lr: Optional[float] = None, ema: float = 0.0) -> AdversarialModule:
+    """Train one preset for ``generator_steps`` generator updates (``max_steps = steps * (n_critic + 1)``)."""
+    module = build(model, seed, hidden_dim, lr)
+    trainer = L.Trainer(
+        accelerator="cpu", devices=1, max_steps=generator_steps * (module.n_critic + 1), logger=False,
+        callbacks=[GeneratorEMA(ema)] if ema else [], enable_progress_bar=False, enable_checkpointing=False,
+        enable_model_summary=False,
+    )
+    trainer.fit(module, ToyDataModule(dataset, batch_size=BATCH_SIZE, batches_per_epoch=1000, seed=seed))
+    assert module.generator_steps == generator_steps
+    return module
+
+
+def evaluate(module: AdversarialModule, dataset: str, seed: int, n: int = 2000) -> tuple[dict[str, float], torch.Tensor, torch.Tensor]:
+    """Metrics of ``n`` samples (fixed noise) against ``n`` fresh real points; also returns both point sets."""
+    rng = torch.Generator().manual_seed(10_000 + seed)
+    real = TOY_DISTRIBUTIONS[dataset].sample(n, rng)
+    fake = module.sample(n, noise=torch.randn(n, LATENT_DIM, generator=rng))
+    return toy_metrics(fake, real, TOY_DISTRIBUTIONS[dataset]), fake, real
+
+
+def real_floor(dataset: str, seed: int, n: int = 2000) -> dict[str, float]:
+    """The metrics of a second real sample against the same real sample as :func:`evaluate` (the floor)."""
+    rng = torch.Generator().manual_seed(10_000 + seed)
+    real = TOY_DISTRIBUTIONS[dataset].sample(n, rng)
+    torch.randn(n, LATENT_DIM, generator=rng)  # keep the stream aligned with evaluate()
+    return toy_metrics(TOY_DISTRIBUTIONS[dataset].sample(n, rng), real, TOY_DISTRIBUTIONS[dataset])
+
+
+def _fmt(m: dict[str, float], dataset: str) -> tuple[str, str, str]:
+    k = TOY_DISTRIBUTIONS[dataset].centers
+    modes = f"{int(m[MODES_COVERED])}/{len(k)}" if MODES_COVERED in m else "–"
+    good = f"{100 * m[HIGH_QUALITY]:.1f} %" if HIGH_QUALITY in m else "–"
+    return modes, good, f"{m[W1]:.3f}"
+
+
+def plot_grid(panels: dict[tuple[str, str], tuple], datasets: list[str], models: list[str], path: Path, note: str) -> None:
+    """Rows: datasets; columns: models. Each panel: critic contours, real (orange) and generated (green) points."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    extent, res = 2.2, 121
+    axis = torch.linspace(-extent, extent, res)
+    xx, yy = torch.meshgrid(axis, axis, indexing="xy")
+    grid_points = torch.stack([xx.flatten(), yy.flatten()], dim=1)
+    fig, axes = plt.subplots(len(datasets), len(models), figsize=(3.4 * len(models), 3.4 * len(datasets)), squeeze=False)
+    for i, dataset in enumerate(datasets):
+        for j, model in enumerate(models):
+            ax = axes[i][j]
+            if (dataset, model) not in panels:
+                ax.axis("off")
+                continue
+            critic, fake, real, metrics = panels[(dataset, model)]
+            with torch.no_grad():
+                surface = critic(grid_points).reshape(res, res)
+            ax.contour(axis, axis, surface, levels=12, linewidths=0.7, cmap="viridis")
+            ax.scatter(real[:500, 0], real[:500, 1], s=6, marker="+", color="orange", linewidths=0.6)
+            ax.scatter(fake[:500, 0], fake[:500, 1], s=6, marker="+", color="green", linewidths=0.6)
+            ax.set_xlim(-extent, extent)
+            ax.set_ylim(-extent, extent)
+            ax.set_aspect("equal")
+            ax.set_xticks([])
+            ax.set_yticks([])
+            modes, good, w1 = _fmt(metrics, dataset)
+            caption = f"W1 {w1}" + (f", {modes} modes" if modes != "–" else "")
+            ax.set_title(f"{model}: {caption}", fontsize=9)
+            if j == 0:
+                ax.set_ylabel(TITLES[dataset])
+    fig.suptitle(f"Toy settings of Gulrajani et al. 2017 (gan_toy.py); {note}", fontsize=10)
+    fig.tight_layout()
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fig.savefig(path, dpi=100)
+    plt.close(fig)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--generator-steps", type=int, default=1000)
+    parser.add_argument("--hidden-dim", type=int, default=512, help="the paper's 512; smaller for a cheaper run")
+    parser.add_argument("--lr", type=float, default=None, help="override the paper's learning rate for every model")
+    parser.add_argument("--ema", type=float, default=0.0, help="sample from a GeneratorEMA with this decay (0: none, as the paper)")
+    parser.add_argument("--seeds", type=int, nargs="+", default=[0])
+    parser.add_argument("--datasets", nargs="+", default=DATASETS, choices=DATASETS)
+    parser.add_argument("--models", nargs="+", default=list(PRESETS), choices=list(PRESETS))
+    parser.add_argument("--figure", type=Path, default=Path("docs/img/paper_toy_figure.png"), help="'' for none")
+    parser.add_argument("--json", type=Path, default=None, help="also write every row as JSON here")
+    args = parser.parse_args()
+    torch.set_num_threads(1)
+    warnings.filterwarnings("ignore")
+    logging.getLogger("lightning.pytorch").setLevel(logging.ERROR)
+
+    note = (f"{args.generator_steps} G steps, MLP 3 x {args.hidden_dim}"
+            + (f", lr {args.lr:g}" if args.lr else "") + (f", EMA {args.ema:g}" if args.ema else ""))
+    print(f"# command: python benchmarks/paper_toy_figure.py {shlex.join(sys.argv[1:])}".rstrip())
+    print(f"# budget: {note}, batch {BATCH_SIZE}; seeds {args.seeds}; torch threads 1")
+    print("| dataset | model | seed | modes covered | high-quality | W1 (N=2000) | W1 / floor | train CPU s |")
+    print("|---|---|---|---|---|---|---|---|")
+    rows, panels = [], {}
+    for dataset in args.datasets:
+        for seed in args.seeds:
+            floor = real_floor(dataset, seed)
+            modes, good, w1 = _fmt(floor, dataset)
+            print(f"| {dataset} | real (second sample) | {seed} | {modes} | {good} | {w1} | 1.00 | 0 |", flush=True)
+            rows.append({"dataset": dataset, "model": "real", "seed": seed, **floor})
+            for model in args.models:
+                t0 = time.process_time()
+                module = train(model, dataset, args.generator_steps, seed, args.hidden_dim, args.lr, args.ema)
+                cpu = time.process_time() - t0
+                metrics, fake, real = evaluate(module, dataset, seed)
+                modes, good, w1 = _fmt(metrics, dataset)
+                ratio = metrics[W1] / floor[W1]
+                print(f"| {dataset} | {model} | {seed} | {modes} | {good} | {w1} | {ratio:.2f} | {cpu:.0f} |", flush=True)
+                rows.append({"dataset": dataset, "model": model, "seed": seed, "cpu_seconds": cpu, "w1_over_floor": ratio, **metrics})
+                if seed == args.seeds[0]:
+                    panels[(dataset, model)] = (module.critic.eval(), fake, real, metrics)
+                if args.json:
+                    args.json.parent.mkdir(parents=True, exist_ok=True)
+                    args.json.write_text(json.dumps({"command": sys.argv, "rows": rows}, indent=1))
+    if str(args.figure):
+        plot_grid(panels, args.datasets, args.models, args.figure, note)
+        print(f"# figure: {args.figure}")
+
+
+if __name__ == "__main__":
+    main()
