@@ -9,7 +9,8 @@ from torch import nn
 from torch.utils.data import DataLoader, TensorDataset
 
 from lightning_gans import WGANGP
-from lightning_gans.callbacks import GANMetrics, SampleLogger, ToyPlot
+from lightning_gans import ToyDataModule
+from lightning_gans.callbacks import DivergenceGuard, GANMetrics, GeneratorEMA, InstanceNoise, SampleLogger, SpectralNorm, ToyPlot, WeightClipping
 from lightning_gans.callbacks.toy_plot import _ClassMaxCritic
 from lightning_gans.data import load_digits_tensor
 from lightning_gans.evaluation.conditional import balanced_labels, class_accuracy, intra_fid
@@ -116,3 +117,19 @@ def test_gan_metrics_sees_wrong_classes_that_plain_fid_cannot():
     assert wrong["eval/intra_fid"] > 20 * right["eval/intra_fid"]
     mean = sum(right[f"eval/intra_fid_{k}"] for k in range(10)) / 10
     assert right["eval/intra_fid"] == pytest.approx(mean)
+
+
+@pytest.mark.parametrize("make", [
+    lambda: GeneratorEMA(decay=0.9),
+    lambda: InstanceNoise(initial_std=0.1, anneal_steps=4),
+    lambda: DivergenceGuard(),
+    lambda: SpectralNorm(),
+    lambda: WeightClipping(0.01),
+], ids=["ema", "instance_noise", "divergence_guard", "spectral_norm", "weight_clipping"])
+def test_model_side_callbacks_train_a_conditional_module(make):
+    """EMA, instance noise, divergence guard, spectral norm and weight clipping work with a conditional module (6 batches)."""
+    module = WGANGP(MLPGenerator(hidden_dim=16, num_layers=2, num_classes=8), MLPCritic(hidden_dim=16, num_layers=2, num_classes=8),
+                    latent_dim=2, num_classes=8, n_critic=2, noise_seed=0)
+    Trainer(**trainer_kwargs(max_steps=6, callbacks=[make()])).fit(module, ToyDataModule(batch_size=16, batches_per_epoch=4, conditional=True))
+    assert (module.critic_steps, module.generator_steps) == (4, 2)
+    assert module.sample(5, labels=3).shape == (5, 2)
