@@ -140,6 +140,7 @@ def main(argv: Optional[list[str]] = None) -> int:
         print(f"demo: the main job failed (exit {code})", file=sys.stderr)
         return code
     log_dir = find_log_dir(root, start)
+    log_dir = log_dir.resolve() if log_dir is not None else None
     if log_dir is None:
         raise SystemExit(f"demo: the run wrote no logs under {root}")
     scalars = read_scalars(log_dir)
