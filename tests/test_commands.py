@@ -192,3 +192,27 @@ def test_validate_refused_by_the_console_script(tmp_path):
     """The installed script exits 2 on `validate` with the message on stderr."""
     proc = _run(tmp_path, "validate")
     assert proc.returncode == 2 and "is not offered" in proc.stderr
+
+
+def test_conditional_labels_all_gives_one_row_per_class(tmp_path):
+    """`--labels all` for 10 classes and 20 samples: labels 0,0,1,1,...; samples equal generate(z, labels); the PNG
+    folder names carry the class; a label outside [0, 10) is refused naming `--labels`."""
+    from lightning_gans import GAN
+    from lightning_gans.commands._run import CommandError, generate, parse_labels
+    from lightning_gans.commands.sample import write_samples
+    from lightning_gans.nets import DCGANCritic, DCGANGenerator
+
+    model = GAN(DCGANGenerator(8, 8, 1, 8, num_classes=10), DCGANCritic(8, 1, 8, num_classes=10), latent_dim=8, num_classes=10)
+    labels = parse_labels("all", 20, 10)
+    assert labels.tolist() == [c for c in range(10) for _ in range(2)]
+    assert parse_labels("3,4", 5, 10).tolist() == [3, 4, 3, 4, 3]
+    samples, out_labels = generate(model, 20, seed=5, labels=labels, batch_size=7)  # batching must not matter
+    z = model.sample_noise(20, torch.Generator().manual_seed(5))
+    with torch.no_grad():
+        assert torch.allclose(samples, model.generator.eval()(z, labels), atol=1e-6)
+    paths = write_samples(samples, out_labels, str(tmp_path / "pngs") + "/", (-1.0, 1.0))
+    assert os.path.basename(paths[3]) == "00003_class1.png" and len(paths) == 20
+    with pytest.raises(CommandError, match=r"`--labels` '10': every label must be in \[0, 10\)"):
+        parse_labels("10", 4, 10)
+    drawn, drawn_labels = generate(model, 6, seed=1)  # no --labels: uniform labels from the seed
+    assert drawn_labels is not None and drawn_labels.shape == (6,) and drawn.shape == (6, 1, 8, 8)

@@ -163,7 +163,11 @@ def evaluate(args: argparse.Namespace) -> tuple[dict[str, float], dict[str, Any]
         every_n_epochs=None,
     )
     trainer = _LocalTrainer()
-    module = run.module if run is not None else SimpleNamespace(sample=lambda *a, **k: None, device=torch.device("cpu"))
+    if run is not None:
+        module = run.module
+    else:  # GANMetrics.setup checks a couple of "generated" images: give it the folder's first ones
+        first = lambda n, **kwargs: torch.stack([fake_folder[i] for i in range(min(n, len(fake_folder)))])  # noqa: E731
+        module = SimpleNamespace(sample=first, device=torch.device("cpu"))
     metrics.setup(trainer, module, "validate")
     cache_dir = metrics._cache.directory if metrics._cache is not None else None
     cached_before = set(os.listdir(cache_dir)) if cache_dir and os.path.isdir(cache_dir) else set()
