@@ -13,6 +13,7 @@ import time
 
 import pytest
 import torch
+from lightning.pytorch import Callback
 
 from lightning_gans.cli import SIGTERM_EXIT_STATUS, main
 from tests.test_faults_cli import CONSOLE_SCRIPT, write_config
@@ -71,3 +72,32 @@ def test_sigterm_writes_last_ckpt_exits_143_and_resumes_exactly(tmp_path):
         for index, state in b["state"].items():
             for name, value in state.items():
                 assert torch.equal(a["state"][index][name], value), (index, name)
+
+
+class SigtermAt(Callback):
+    """Sends this process SIGTERM during the batch that starts at global step ``step`` (a scheduler's preemption)."""
+
+    def __init__(self, step: int) -> None:
+        self.step = step
+
+    def on_train_batch_start(self, trainer, pl_module, batch, batch_idx):
+        if trainer.global_step == self.step:
+            os.kill(os.getpid(), signal.SIGTERM)
+
+
+@pytest.mark.parametrize("checkpointing", [True, False], ids=["ModelCheckpoint", "no checkpoint callback"])
+def test_sigterm_at_a_known_step_writes_that_step(tmp_path, checkpointing, capsys):
+    """SIGTERM during step 5 (mid-epoch): the batch finishes, `last.ckpt` holds global step 6, `main` returns 143.
+
+    With a ModelCheckpoint the file goes to its directory; without any checkpoint callback, to
+    `default_root_dir`. Lightning alone would return normally (status 0) and write nothing.
+    """
+    config = write_config(tmp_path / "gan.yaml", model="lightning_gans.GAN")
+    no_checkpoints = [] if checkpointing else ["--trainer.enable_checkpointing", "false", "--trainer.callbacks", "[]"]
+    sigterm = ["--trainer.callbacks+=tests.test_faults_signals.SigtermAt", "--trainer.callbacks.step", "5"]
+    assert main(["fit", "--config", config, "--trainer.max_steps", "1000", *no_checkpoints, *sigterm]) == SIGTERM_EXIT_STATUS
+    path = (tmp_path / "ckpts" if checkpointing else tmp_path / "run") / "last.ckpt"
+    checkpoint = torch.load(path, weights_only=True)
+    assert checkpoint["global_step"] == 6
+    assert (checkpoint["lightning_gans"]["critic_steps"], checkpoint["lightning_gans"]["generator_steps"]) == (3, 3)
+    assert f"SIGTERM at global step 6; wrote {path}" in capsys.readouterr().err
