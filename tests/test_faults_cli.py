@@ -105,6 +105,13 @@ def test_empty_checkpoint_exits_1_naming_ckpt_path(console_runs):
     assert not (tmp / "empty" / "ckpts").exists()
 
 
+def test_misspelt_option_exits_2_naming_it(tmp_path, capsys):
+    """A misspelt option is a command-line error: status 2 (argparse's), naming the option; nothing is built."""
+    with pytest.raises(SystemExit) as exit_info:
+        main(["fit", "--config", write_config(tmp_path / "wgan.yaml"), "--model.init_args.n_critc", "2"])
+    assert exit_info.value.code == 2 and "n_critc" in capsys.readouterr().err
+
+
 # ------------------------------------------------------------------------------------------------
 # Resume honours explicit values (in-process: the console script's `main`, without the interpreter start)
 def _fit(config: str, *extra: str) -> int:
