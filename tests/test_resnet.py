@@ -98,3 +98,39 @@ def test_bad_arguments_name_the_argument(build, match):
     """Invalid sizes and widths raise a ValueError naming the argument."""
     with pytest.raises(ValueError, match=match):
         build()
+
+
+def test_class_conditional_nets():
+    """num_classes: G uses conditional BatchNorm (labels change the image), D adds the projection
+    <V[y], phi(x)> (scores differ between labels by exactly the difference of the projection terms)."""
+    torch.manual_seed(0)
+    g = ResNetGenerator(latent_dim=8, image_size=32, channels=1, base_channels=4, num_classes=3)
+    d = ResNetCritic(image_size=32, channels=1, base_channels=4, num_classes=3, spectral_norm=True)
+    for block in g.blocks:  # non-trivial per-class affine parameters
+        torch.nn.init.normal_(block.norm1.gamma.weight)
+    z, x = torch.randn(4, 8), torch.randn(4, 1, 32, 32)
+    y0, y1 = torch.zeros(4, dtype=torch.long), torch.ones(4, dtype=torch.long)
+    assert g(z, y0).shape == (4, 1, 32, 32) and not torch.allclose(g(z, y0), g(z, y1))
+    d.eval()  # no power iteration between the calls below
+    phi = torch.relu(d.blocks(x)).sum(dim=(2, 3))
+    expected = d.projection(phi, y0) - d.projection(phi, y1)
+    assert torch.allclose(d(x, y0) - d(x, y1), expected, atol=1e-5)
+    with pytest.raises(ValueError, match="needs `labels`"):
+        d(x)
+    with pytest.raises(ValueError, match="unconditional"):
+        ResNetCritic(image_size=32, channels=1, base_channels=4)(x, y0)
+
+
+def test_conditional_resnet_trains_in_a_conditional_module():
+    """A 4-batch fit of a conditional WGAN-GP with ResNet nets runs and keeps finite weights."""
+    from lightning.pytorch import Trainer
+
+    from lightning_gans import WGANGP
+    from tests.conftest import trainer_kwargs
+
+    g = ResNetGenerator(latent_dim=8, image_size=16, channels=1, base_channels=4, channel_multipliers=(1, 1, 1), num_classes=3)
+    d = ResNetCritic(image_size=16, channels=1, base_channels=4, channel_multipliers=(1, 1), num_classes=3)
+    model = WGANGP(g, d, latent_dim=8, n_critic=1, num_classes=3, noise_seed=0)
+    data = torch.utils.data.TensorDataset(torch.rand(32, 1, 16, 16) * 2 - 1, torch.randint(3, (32,)))
+    Trainer(**trainer_kwargs(max_steps=4)).fit(model, torch.utils.data.DataLoader(data, batch_size=8))
+    assert model.generator_steps == 2 and all(torch.isfinite(p).all() for p in model.parameters())

@@ -44,6 +44,8 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
+from lightning_gans.nets.conditional import ConditionalBatchNorm2d, ProjectionHead, check_num_classes, expect_labels
+
 __all__ = ["ResNetGenerator", "ResNetCritic", "GeneratorBlock", "CriticBlock"]
 
 # image size -> (base width, multipliers): widths are base * multiplier
@@ -95,28 +97,35 @@ def _multipliers(value: Optional[Sequence[int]], preset: Optional[tuple[int, ...
 
 
 class GeneratorBlock(nn.Module):
-    """Residual up-block: ``BN, ReLU, up x2, conv3x3, BN, ReLU, conv3x3`` plus a shortcut."""
+    """Residual up-block: ``BN, ReLU, up x2, conv3x3, BN, ReLU, conv3x3`` plus a shortcut.
 
-    def __init__(self, in_channels: int, out_channels: int, upsample: bool = True) -> None:
+    With ``num_classes`` the two BatchNorms are class-conditional (``gamma[y] * BN(x) + beta[y]``,
+    the conditional BatchNorm of the SNGAN projection-discriminator paper's generator).
+    """
+
+    def __init__(self, in_channels: int, out_channels: int, upsample: bool = True, num_classes: Optional[int] = None) -> None:
         super().__init__()
-        self.upsample = upsample
-        self.residual = nn.Sequential(
-            nn.BatchNorm2d(in_channels),
-            nn.ReLU(),
-            nn.Upsample(scale_factor=2, mode="nearest") if upsample else nn.Identity(),
-            _conv(in_channels, out_channels, 3, math.sqrt(2)),
-            nn.BatchNorm2d(out_channels),
-            nn.ReLU(),
-            _conv(out_channels, out_channels, 3, math.sqrt(2)),
-        )
+        self.upsample, self.num_classes = upsample, num_classes
+        norm = (lambda ch: ConditionalBatchNorm2d(ch, num_classes)) if num_classes is not None else nn.BatchNorm2d
+        self.norm1 = norm(in_channels)
+        self.conv1 = _conv(in_channels, out_channels, 3, math.sqrt(2))
+        self.norm2 = norm(out_channels)
+        self.conv2 = _conv(out_channels, out_channels, 3, math.sqrt(2))
         learnable = upsample or in_channels != out_channels
         self.shortcut = _conv(in_channels, out_channels, 1, 1.0) if learnable else None
 
-    def forward(self, x: Tensor) -> Tensor:
+    def _norm(self, layer: nn.Module, h: Tensor, labels: Optional[Tensor]) -> Tensor:
+        return layer(h) if self.num_classes is None else layer(h, labels)
+
+    def forward(self, x: Tensor, labels: Optional[Tensor] = None) -> Tensor:
+        h = F.relu(self._norm(self.norm1, x, labels))
+        if self.upsample:
+            h = F.interpolate(h, scale_factor=2, mode="nearest")
+        h = self.conv2(F.relu(self._norm(self.norm2, self.conv1(h), labels)))
         skip = F.interpolate(x, scale_factor=2, mode="nearest") if self.upsample else x
         if self.shortcut is not None:
             skip = self.shortcut(skip)
-        return self.residual(x) + skip
+        return h + skip
 
 
 class CriticBlock(nn.Module):
@@ -161,6 +170,8 @@ class ResNetGenerator(nn.Module):
         channel_multipliers: widths at 4x4, 8x8, ... up to ``image_size``, in units of
             ``base_channels``; its length sets the depth (one up-block per entry after the first),
             so the first resolution is ``image_size / 2**(len - 1)``. ``None`` takes the preset.
+        num_classes: build a class-conditional generator, called ``generator(z, labels)``: every
+            block's BatchNorms become :class:`ConditionalBatchNorm2d` (Miyato & Koyama 2018).
 
     Raises:
         ValueError: an argument is out of range (the message names it).
@@ -178,10 +189,12 @@ class ResNetGenerator(nn.Module):
         channels: int = 3,
         base_channels: Optional[int] = None,
         channel_multipliers: Optional[Sequence[int]] = None,
+        num_classes: Optional[int] = None,
     ) -> None:
         super().__init__()
         _check_size(image_size)
         _positive_int("latent_dim", latent_dim)
+        self.num_classes = check_num_classes(num_classes)
         _positive_int("channels", channels)
         preset_base, preset_mult = _GENERATOR_PRESETS.get(image_size, (None, None))
         mult = _multipliers(channel_multipliers, preset_mult, image_size)
@@ -200,12 +213,15 @@ class ResNetGenerator(nn.Module):
         widths = [base * m for m in mult]
         self.latent_dim, self.bottom_width = latent_dim, bottom
         self.input = _xavier(nn.Linear(latent_dim, widths[0] * bottom * bottom), 1.0)  # (N, w0 * b * b)
-        self.blocks = nn.Sequential(*[GeneratorBlock(widths[i], widths[i + 1]) for i in range(n_up)])
+        self.blocks = nn.ModuleList([GeneratorBlock(widths[i], widths[i + 1], num_classes=num_classes) for i in range(n_up)])
         self.output = nn.Sequential(nn.BatchNorm2d(widths[-1]), nn.ReLU(), _conv(widths[-1], channels, 3, 1.0), nn.Tanh())
 
-    def forward(self, z: Tensor) -> Tensor:
+    def forward(self, z: Tensor, labels: Optional[Tensor] = None) -> Tensor:
+        expect_labels(self, self.num_classes, labels)
         h = self.input(z.flatten(1)).view(z.shape[0], -1, self.bottom_width, self.bottom_width)  # (N, w0, b, b)
-        return self.output(self.blocks(h))  # (N, C, S, S)
+        for block in self.blocks:
+            h = block(h, labels)
+        return self.output(h)  # (N, C, S, S)
 
 
 class ResNetCritic(nn.Module):
@@ -222,6 +238,9 @@ class ResNetCritic(nn.Module):
         spectral_norm: wrap every conv and linear layer with ``torch.nn.utils.parametrizations.spectral_norm``
             (Miyato et al. 2018). The ``SNGAN`` module does this itself through the ``SpectralNorm``
             callback, so leave it ``False`` there.
+        num_classes: build a projection critic (Miyato & Koyama 2018), called ``critic(x, labels)``:
+            the score is ``linear(phi(x)) + <V[y], phi(x)>`` with ``phi`` the pooled features
+            (:class:`ProjectionHead`).
 
     Raises:
         ValueError: an argument is out of range (the message names it).
@@ -240,10 +259,12 @@ class ResNetCritic(nn.Module):
         channel_multipliers: Optional[Sequence[int]] = None,
         num_plain_blocks: Optional[int] = None,
         spectral_norm: bool = False,
+        num_classes: Optional[int] = None,
     ) -> None:
         super().__init__()
         _check_size(image_size)
         _positive_int("channels", channels)
+        self.num_classes = check_num_classes(num_classes)
         preset = _CRITIC_PRESETS.get(image_size)
         mult = _multipliers(channel_multipliers, preset[1] if preset else None, image_size)
         if base_channels is None:
@@ -263,11 +284,16 @@ class ResNetCritic(nn.Module):
         blocks += [CriticBlock(widths[-1], widths[-1], downsample=False) for _ in range(num_plain_blocks)]
         self.blocks = nn.Sequential(*blocks)
         self.output = _xavier(nn.Linear(widths[-1], 1), 1.0)
+        self.projection = ProjectionHead(widths[-1], num_classes) if num_classes is not None else None
         if spectral_norm:
             for layer in list(self.modules()):
                 if isinstance(layer, (nn.Conv2d, nn.Linear)):
                     nn.utils.parametrizations.spectral_norm(layer)
 
-    def forward(self, x: Tensor) -> Tensor:
+    def forward(self, x: Tensor, labels: Optional[Tensor] = None) -> Tensor:
+        expect_labels(self, self.num_classes, labels)
         h = F.relu(self.blocks(x)).sum(dim=(2, 3))  # (N, w): global sum pooling
-        return self.output(h).squeeze(1)  # (N,)
+        score = self.output(h).squeeze(1)  # (N,)
+        if self.projection is not None:
+            score = score + self.projection(h, labels)
+        return score
