@@ -201,3 +201,14 @@ def test_bad_conditioning_and_label_presence_are_errors():
         DCGANGenerator(latent_dim=4, image_size=8, base_channels=4, num_classes=3)(torch.randn(2, 4))
     with pytest.raises(ValueError, match="`labels`"):
         MLPGenerator()(torch.randn(2, 2), torch.zeros(2, dtype=torch.long))
+
+
+def test_dcgan_generator_class_embedding_at_the_input_is_optional():
+    """Default: a num_classes-dim embedding widens the first layer; embedding_dim=0 is conditional batch norm only."""
+    both = DCGANGenerator(latent_dim=4, image_size=8, channels=1, base_channels=4, num_classes=3)
+    assert both.net[0].in_channels == 4 + 3 and both.embedding.weight.shape == (3, 3)
+    cbn_only = DCGANGenerator(latent_dim=4, image_size=8, channels=1, base_channels=4, num_classes=3, embedding_dim=0)
+    assert cbn_only.net[0].in_channels == 4 and not hasattr(cbn_only, "embedding")
+    assert cbn_only(torch.randn(2, 4), torch.tensor([0, 2])).shape == (2, 1, 8, 8)
+    with pytest.raises(ValueError, match="`embedding_dim`"):
+        DCGANGenerator(image_size=8, num_classes=3, embedding_dim=-1)

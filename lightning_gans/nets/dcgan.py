@@ -5,7 +5,7 @@ The generator ends in ``tanh`` (samples in [-1, 1]); the critic returns logits `
 
 With ``num_classes`` set they are class-conditional (see :mod:`lightning_gans.nets.conditional`):
 the generator's batch norms become conditional batch norms (de Vries et al. 2017; Miyato & Koyama
-2018); the critic conditions by projection (default), by one-hot label channels at its input, or
+2018) and a learned class embedding is concatenated to the noise; the critic conditions by projection (default), by one-hot label channels at its input, or
 through an auxiliary class head for AC-GAN. With ``num_classes=None`` they are exactly the
 unconditional networks.
 """
@@ -57,6 +57,12 @@ class DCGANGenerator(nn.Module):
         num_classes: None (unconditional) or the number of classes; then every batch norm is a
             :class:`~lightning_gans.nets.conditional.ConditionalBatchNorm2d` and the forward is
             ``forward(z, labels)``.
+        embedding_dim: size of a learned class embedding concatenated to the noise when
+            ``num_classes`` is set (default ``num_classes``; 0: conditional batch norm only, as in
+            Miyato & Koyama 2018). The per-class scales and shifts of conditional batch norm start
+            equal for all classes and move by about one learning rate per step, so on short budgets
+            they alone learn the classes slowly; the input embedding gets the classes apart from the
+            first updates (``benchmarks/results_conditional.py``, row "projection, CBN only").
 
     Example:
         >>> g = DCGANGenerator(latent_dim=16, image_size=8, channels=1, base_channels=8, num_classes=10)
@@ -71,9 +77,13 @@ class DCGANGenerator(nn.Module):
         channels: int = 3,
         base_channels: int = 64,
         num_classes: Optional[int] = None,
+        embedding_dim: Optional[int] = None,
     ) -> None:
         super().__init__()
         self.num_classes = check_num_classes(num_classes)
+        if embedding_dim is not None and (not isinstance(embedding_dim, int) or isinstance(embedding_dim, bool) or embedding_dim < 0):
+            raise ValueError(f"`embedding_dim` must be a non-negative integer or None, got {embedding_dim!r}.")
+        cond_dim = 0 if num_classes is None else (num_classes if embedding_dim is None else embedding_dim)
         n_up = _num_resolutions(image_size)
         width = base_channels * 2 ** (n_up - 1)
 
@@ -81,7 +91,7 @@ class DCGANGenerator(nn.Module):
             return nn.BatchNorm2d(ch) if num_classes is None else ConditionalBatchNorm2d(ch, num_classes)
 
         layers: list[nn.Module] = [  # (N, latent_dim, 1, 1) -> (N, width, 4, 4)
-            nn.ConvTranspose2d(latent_dim, width, 4, 1, 0, bias=False),
+            nn.ConvTranspose2d(latent_dim + cond_dim, width, 4, 1, 0, bias=False),
             norm(width),
             nn.ReLU(True),
         ]
@@ -90,12 +100,16 @@ class DCGANGenerator(nn.Module):
             width //= 2
         layers += [nn.ConvTranspose2d(width, channels, 4, 2, 1), nn.Tanh()]
         self.net = nn.Sequential(*layers)
+        if cond_dim:
+            self.embedding = nn.Embedding(num_classes, cond_dim)
 
     def forward(self, z: Tensor, labels: Optional[Tensor] = None) -> Tensor:
         expect_labels(self, self.num_classes, labels)
-        h = z.view(z.shape[0], -1, 1, 1)
         if labels is None:
-            return self.net(h)
+            return self.net(z.view(z.shape[0], -1, 1, 1))
+        if hasattr(self, "embedding"):
+            z = torch.cat([z.flatten(1), self.embedding(labels)], dim=1)  # (N, latent_dim + embedding_dim)
+        h = z.view(z.shape[0], -1, 1, 1)
         for layer in self.net:
             h = layer(h, labels) if isinstance(layer, ConditionalBatchNorm2d) else layer(h)
         return h
