@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import re
 import subprocess
@@ -126,3 +127,40 @@ def test_version_has_one_source_and_types_ship():
     assert (Path(lightning_gans.__file__).parent / "py.typed").is_file()
     assert "py.typed" in pyproject["tool"]["setuptools"]["package-data"]["lightning_gans"]
     assert f"## [{lightning_gans.__version__}]" in (root / "CHANGELOG.md").read_text(encoding="utf-8")
+
+
+@pytest.mark.parametrize("num_classes", [None, 10])
+def test_wandb_table_of_samples_by_step_and_class(tmp_path, monkeypatch, num_classes):
+    """With an offline WandbLogger, SampleLogger logs a Table `samples_table` whose last version holds one row per
+    logged generator step (x class when conditional), columns generator_step / class / samples."""
+    wandb = pytest.importorskip("wandb")
+    from lightning.pytorch import Trainer
+    from lightning.pytorch.loggers import WandbLogger
+
+    from lightning_gans import GAN, DigitsDataModule
+    from lightning_gans.callbacks import SampleLogger
+    from lightning_gans.callbacks.sample_logger import TABLE_COLUMNS
+    from lightning_gans.nets import DCGANCritic, DCGANGenerator
+    from tests.conftest import trainer_kwargs
+
+    monkeypatch.setenv("WANDB_MODE", "offline")
+    monkeypatch.setenv("WANDB_SILENT", "true")
+    kw = {} if num_classes is None else {"num_classes": num_classes}
+    model = GAN(DCGANGenerator(8, 8, 1, 8, **kw), DCGANCritic(8, 1, 8, **kw), latent_dim=8, noise_seed=0, **kw)
+    data = DigitsDataModule(batch_size=16, **({} if num_classes is None else {"conditional": True}))
+    logger = WandbLogger(save_dir=str(tmp_path), offline=True, project="tests")
+    cb = SampleLogger(every_n_generator_steps=1, num_samples=8, nrow=4)
+    try:
+        Trainer(**trainer_kwargs(max_steps=4, logger=logger, callbacks=[cb])).fit(model, data)
+    finally:
+        wandb.finish()
+    tables = sorted((tmp_path / "wandb").glob("offline-run-*/files/media/table/samples_table_*.table.json"), key=os.path.getmtime)
+    assert tables, "no table file written"
+    last = json.loads(tables[-1].read_text())
+    assert last["columns"] == list(TABLE_COLUMNS)
+    steps = [row[0] for row in last["data"]]
+    classes = [row[1] for row in last["data"]]
+    if num_classes is None:
+        assert steps == [1, 2] and classes == ["all", "all"]  # 4 batches, n_critic 1: generator steps 1, 2
+    else:
+        assert steps == [1] * 10 + [2] * 10 and classes == list(range(10)) * 2

@@ -173,7 +173,7 @@ def test_sample_grids_reach_wandb(tmp_path, offline):
     rows = _history(_finished_records(run))
     image_rows = [r for r in rows if "samples/_type" in r]
     assert [r["trainer/global_step"] for r in image_rows] == [4, 8]
-    assert all(r["samples/width"] == r["samples/height"] == 4 * 10 + 2 for r in image_rows)
+    assert all(r["samples/width"] == r["samples/height"] == 4 * (8 * 8 + 2) + 2 for r in image_rows)  # 8x8 images upscaled x8 to >= 256 px
     assert [r["samples/captions"] for r in image_rows] == [["generator step 2"], ["generator step 4"]]
     for r in image_rows:
         (name,) = r["samples/filenames"]

@@ -11,7 +11,11 @@ from torch import Tensor
 from lightning_gans.callbacks._images import MIN_SIDE, EveryNGeneratorSteps, image_grid, log_image
 from lightning_gans.protocol import require, split_batch
 
-__all__ = ["SampleLogger"]
+__all__ = ["SampleLogger", "TABLE_COLUMNS"]
+
+TABLE_COLUMNS = ("generator_step", "class", "samples")
+"""Columns of the W&B Table of samples: the generator step, the class (``"all"`` when unconditional), the images."""
+_TABLE_SIDE = 64  # per-class strips in the table are one row of images: keep them small
 
 
 class SampleLogger(EveryNGeneratorSteps):
@@ -53,6 +57,8 @@ class SampleLogger(EveryNGeneratorSteps):
         log_on_train_end: also log the final generator state when training ends.
         log_real: log one grid of real training images (``<key>_real``) with the first grid.
         min_side: minimum grid side in pixels (nearest-neighbour upscaling; 1 keeps the native size).
+        wandb_table: with a ``WandbLogger``, also log a W&B Table ``<key>_table`` with one row per
+            logged generator step (and class, for conditional modules): columns :data:`TABLE_COLUMNS`.
 
     Example:
         >>> trainer = Trainer(callbacks=[SampleLogger(every_n_generator_steps=500)])  # doctest: +SKIP
@@ -71,6 +77,7 @@ class SampleLogger(EveryNGeneratorSteps):
         log_on_train_end: bool = True,
         log_real: bool = True,
         min_side: int = MIN_SIDE,
+        wandb_table: bool = True,
     ) -> None:
         for name, value in (("every_n_generator_steps", every_n_generator_steps), ("num_samples", num_samples), ("nrow", nrow), ("min_side", min_side)):
             if not isinstance(value, int) or isinstance(value, bool) or value < 1:
@@ -90,6 +97,8 @@ class SampleLogger(EveryNGeneratorSteps):
         self.log_on_train_end = log_on_train_end
         self.log_real = log_real
         self.min_side = min_side
+        self.wandb_table = wandb_table
+        self._table_rows: list[list[Any]] = []  # rows of the W&B Table so far (this process's run)
         self._last_logged = -1  # generator step of the last grid
         self._real: Optional[Tensor] = None  # real images collected from the first training batches
         self._real_logged = False
@@ -108,12 +117,19 @@ class SampleLogger(EveryNGeneratorSteps):
 
     def grid(self, pl_module: LightningModule) -> Tensor:
         """The current grid, ``(H, W, 3)`` uint8 with sides >= ``min_side``, from the fixed noise batch."""
+        images, _ = self.samples(pl_module)
+        return image_grid(images, self.value_range, self.nrow, self.min_side)  # (H, W, 3)
+
+    def samples(self, pl_module: LightningModule) -> tuple[Tensor, Optional[Tensor]]:
+        """The grid's images ``(N, C, H, W)`` and, for a conditional module, their labels ``(N,)`` (else ``None``)."""
+        labels = None
         rng = torch.Generator(device=pl_module.device).manual_seed(self.noise_seed)
         num_classes = getattr(pl_module, "num_classes", None)
         if num_classes:  # row k: class k; column j: noise z_j in every row
             noise = pl_module.sample_noise(self.nrow, rng).repeat(num_classes, 1)  # (K * nrow, latent_dim)
             labels = torch.arange(num_classes, device=pl_module.device).repeat_interleave(self.nrow)
             images = pl_module.sample(len(labels), labels=labels, noise=noise)
+            labels = labels.cpu()
         else:
             images = pl_module.sample(self.num_samples, rng=rng)
         if images.dim() != 4 or images.shape[1] not in (1, 3):
@@ -121,7 +137,7 @@ class SampleLogger(EveryNGeneratorSteps):
                 f"SampleLogger needs images (N, C, H, W) with C in (1, 3), got {tuple(images.shape)}; "
                 "for 2-D points use `ToyPlot`."
             )
-        return image_grid(images, self.value_range, self.nrow, self.min_side)  # (H, W, 3)
+        return images.detach().cpu(), labels
 
     def _log(self, trainer: Trainer, pl_module: LightningModule) -> None:
         step = pl_module.generator_steps
@@ -130,12 +146,31 @@ class SampleLogger(EveryNGeneratorSteps):
             return
         if self._real is not None and len(self._real) >= self.num_samples:
             self._log_real(trainer)
+        images, labels = self.samples(pl_module)
         sent = log_image(
-            trainer, self.key, self.grid(pl_module), step=trainer.global_step,
+            trainer, self.key, image_grid(images, self.value_range, self.nrow, self.min_side), step=trainer.global_step,
             caption=f"generator step {step}", png_name=f"{self.key.replace('/', '_')}_g{step:07d}.png",
             dirpath=self.dirpath, save_png=self.save_png,
         )
+        if self.wandb_table:
+            self._log_table(trainer, step, images, labels)
         self.history.append((step, sent))
+
+    def _log_table(self, trainer: Trainer, step: int, images: Tensor, labels: Optional[Tensor]) -> None:
+        """Add this step's rows to the W&B Table ``<key>_table`` (generator step, class, images) and log it whole."""
+        from lightning.pytorch.loggers import WandbLogger
+
+        loggers = [lg for lg in trainer.loggers if isinstance(lg, WandbLogger)]
+        if not loggers:
+            return
+        import wandb
+
+        groups = [("all", images)] if labels is None else [(int(k), images[labels == k]) for k in labels.unique(sorted=True)]
+        for name, group in groups:
+            strip = image_grid(group, self.value_range, self.nrow, min_side=_TABLE_SIDE)
+            self._table_rows.append([step, name, wandb.Image(strip.numpy(), caption=f"generator step {step}, class {name}")])
+        for logger in loggers:
+            logger.log_table(key=f"{self.key}_table", columns=list(TABLE_COLUMNS), data=list(self._table_rows), step=trainer.global_step)
 
     def on_train_end(self, trainer: Trainer, pl_module: LightningModule) -> None:
         super().on_train_end(trainer, pl_module)
