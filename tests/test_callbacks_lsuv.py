@@ -206,3 +206,16 @@ def test_arguments_are_validated(kwargs, error, match):
     """Bad arguments raise an error naming the argument."""
     with pytest.raises(error, match=match):
         LSUVInit(**kwargs)
+
+
+def test_output_layers_false_leaves_each_nets_last_layer_untouched():
+    """`LSUVInit(output_layers=False)`: the last Linear/Conv of each net keeps its weights bit for bit; the others get unit variance."""
+    model = toy_model()
+    last = {name: [p.clone() for p in getattr(model, name).net[-1].parameters()] for name in ("generator", "critic")}
+    real = ToyDataModule(batch_size=256, seed=0).distribution.sample(256, torch.Generator().manual_seed(1))
+    results = LSUVInit(tol=0.1, output_layers=False).initialize(model, real)
+    assert list(results["generator"]) == ["net.0", "net.2", "net.4"]  # net.6, the output layer, is skipped
+    assert all(abs(v - 1) < 0.1 for r in results.values() for v in r.values())
+    for name, params in last.items():
+        for before, after in zip(params, getattr(model, name).net[-1].parameters()):
+            torch.testing.assert_close(after, before, rtol=0, atol=0)

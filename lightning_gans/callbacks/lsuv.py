@@ -36,6 +36,7 @@ def lsuv_init_(
     tol: float = 0.1,
     max_iters: int = 10,
     generator: Optional[torch.Generator] = None,
+    output_layer: bool = True,
 ) -> dict[str, float]:
     """LSUV, Algorithm 1 of Mishkin & Matas 2016 (https://arxiv.org/abs/1511.06422), in place.
 
@@ -59,6 +60,9 @@ def lsuv_init_(
         tol: tolerance on the output variance (> 0; the paper's ``Tol_var`` = 0.1).
         max_iters: maximum rescalings per layer (>= 1).
         generator: RNG of the orthonormal matrices (default: the global RNG).
+        output_layer: also initialise the last Linear/Conv layer in forward order. ``False`` leaves
+            it exactly as it was: its scale is the net's output scale (the generator's pre-tanh
+            range, the critic's score scale), which unit variance does not serve.
 
     Returns:
         ``{layer name: final output variance}`` of every rescaled layer, in forward order.
@@ -71,15 +75,17 @@ def lsuv_init_(
         raise ValueError(f"LSUV found no Linear/Conv layer in {type(net).__name__}: nothing to initialise.")
     was_training = net.training
     buffers = {name: b.clone() for name, b in net.named_buffers()}
-    for layer in layers.values():
-        nn.init.orthogonal_(_weight(layer), generator=generator)
-
     outputs: dict[str, Tensor] = {}
     hooks = [m.register_forward_hook(_recorder(name, outputs)) for name, m in layers.items()]
     net.train()
     try:
         net(inputs)  # dict insertion order of `outputs` is the forward order
-        order = [name for name in outputs if not is_spectral_normed(layers[name])]
+        skipped = set() if output_layer or not outputs else {next(reversed(outputs))}
+        for name, layer in layers.items():
+            if name not in skipped:
+                nn.init.orthogonal_(_weight(layer), generator=generator)
+        net(inputs)
+        order = [name for name in outputs if name not in skipped and not is_spectral_normed(layers[name])]
         variances = {}
         for name in order:
             w = _weight(layers[name])
@@ -156,6 +162,9 @@ class LSUVInit(Callback):
         critic: initialise the critic.
         noise_batch_size: noise samples for the generator's forward passes (>= 2).
         seed: seed of everything LSUV draws.
+        output_layers: also initialise each net's last Linear/Conv layer (Mishkin & Matas do).
+            ``False`` leaves it as it was: its scale is the net's output scale (the generator's
+            pre-tanh range, the critic's score scale); see ``benchmarks/lsuv_digits.py``.
 
     Raises:
         ValueError: an argument is out of range, or a selected network has no Linear/Conv layer.
@@ -173,13 +182,14 @@ class LSUVInit(Callback):
         critic: bool = True,
         noise_batch_size: int = 256,
         seed: int = 0,
+        output_layers: bool = True,
     ) -> None:
         if isinstance(tol, bool) or not isinstance(tol, (int, float)) or not tol > 0:
             raise ValueError(f"`tol` must be a number > 0, got {tol!r}.")
         for name, value, low in (("max_iters", max_iters, 1), ("noise_batch_size", noise_batch_size, 2)):
             if not isinstance(value, int) or isinstance(value, bool) or value < low:
                 raise ValueError(f"`{name}` must be an integer >= {low}, got {value!r}.")
-        for name, value in (("generator", generator), ("critic", critic)):
+        for name, value in (("generator", generator), ("critic", critic), ("output_layers", output_layers)):
             if not isinstance(value, bool):
                 raise TypeError(f"`{name}` must be a bool, got {value!r}.")
         if not (generator or critic):
@@ -190,6 +200,7 @@ class LSUVInit(Callback):
         self.max_iters = max_iters
         self.noise_batch_size = noise_batch_size
         self.seed = seed
+        self.output_layers = output_layers
         self._nets = [name for name, on in (("generator", generator), ("critic", critic)) if on]
         #: ``{"generator"|"critic": {layer: final variance}}``; empty until LSUV has run.
         self.results: dict[str, dict[str, float]] = {}
@@ -230,11 +241,11 @@ class LSUVInit(Callback):
             results = {}
             if "generator" in self._nets:
                 z = _noise(pl_module, self.noise_batch_size, rng, device)
-                results["generator"] = lsuv_init_(pl_module.generator, z, self.tol, self.max_iters, rng)
+                results["generator"] = lsuv_init_(pl_module.generator, z, self.tol, self.max_iters, rng, self.output_layers)
             if "critic" in self._nets:
                 if real is None:
                     raise ValueError("LSUVInit.initialize: `real` is required to initialise the critic.")
-                results["critic"] = lsuv_init_(pl_module.critic, real.to(device), self.tol, self.max_iters, rng)
+                results["critic"] = lsuv_init_(pl_module.critic, real.to(device), self.tol, self.max_iters, rng, self.output_layers)
         self.results = results
         return results
 
