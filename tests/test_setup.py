@@ -334,12 +334,16 @@ class TestDiagnose:
 
 
 def test_makefile_runs_the_readme_commands():
-    """`make test` runs the README's test command in the env; `make demo` runs the demo script; both set up first."""
+    """`make test` runs the README's test command in the env, `make demo` the demo, both after the set-up; README and CI lead with them."""
     makefile = (ROOT / "Makefile").read_text()
     assert "test: setup\n\t$(VENV)/bin/python -m pytest $(PYTEST_ARGS)\n" in makefile
     assert "PYTEST_ARGS ?= -q\n" in makefile and "demo: setup\n" in makefile
-    assert "python -m pytest -q" in (ROOT / "README.md").read_text()
-    assert "make test" in (ROOT / ".ci" / "run").read_text()
+    readme = (ROOT / "README.md").read_text()
+    assert "python -m pytest -q" in readme
+    first_section = readme.split("\n## ", 2)[1]  # the README opens with the two commands, before anything else
+    assert "```bash\nmake demo" in first_section and "\nmake test" in first_section
+    ci = (ROOT / ".ci" / "run").read_text()
+    assert ci.rstrip().endswith("make test"), "CI's status must be `make test`'s"
 
 
 # ----------------------------------------------------------------------------------------------
