@@ -27,6 +27,7 @@ __all__ = [
     "has_submodule",
     "hparams_dict",
     "torch_fidelity_forward",
+    "workspace_spec_json",
 ]
 
 # -- torch -------------------------------------------------------------------------------------
@@ -142,3 +143,15 @@ class CheckpointHparamsCLI(LightningCLI):
 
     def _subcommand_parser(self, subcommand: str) -> Any:
         return self._subcommand_parsers[subcommand]
+
+
+
+# -- wandb-workspaces: the JSON a Workspace would send (lightning_gans/wandb_workspace.py) ---------
+def workspace_spec_json(workspace: Any) -> str:
+    """The view spec ``workspace.save()`` would upload, as JSON, built offline.
+
+    ``Workspace._to_model()`` is the private step ``save()`` runs before its network call. Public
+    alternative considered: ``save()`` itself (needs a W&B login and network) and ``Workspace``'s
+    pydantic dump (the user-facing model, not the spec W&B stores). Checked: wandb-workspaces 0.4.13.
+    """
+    return workspace._to_model().model_dump_json()
