@@ -513,7 +513,7 @@ class AdversarialModule(LightningModule):
         self._latest.update(diagnostics)
         if self._logs_due():
             for name, value in self._latest.items():
-                self.log(name, value, prog_bar=name != GENERATOR_STEP)
+                self.log(name, value, prog_bar=True)  # the bar shows train/generator_step too
         return diagnostics
 
     def _logs_due(self) -> bool:
@@ -546,6 +546,9 @@ class AdversarialModule(LightningModule):
         _check_checkpoint_class(self, checkpoint)
         _keep_cli_config(self, checkpoint)
         restore_spectral_norm(self, checkpoint)  # before load_state_dict: re-wrap layers saved with spectral norm
+        from lightning_gans.callbacks.ema import attach_saved_ema
+
+        attach_saved_ema(self, checkpoint)  # loaded without a Trainer: sample() uses the saved EMA generator
         state = checkpoint.get(_CHECKPOINT_KEY)
         if state is None:
             return

@@ -1,4 +1,4 @@
-"""GeneratorEMA: an exact EMA of the generator's parameters, kept out of the module, restored on resume."""
+"""GeneratorEMA: an exact EMA of the generator's parameters, kept out of the module, restored on resume and reload."""
 
 from __future__ import annotations
 
@@ -66,7 +66,8 @@ def test_ema_is_not_a_submodule_and_checkpoint_loads_without_the_callback(tmp_pa
 
     fresh = lambda: (MLPGenerator(2, 2, 16, 2), MLPCritic(2, 16, 2))  # noqa: E731
     loaded = GAN.load_from_checkpoint(tmp_path / "last.ckpt", generator=fresh()[0], critic=fresh()[1])
-    assert loaded.ema_generator is None
+    assert loaded.ema_generator is not None  # attached on load (see test_reloaded_module_samples_from_the_ema)
+    loaded.ema_generator = None
     restored = load_ema_generator(loaded, tmp_path / "last.ckpt")
     assert loaded.ema_generator is restored
     for a, b in zip(restored.state_dict().values(), model.ema_generator.state_dict().values()):
@@ -138,3 +139,25 @@ def test_arguments_are_validated(kwargs, error, match):
     """Bad arguments raise an error naming the argument."""
     with pytest.raises(error, match=match):
         GeneratorEMA(**kwargs)
+
+
+def test_reloaded_module_samples_from_the_ema(tmp_path):
+    """GAN.load_from_checkpoint(path).sample(n) comes from the saved average (not the raw generator), with no
+    callback and no extra call; a fit resumed from that checkpoint without GeneratorEMA samples the raw generator."""
+    model = toy_model()
+    ckpt = ModelCheckpoint(dirpath=tmp_path, filename="last")
+    Trainer(max_steps=6, callbacks=[GeneratorEMA(decay=0.5), ckpt], **trainer_kwargs(enable_checkpointing=True)).fit(model, toy_data())
+
+    fresh = lambda: (MLPGenerator(2, 2, 16, 2), MLPCritic(2, 16, 2))  # noqa: E731
+    loaded = GAN.load_from_checkpoint(tmp_path / "last.ckpt", generator=fresh()[0], critic=fresh()[1])
+    z = torch.randn(16, 2)
+    with torch.no_grad():
+        expected = model.ema_generator(z)
+        raw = loaded.generator.eval()(z)
+    assert loaded.ema_generator is not None
+    torch.testing.assert_close(loaded.sample(16, noise=z), expected, rtol=0, atol=0)
+    assert not torch.allclose(loaded.sample(16, noise=z), raw)
+
+    resumed = toy_model()
+    Trainer(max_steps=8, **trainer_kwargs()).fit(resumed, toy_data(), ckpt_path=tmp_path / "last.ckpt")
+    assert resumed.ema_generator is None  # no stale average attached by the resume

@@ -164,3 +164,18 @@ def test_wandb_table_of_samples_by_step_and_class(tmp_path, monkeypatch, num_cla
         assert steps == [1, 2] and classes == ["all", "all"]  # 4 batches, n_critic 1: generator steps 1, 2
     else:
         assert steps == [1] * 10 + [2] * 10 and classes == list(range(10)) * 2
+
+
+def test_progress_bar_shows_the_generator_step():
+    """The progress bar's metrics hold train/generator_step = generator updates done (2 after 6 batches at n_critic 2)."""
+    from lightning.pytorch import Trainer
+
+    from lightning_gans import WGANGP, ToyDataModule
+    from lightning_gans.modules import GENERATOR_STEP
+    from lightning_gans.nets import MLPCritic, MLPGenerator
+    from tests.conftest import trainer_kwargs
+
+    model = WGANGP(MLPGenerator(2, 2, 16, 2), MLPCritic(2, 16, 2), latent_dim=2, n_critic=2, noise_seed=0)
+    trainer = Trainer(**trainer_kwargs(max_steps=6, log_every_n_steps=3))
+    trainer.fit(model, ToyDataModule(batch_size=16, batches_per_epoch=10))
+    assert trainer.progress_bar_metrics[GENERATOR_STEP] == 2.0
