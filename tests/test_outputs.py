@@ -179,3 +179,38 @@ def test_progress_bar_shows_the_generator_step():
     trainer = Trainer(**trainer_kwargs(max_steps=6, log_every_n_steps=3))
     trainer.fit(model, ToyDataModule(batch_size=16, batches_per_epoch=10))
     assert trainer.progress_bar_metrics[GENERATOR_STEP] == 2.0
+
+
+def test_wandb_checkpoint_artifacts_carry_the_ema(tmp_path, monkeypatch):
+    """WandbLogger(log_model="all") uploads each checkpoint as a `model` artifact (staged offline); the staged file
+    reloads with load_from_checkpoint into a module that samples from the saved EMA generator."""
+    wandb = pytest.importorskip("wandb")
+    from lightning.pytorch import Trainer
+    from lightning.pytorch.callbacks import ModelCheckpoint
+    from lightning.pytorch.loggers import WandbLogger
+
+    from lightning_gans import GAN, ToyDataModule
+    from lightning_gans.callbacks import GeneratorEMA
+    from lightning_gans.nets import MLPCritic, MLPGenerator
+    from tests.test_wandb_offline import _finished_records, _run_dir
+
+    monkeypatch.setenv("WANDB_MODE", "offline")  # offline through the environment: Lightning refuses offline=True with log_model
+    monkeypatch.setenv("WANDB_SILENT", "true")
+    monkeypatch.setenv("WANDB_DATA_DIR", str(tmp_path / "wandb_data"))  # artifact staging
+    model = GAN(MLPGenerator(2, 2, 16, 2), MLPCritic(2, 16, 2), latent_dim=2, noise_seed=0)
+    ema = GeneratorEMA(decay=0.5)
+    logger = WandbLogger(save_dir=str(tmp_path), project="tests", log_model="all")
+    try:
+        Trainer(accelerator="cpu", devices=1, max_steps=4, logger=logger, enable_progress_bar=False, enable_model_summary=False,
+                log_every_n_steps=2, callbacks=[ema, ModelCheckpoint(dirpath=tmp_path / "ckpt")]).fit(
+            model, ToyDataModule(batch_size=16, batches_per_epoch=4))
+    finally:
+        wandb.finish()
+    records = _finished_records(_run_dir(tmp_path))
+    artifacts = [r.artifact for r in records if r.WhichOneof("record_type") == "artifact"]
+    assert artifacts and all(a.type == "model" for a in artifacts)
+    (entry,) = [e for e in artifacts[-1].manifest.contents if e.path == "model.ckpt"]
+    loaded = GAN.load_from_checkpoint(entry.local_path, generator=MLPGenerator(2, 2, 16, 2), critic=MLPCritic(2, 16, 2))
+    z = torch.randn(8, 2)
+    with torch.no_grad():
+        assert torch.equal(loaded.sample(8, noise=z), ema.ema_generator(z))
