@@ -121,14 +121,18 @@ def plot(thetas: list[float], w_est: list[list[float]], js_est: list[list[float]
     left.set_xlabel("$\\theta$")
     left.set_title("Earth-Mover: continuous, slope 1")
     left.legend(fontsize=8)
-    right.plot([t for t in fine if t != 0], [js_divergence(t) for t in fine if t != 0], color="black", lw=2, label="JS (analytic): log 2")
-    right.scatter([0.0], [0.0], color="black", zorder=4)
+    for side in (-1, 1):  # log 2 on each side of 0, open at 0 where JS drops to 0
+        half = [t for t in fine if side * t > 0]
+        right.plot(half, [js_divergence(t) for t in half], color="black", lw=2, label="JS (analytic)" if side > 0 else None)
+    right.scatter([0.0], [LOG2], s=40, facecolors="white", edgecolors="black", zorder=5)
+    right.scatter([0.0], [0.0], s=40, color="black", zorder=5)
     for k, row in enumerate(zip(*js_est)):
-        right.scatter(thetas, row, s=18, color="tab:red", label="GAN discriminator bound (per seed)" if k == 0 else None, zorder=3)
+        right.scatter(thetas, row, s=14, color="tab:red", label="GAN discriminator bound (per seed)" if k == 0 else None, zorder=6)
     right.set_ylim(-0.05, 0.8)
+    right.set_xlim(-1.05, 1.05)
     right.set_xlabel("$\\theta$")
     right.set_title("Jensen-Shannon: jumps to log 2, flat")
-    right.legend(fontsize=8, loc="lower right")
+    right.legend(fontsize=8, loc="center right")
     fig.suptitle("WGAN paper, Example 1: $P_0=(0,Z)$ vs $P_\\theta=(\\theta,Z)$, $Z\\sim U[0,1]$")
     fig.tight_layout()
     path.parent.mkdir(parents=True, exist_ok=True)
