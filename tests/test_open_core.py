@@ -347,3 +347,11 @@ def test_lazy_r1_is_one_config_line_through_the_console_script(tmp_path):
     model = GAN.load_from_checkpoint(tmp_path / "ckpt" / "last.ckpt")
     assert (model.penalty_every, model.penalty_weight, model.hparams.penalty) == (16, 5.0, "r1")
     assert model.critic_steps == 2 and model.generator_steps == 2
+
+
+def test_critic_scores_is_a_deprecated_alias_of_discriminate():
+    model = GAN(*_nets(), latent_dim=2)
+    x = torch.randn(5, 2)
+    with pytest.warns(DeprecationWarning, match="discriminate"):
+        scores = model.critic_scores(x)
+    assert torch.equal(scores, model.discriminate(x))
