@@ -137,6 +137,15 @@ def evaluate(args: argparse.Namespace) -> tuple[dict[str, float], dict[str, Any]
             raise CommandError(f"`--{name}` must be >= {2 - (name == 'batch_size')}, got {value}.")
 
     run = load_run(args.ckpt_path, ema=not args.no_ema) if args.ckpt_path is not None else None
+    if run is not None:
+        from lightning_gans.commands._run import generate
+
+        probe, _ = generate(run.module, 2, seed=0)
+        if probe.dim() != 4:
+            raise CommandError(
+                f"`--ckpt_path`: the generator makes samples of shape {tuple(probe.shape[1:])}, not images; FID/IS/KID need "
+                "images. For 2-D toy runs use `lightning-gans sample --out plot.png` and lightning_gans.metrics_toy."
+            )
     run_metrics = (run.callback_args("GANMetrics") if run is not None else None) or {}
     data_range = run.value_range() if run is not None else (-1.0, 1.0)
     real, real_what = _real_dataset(args.real, run, data_range)
@@ -145,23 +154,27 @@ def evaluate(args: argparse.Namespace) -> tuple[dict[str, float], dict[str, Any]
     fake_folder = ImageFolderDataset(args.fake, data_range, "--fake") if args.fake is not None else None
     num_samples = len(fake_folder) if fake_folder is not None else (args.num_samples or int(run_metrics.get("num_samples", 10_000)))
 
-    metrics = GANMetrics(
-        num_samples=num_samples,
-        feature_extractor=extractor,
-        feature_extractor_weights_path=args.feature_extractor_weights_path or run_metrics.get("feature_extractor_weights_path"),
-        antialias=bool(run_metrics.get("antialias", False)),
-        data_range=data_range,
-        real_samples=real,
-        num_real=args.num_real if args.num_real is not None else run_metrics.get("num_real"),
-        cache_dir=args.cache_dir or run_metrics.get("cache_dir"),
-        cache=not args.no_cache,
-        batch_size=args.batch_size,
-        kid_subsets=int(run_metrics.get("kid_subsets", 100)),
-        kid_subset_size=int(run_metrics.get("kid_subset_size", 1000)),
-        isc_splits=int(run_metrics.get("isc_splits", 10)),
-        seed=seed,
-        every_n_epochs=None,
-    )
+    try:
+        metrics = GANMetrics(
+            num_samples=num_samples,
+            feature_extractor=extractor,
+            feature_extractor_weights_path=args.feature_extractor_weights_path or run_metrics.get("feature_extractor_weights_path"),
+            antialias=bool(run_metrics.get("antialias", False)),
+            data_range=data_range,
+            real_samples=real,
+            num_real=args.num_real if args.num_real is not None else run_metrics.get("num_real"),
+            cache_dir=args.cache_dir or run_metrics.get("cache_dir"),
+            cache=not args.no_cache,
+            batch_size=args.batch_size,
+            kid_subsets=int(run_metrics.get("kid_subsets", 100)),
+            kid_subset_size=int(run_metrics.get("kid_subset_size", 1000)),
+            isc_splits=int(run_metrics.get("isc_splits", 10)),
+            seed=seed,
+            every_n_epochs=None,
+        )
+    except FileNotFoundError as err:  # Inception weights: the message says where to get them
+        raise CommandError(str(err).replace("`feature_extractor_weights_path`", "`--feature_extractor_weights_path`")
+                           + " Or pass `--feature_extractor digits` for digit-like data.") from None
     trainer = _LocalTrainer()
     if run is not None:
         module = run.module
