@@ -151,6 +151,14 @@ def _optimizer_factory(name: str, value: Any) -> Optional[OptimizerCallable]:
     return value
 
 
+def _build_optimizer(name: str, factory: OptimizerCallable, net: nn.Module) -> Optimizer:
+    """``factory(net.parameters())``; a failure (e.g. ``lr="1e-4"`` from a hand-written config) names the argument."""
+    try:
+        return factory(net.parameters())
+    except (TypeError, ValueError) as err:
+        raise type(err)(f"`{name}` could not build the {name.removesuffix('_optimizer')}'s optimizer: {err}") from err
+
+
 def _new_style_penalty(penalty: Callable[..., Tensor]) -> Penalty:
     """A penalty with the 6-argument signature; 0.1's 5-argument ones are adapted with a warning."""
     try:
@@ -486,7 +494,10 @@ class AdversarialModule(LightningModule):
     # ----------------------------------------------------------------------------------------
     # Lightning hooks
     def configure_optimizers(self) -> list[Optimizer]:
-        return [self._generator_optimizer(self.generator.parameters()), self._critic_optimizer(self.critic.parameters())]
+        return [
+            _build_optimizer("generator_optimizer", self._generator_optimizer, self.generator),
+            _build_optimizer("critic_optimizer", self._critic_optimizer, self.critic),
+        ]
 
     def setup(self, stage: str) -> None:
         from lightning_gans._strategies import prepare_strategy
@@ -540,6 +551,7 @@ class AdversarialModule(LightningModule):
             "cycle_position": self._cycle_position,
             "noise_seed": self.noise_seed,
             "global_rng": _global_rng_state(),
+            "class_path": f"{type(self).__module__}.{type(self).__qualname__}",  # any other class refuses to load it
         }
 
     def on_load_checkpoint(self, checkpoint: dict[str, Any]) -> None:
@@ -691,12 +703,16 @@ def _set_global_rng_state(state: dict[str, Any]) -> None:
 
 
 def _check_checkpoint_class(module: AdversarialModule, checkpoint: dict[str, Any]) -> None:
-    """Refuse to load a CLI-made subclass checkpoint through a base class.
+    """Refuse to load a checkpoint of one module class through another (e.g. a GAN's into a WGANGP).
 
     Lightning's ``load_from_checkpoint`` drops the CLI's ``_class_path`` when the class it is called
-    on has no ``**kwargs``, and would silently build the base class with the subclass's weights.
+    on has no ``**kwargs``, and would silently build the base class with the subclass's weights; a
+    checkpoint of another class would load its weights into this one. The class is the one the
+    module recorded in its checkpoint state, else the CLI's ``_class_path``.
     """
-    class_path = (checkpoint.get("hyper_parameters") or {}).get("_class_path")
+    state = checkpoint.get(_CHECKPOINT_KEY)
+    class_path = state.get("class_path") if isinstance(state, dict) else None
+    class_path = class_path or (checkpoint.get("hyper_parameters") or {}).get("_class_path")
     if not isinstance(class_path, str) or "." not in class_path:
         return
     module_name, _, name = class_path.rpartition(".")
@@ -704,7 +720,7 @@ def _check_checkpoint_class(module: AdversarialModule, checkpoint: dict[str, Any
         saved_cls = getattr(importlib.import_module(module_name), name)
     except (ImportError, AttributeError):
         return
-    if saved_cls is not type(module) and issubclass(saved_cls, type(module)):
+    if saved_cls is not type(module):
         raise TypeError(f"This checkpoint holds a {class_path}: load it with `{name}.load_from_checkpoint(...)`.")
 
 

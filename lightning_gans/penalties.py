@@ -35,6 +35,7 @@ __all__ = [
 Critic = Callable[[Tensor], Tensor]
 
 _EPS = 1e-12
+_MAX_INPUT_GRAD_SCALE = 2.0**10  # cap on ``grad_scale`` in :func:`input_gradients` (fp16 holds values up to 65504)
 
 
 def _rng(rng: Optional[torch.Generator], generator: Optional[torch.Generator]) -> Optional[torch.Generator]:
@@ -68,13 +69,16 @@ def input_gradients(critic: Critic, inputs: Tensor, grad_scale: Optional[float] 
     Args:
         critic: maps ``(N, *S)`` to ``(N,)`` or ``(N, 1)``.
         inputs: the points to differentiate at (detached here).
-        grad_scale: loss scale of a ``GradScaler``; the output is multiplied by it before
-            differentiation and the gradients divided by it afterwards.
+        grad_scale: loss scale of a ``GradScaler``; the output is multiplied by it (capped at
+            2**10) before differentiation and the gradients divided by it afterwards.
         create_graph: keep the graph so that a penalty of these gradients can be backpropagated.
     """
     inputs = inputs.detach().requires_grad_(True)
     scores = critic(inputs)
     if grad_scale is not None:
+        # The scale lifts small input gradients out of fp16's subnormals; 2**10 is enough (tests/test_precision.py).
+        # The GradScaler's 65536 is not: the gradient flowing back into an fp16 critic would be inf (fp16 max 65504).
+        grad_scale = min(float(grad_scale), _MAX_INPUT_GRAD_SCALE)
         scores = scores.float() * grad_scale  # in fp32: under fp16 autocast, scores * 65536 overflows (max 65504)
     (grads,) = torch.autograd.grad(scores.sum(), inputs, create_graph=create_graph)
     grads = grads.float()
