@@ -43,6 +43,7 @@ from lightning_gans.losses import AdversarialLoss, get_loss
 from lightning_gans.protocol import grad_scale, scores_per_sample, split_batch
 
 __all__ = [
+    "ACGAN",
     "AdversarialModule",
     "GAN",
     "WGAN",
@@ -128,6 +129,10 @@ PENALTY = "train/penalty"
 GRADIENT_PENALTY = "train/gradient_penalty"
 GENERATOR_STEP = "train/generator_step"  # generator updates so far: the x-axis for dashboards
 REAL_SIGN = "train/real_sign"  # E[sign(D(real))] of a critic update: ADA's overfitting heuristic r_t
+CLASSIFIER_LOSS_REAL = "train/classifier_loss_real"  # ACGAN: CE of the critic's class head on real samples
+CLASSIFIER_LOSS_FAKE = "train/classifier_loss_fake"  # ACGAN: ... on generated samples (critic update)
+CLASSIFIER_ACCURACY_REAL = "train/classifier_accuracy_real"  # ACGAN: the head's accuracy on real samples
+CLASSIFIER_LOSS_GENERATOR = "train/classifier_loss_generator"  # ACGAN: CE of the generated samples (generator update)
 
 _CHECKPOINT_KEY = "lightning_gans"
 _MIX = 0x9E3779B97F4A7C15  # odd 64-bit constants that spread seeds (splitmix64)
@@ -321,6 +326,7 @@ class AdversarialModule(LightningModule):
             ValueError: the critic's output is not one score per sample (naming `critic`).
         """
         critic = self._forward("critic")
+        _check_labels_given(labels, self.num_classes)
         scores = critic(x) if self.num_classes is None else critic(x, labels)
         return scores_per_sample(scores, x.shape[0])
 
@@ -666,7 +672,16 @@ def _compile_options(value: Union[bool, dict[str, Any]]) -> Optional[dict[str, A
 
 
 def _run_generator(net: nn.Module, z: Tensor, labels: Optional[Tensor], num_classes: Optional[int]) -> Tensor:
+    _check_labels_given(labels, num_classes)
     return net(z) if num_classes is None else net(z, labels)
+
+
+def _check_labels_given(labels: Optional[Tensor], num_classes: Optional[int]) -> None:
+    """Labels for a conditional module's nets, none for an unconditional one's (they would be silently ignored)."""
+    if num_classes is None and labels is not None:
+        raise ValueError("`labels` given, but this module is unconditional (`num_classes` is None).")
+    if num_classes is not None and labels is None:
+        raise ValueError(f"`labels` are required: this module is conditional (`num_classes`={num_classes}).")
 
 
 def _checked_labels(labels: Tensor, n: int, num_classes: int) -> Tensor:
@@ -937,3 +952,137 @@ class SNGAN(AdversarialModule):
         from lightning_gans.callbacks.spectral_norm import SpectralNorm  # at fit time: modules import no callback
 
         return [SpectralNorm(critic=True, generator=False)]
+
+
+class ACGAN(AdversarialModule):
+    """AC-GAN: a conditional generator against a critic with an auxiliary classifier (Odena et al. 2017, https://arxiv.org/abs/1610.09585).
+
+    The critic's adversarial score ignores the label; its class head, reached through
+    ``critic.score_and_classify(x) -> (scores (N,), logits (N, num_classes))`` (e.g.
+    ``DCGANCritic(..., num_classes=K, conditioning="auxiliary")``), is trained with cross-entropy on
+    real and generated samples, and the generator is rewarded when the head assigns its samples to
+    their requested class. With ``L_C`` the log-likelihood of the correct class (the paper's Eq. 2-3):
+
+    * critic: ``critic_loss(real, fake) + classifier_weight * (CE(real, y) + CE(fake, y))``
+      (D maximises ``L_S + L_C``);
+    * generator: ``generator_loss(fake) + classifier_weight * CE(fake, y)`` (G maximises ``L_C - L_S``).
+
+    The fakes take the real batch's labels ``y``, as in :class:`AdversarialModule`. The adversarial
+    loss, penalty, ``n_critic`` and optimizers are the base module's, so a WGAN-GP with an auxiliary
+    classifier is ``ACGAN(..., loss="wasserstein", penalty="gradient_penalty", penalty_weight=10,
+    n_critic=5)``; a penalty sees the adversarial score only. Defaults: non-saturating loss, Adam
+    2e-4 with betas (0.5, 0.999) as in the paper. This class overrides :meth:`critic_update` and
+    :meth:`generator_update` (one forward pass gives scores and logits) and also logs
+    ``train/classifier_loss_real``, ``train/classifier_loss_fake``, ``train/classifier_accuracy_real``
+    and ``train/classifier_loss_generator``; ``train/critic_loss`` and ``train/generator_loss`` stay
+    the adversarial parts. With ``classifier_weight=0`` it trains exactly like the base module.
+    How AC-GAN differs from a projection critic: docs/conditional.md.
+
+    Args:
+        num_classes: number of classes (required).
+        classifier_weight: weight of the cross-entropy terms (>= 0; the paper weighs them 1).
+        (others): see :class:`AdversarialModule`.
+
+    Raises:
+        ValueError: ``num_classes`` is None, or ``classifier_weight`` < 0.
+        TypeError: ``critic`` has no ``score_and_classify``.
+
+    Example:
+        >>> from lightning_gans.nets import DCGANCritic, DCGANGenerator
+        >>> model = ACGAN(DCGANGenerator(latent_dim=32, image_size=8, channels=1, num_classes=10),
+        ...               DCGANCritic(image_size=8, channels=1, norm="none", num_classes=10, conditioning="auxiliary"),
+        ...               latent_dim=32, num_classes=10)
+    """
+
+    default_generator_optimizer = _adam(2e-4, (0.5, 0.999))
+    default_critic_optimizer = _adam(2e-4, (0.5, 0.999))
+
+    def __init__(
+        self,
+        generator: nn.Module,
+        critic: nn.Module,
+        latent_dim: int,
+        num_classes: Optional[int] = None,
+        classifier_weight: float = 1.0,
+        loss: Union[str, AdversarialLoss] = "non_saturating",
+        n_critic: int = 1,
+        penalty: Union[str, Penalty, None] = None,
+        penalty_weight: float = 0.0,
+        generator_optimizer: Optional[OptimizerCallable] = None,
+        critic_optimizer: Optional[OptimizerCallable] = None,
+        noise_seed: Optional[int] = None,
+        penalty_every: int = 1,
+        compile: Union[bool, dict[str, Any]] = False,
+    ) -> None:
+        if num_classes is None:
+            raise ValueError("`num_classes`: ACGAN is class-conditional; give the number of classes (the CLI takes it from the data).")
+        if not callable(getattr(critic, "score_and_classify", None)) or getattr(critic, "conditioning", "auxiliary") != "auxiliary":
+            raise TypeError(
+                f"`critic` must have `score_and_classify(x) -> (scores, class logits)` for ACGAN, got a {type(critic).__name__}; "
+                "e.g. DCGANCritic(..., num_classes=K, conditioning='auxiliary')."
+            )
+        classifier_weight = _checks.number("classifier_weight", classifier_weight, minimum=0.0)
+        super().__init__(
+            generator=generator,
+            critic=critic,
+            latent_dim=latent_dim,
+            loss=loss,
+            n_critic=n_critic,
+            penalty=penalty,
+            penalty_weight=penalty_weight,
+            generator_optimizer=generator_optimizer,
+            critic_optimizer=critic_optimizer,
+            noise_seed=noise_seed,
+            penalty_every=penalty_every,
+            num_classes=num_classes,
+            compile=compile,
+        )
+        self.classifier_weight = classifier_weight
+
+    def score_and_classify(self, x: Tensor) -> tuple[Tensor, Tensor]:
+        """The critic's adversarial scores ``(N,)`` and class logits ``(N, num_classes)`` of ``x``, in one pass."""
+        scores, logits = self.critic.score_and_classify(x)
+        if logits is None or logits.shape != (x.shape[0], self.num_classes):
+            raise ValueError(f"`critic`.score_and_classify must return class logits of shape ({x.shape[0]}, {self.num_classes}).")
+        return scores_per_sample(scores, x.shape[0]), logits
+
+    def critic_update(self, real: Tensor, labels: Optional[Tensor], rng: torch.Generator) -> dict[str, Tensor]:
+        """:meth:`AdversarialModule.critic_update` plus ``classifier_weight * (CE(real) + CE(fake))``."""
+        opt = self.critic_optimizer
+        with torch.no_grad():
+            fake = self._generate_like(real, labels, rng)
+        real, fake = self.critic_inputs(real, fake, rng)
+        real_scores, real_logits = self.score_and_classify(real)
+        fake_scores, fake_logits = self.score_and_classify(fake)
+        loss = self.critic_loss(real_scores, fake_scores)
+        ce_real = nn.functional.cross_entropy(real_logits, labels)  # -L_C on real samples
+        ce_fake = nn.functional.cross_entropy(fake_logits, labels)  # -L_C on generated samples
+        logs = {CRITIC_LOSS: loss.detach(), REAL_SIGN: real_scores.detach().sign().mean()}
+        logs.update({f"train/{k}": v.detach() for k, v in self.loss.critic_diagnostics(real_scores, fake_scores).items()})
+        logs.update({
+            CLASSIFIER_LOSS_REAL: ce_real.detach(),
+            CLASSIFIER_LOSS_FAKE: ce_fake.detach(),
+            CLASSIFIER_ACCURACY_REAL: (real_logits.detach().argmax(dim=1) == labels).float().mean(),
+        })
+        total = loss + self.classifier_weight * (ce_real + ce_fake)
+        if self.penalty is not None and self.critic_steps % self.penalty_every == 0:
+            penalty = self.penalty(LabelledCritic(self, labels), real, fake, labels, rng, self._grad_scale())
+            total = total + (self.penalty_weight * self.penalty_every) * penalty
+            logs[self.penalty_log_name] = penalty.detach()
+        opt.zero_grad(set_to_none=True)
+        self.manual_backward(total)
+        opt.step()
+        return logs
+
+    def generator_update(self, real: Tensor, labels: Optional[Tensor], rng: torch.Generator) -> dict[str, Tensor]:
+        """:meth:`AdversarialModule.generator_update` plus ``classifier_weight * CE(fake)``."""
+        opt = self.generator_optimizer
+        with self.toggled_optimizer(opt):
+            real, fake = self.critic_inputs(real, self._generate_like(real, labels, rng), rng)
+            scores, logits = self.score_and_classify(fake)
+            loss = self.generator_loss(scores, real)
+            ce = nn.functional.cross_entropy(logits, labels)  # the generator maximises L_C too
+            opt.zero_grad(set_to_none=True)
+            self.manual_backward(loss + self.classifier_weight * ce)
+            opt.step()
+        return {GENERATOR_LOSS: loss.detach(), CLASSIFIER_LOSS_GENERATOR: ce.detach()}
