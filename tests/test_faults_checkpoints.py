@@ -211,3 +211,23 @@ def test_plain_shuffling_dataloader_resumes_exactly_at_an_epoch_end(tmp_path):
     assert resumed.critic_steps + resumed.generator_steps == 12
     for (name, a), b in zip(straight.state_dict().items(), resumed.state_dict().values()):
         assert torch.equal(a, b), name
+
+
+def test_stateful_loader_resumes_exactly_from_an_epoch_end_checkpoint_with_max_steps(tmp_path):
+    """Our datamodules' StatefulDataLoader with `max_steps` and an epoch-end checkpoint: 4 + resume to 12 == 12 straight, bit for bit.
+
+    The case a plain DataLoader cannot make exact (Lightning 2.6 restarts an epoch-end checkpoint of a
+    step-based run with one batch of the finished epoch); the loader's own state makes it exact.
+    """
+    def run(max_steps, ckpt_path=None, callbacks=()):
+        module = _gan(WGANGP, n_critic=2)
+        torch.manual_seed(123 if ckpt_path is None else 999)
+        _fit(module, max_steps=max_steps, ckpt_path=ckpt_path, callbacks=callbacks, enable_checkpointing=bool(callbacks))
+        return module
+
+    straight = run(12)
+    run(4, callbacks=[ModelCheckpoint(dirpath=tmp_path, filename="{epoch}", every_n_epochs=1, save_top_k=-1)])
+    resumed = run(12, ckpt_path=str(tmp_path / "epoch=0.ckpt"))
+    assert resumed.critic_steps + resumed.generator_steps == 12
+    for (name, a), b in zip(straight.state_dict().items(), resumed.state_dict().values()):
+        assert torch.equal(a, b), name
