@@ -36,7 +36,6 @@ import contextlib
 import datetime
 import hashlib
 import json
-import os
 import shutil
 import subprocess
 import sys
