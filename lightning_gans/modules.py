@@ -330,6 +330,11 @@ class AdversarialModule(LightningModule):
         scores = critic(x) if self.num_classes is None else critic(x, labels)
         return scores_per_sample(scores, x.shape[0])
 
+    def critic_scores(self, x: Tensor) -> Tensor:
+        """Deprecated name of :meth:`discriminate` (0.1), kept for one release."""
+        warnings.warn("`critic_scores(x)` is now `discriminate(x, labels=None)`.", DeprecationWarning, stacklevel=2)
+        return self.discriminate(x)
+
     @contextmanager
     def eager_forwards(self) -> Iterator[None]:
         """Inside, :meth:`generate` and :meth:`discriminate` call the uncompiled nets (see ``compile``).
