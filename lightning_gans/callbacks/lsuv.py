@@ -35,8 +35,10 @@ def lsuv_init_(
     inputs: Tensor,
     tol: float = 0.1,
     max_iters: int = 10,
-    generator: Optional[torch.Generator] = None,
+    rng: Optional[torch.Generator] = None,
     output_layer: bool = True,
+    *,
+    generator: Optional[torch.Generator] = None,
 ) -> dict[str, float]:
     """LSUV, Algorithm 1 of Mishkin & Matas 2016 (https://arxiv.org/abs/1511.06422), in place.
 
@@ -59,7 +61,8 @@ def lsuv_init_(
         inputs: one batch of inputs to ``net``.
         tol: tolerance on the output variance (> 0; the paper's ``Tol_var`` = 0.1).
         max_iters: maximum rescalings per layer (>= 1).
-        generator: RNG of the orthonormal matrices (default: the global RNG).
+        rng: RNG of the orthonormal matrices (default: the global RNG); ``generator`` is its
+            deprecated name.
         output_layer: also initialise the last Linear/Conv layer in forward order. ``False`` leaves
             it exactly as it was: its scale is the net's output scale (the generator's pre-tanh
             range, the critic's score scale), which unit variance does not serve.
@@ -70,6 +73,9 @@ def lsuv_init_(
     Raises:
         ValueError: ``net`` has no Linear/Conv layer.
     """
+    if generator is not None:
+        warnings.warn("`lsuv_init_(generator=...)` is now `rng=` (`generator` names a network).", DeprecationWarning, stacklevel=2)
+        rng = generator
     layers = {name: m for name, m in net.named_modules() if isinstance(m, LSUV_LAYERS)}
     if not layers:
         raise ValueError(f"LSUV found no Linear/Conv layer in {type(net).__name__}: nothing to initialise.")
@@ -83,7 +89,7 @@ def lsuv_init_(
         skipped = set() if output_layer or not outputs else {next(reversed(outputs))}
         for name, layer in layers.items():
             if name not in skipped:
-                nn.init.orthogonal_(_weight(layer), generator=generator)
+                nn.init.orthogonal_(_weight(layer), generator=rng)
         net(inputs)
         order = [name for name in outputs if name not in skipped and not is_spectral_normed(layers[name])]
         variances = {}

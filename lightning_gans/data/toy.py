@@ -28,15 +28,15 @@ class ToyDistribution:
     centers: Optional[Tensor] = None  # (K, 2)
     std: Optional[float] = None
 
-    def sample_with_labels(self, n: int, generator: Optional[torch.Generator] = None) -> tuple[Tensor, Tensor]:
+    def sample_with_labels(self, n: int, rng: Optional[torch.Generator] = None) -> tuple[Tensor, Tensor]:
         """``n`` points and the index of their mode (the class label of a conditional toy); mixtures only.
 
-        The points are exactly those of ``sample(n, generator)`` from the same generator state.
+        The points are exactly those of ``sample(n, rng)`` from the same RNG state.
         """
         labelled = getattr(self.sample, "sample_with_labels", None)
         if self.centers is None or labelled is None:
             raise ValueError("This toy distribution has no labelled modes (build mixtures with a `_Mixture` sampler).")
-        return labelled(n, generator)
+        return labelled(n, rng)
 
 
 class _Mixture:
@@ -45,13 +45,13 @@ class _Mixture:
     def __init__(self, centers: Tensor, std: float) -> None:
         self.centers, self.std = centers, std
 
-    def __call__(self, n: int, generator: Optional[torch.Generator] = None) -> Tensor:
-        return self.sample_with_labels(n, generator)[0]
+    def __call__(self, n: int, rng: Optional[torch.Generator] = None) -> Tensor:
+        return self.sample_with_labels(n, rng)[0]
 
-    def sample_with_labels(self, n: int, generator: Optional[torch.Generator] = None) -> tuple[Tensor, Tensor]:
+    def sample_with_labels(self, n: int, rng: Optional[torch.Generator] = None) -> tuple[Tensor, Tensor]:
         """``n`` points ``(n, 2)`` and the index of the mode each was drawn from ``(n,)``."""
-        idx = torch.randint(len(self.centers), (n,), generator=generator)
-        return self.centers[idx] + self.std * torch.randn(n, 2, generator=generator), idx
+        idx = torch.randint(len(self.centers), (n,), generator=rng)
+        return self.centers[idx] + self.std * torch.randn(n, 2, generator=rng), idx
 
 
 def _mixture(centers: Tensor, std: float) -> ToyDistribution:
@@ -69,11 +69,11 @@ def _twenty_five_gaussians() -> ToyDistribution:
     return _mixture(grid * 2.0 / 2.828, 0.05 / 2.828)  # spacing 2, std 0.05, then /2.828
 
 
-def _swiss_roll_sample(n: int, generator: Optional[torch.Generator] = None) -> Tensor:
+def _swiss_roll_sample(n: int, rng: Optional[torch.Generator] = None) -> Tensor:
     # sklearn.datasets.make_swiss_roll(noise=0.25), the (x, z) plane, / 7.5
-    t = 1.5 * math.pi * (1 + 2 * torch.rand(n, generator=generator))
+    t = 1.5 * math.pi * (1 + 2 * torch.rand(n, generator=rng))
     points = torch.stack([t * torch.cos(t), t * torch.sin(t)], dim=1)
-    return (points + 0.25 * torch.randn(n, 2, generator=generator)) / 7.5
+    return (points + 0.25 * torch.randn(n, 2, generator=rng)) / 7.5
 
 
 TOY_DISTRIBUTIONS: dict[str, ToyDistribution] = {
