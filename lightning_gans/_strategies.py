@@ -197,12 +197,16 @@ class _GuardedCheckpointIO(WrappingCheckpointIO):
 
 
 def saved_class_path(checkpoint: dict[str, Any]) -> Optional[str]:
-    """The module class a checkpoint was written by, as an import path, if it says."""
+    """The module class a checkpoint was written by, as an import path, if it says.
+
+    The LightningCLI's ``_class_path`` (as the user spelt it, e.g. ``lightning_gans.WGAN``) first, else
+    the class the module recorded in its own state (``lightning_gans.modules.WGAN``).
+    """
+    class_path = (checkpoint.get("hyper_parameters") or {}).get("_class_path")
+    if isinstance(class_path, str):
+        return class_path
     state = checkpoint.get("lightning_gans")
-    if isinstance(state, dict) and isinstance(state.get("class_path"), str):
-        return state["class_path"]
-    class_path = (checkpoint.get("hyper_parameters") or {}).get("_class_path")  # written by the LightningCLI
-    return class_path if isinstance(class_path, str) else None
+    return state["class_path"] if isinstance(state, dict) and isinstance(state.get("class_path"), str) else None
 
 
 def resolve_class(class_path: str) -> Optional[type]:
