@@ -727,12 +727,12 @@ def _check_checkpoint_class(module: AdversarialModule, checkpoint: dict[str, Any
 
     Lightning's ``load_from_checkpoint`` drops the CLI's ``_class_path`` when the class it is called
     on has no ``**kwargs``, and would silently build the base class with the subclass's weights; a
-    checkpoint of another class would load its weights into this one. The class is the one the
-    module recorded in its checkpoint state, else the CLI's ``_class_path``.
+    checkpoint of another class would load its weights into this one. The class is the CLI's
+    ``_class_path``, else the one the module recorded in its checkpoint state.
     """
+    class_path = (checkpoint.get("hyper_parameters") or {}).get("_class_path")  # as the CLI user spelt it
     state = checkpoint.get(_CHECKPOINT_KEY)
-    class_path = state.get("class_path") if isinstance(state, dict) else None
-    class_path = class_path or (checkpoint.get("hyper_parameters") or {}).get("_class_path")
+    class_path = class_path or (state.get("class_path") if isinstance(state, dict) else None)
     if not isinstance(class_path, str) or "." not in class_path:
         return
     module_name, _, name = class_path.rpartition(".")
