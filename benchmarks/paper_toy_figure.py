@@ -172,7 +172,7 @@ def main() -> None:
     parser.add_argument("--seeds", type=int, nargs="+", default=[0])
     parser.add_argument("--datasets", nargs="+", default=DATASETS, choices=DATASETS)
     parser.add_argument("--models", nargs="+", default=list(PRESETS), choices=list(PRESETS))
-    parser.add_argument("--figure", type=Path, default=Path("docs/img/paper_toy_figure.png"), help="'' for none")
+    parser.add_argument("--figure", default="docs/img/paper_toy_figure.png", help="'' for none")
     parser.add_argument("--json", type=Path, default=None, help="also write every row as JSON here")
     args = parser.parse_args()
     torch.set_num_threads(1)
@@ -206,8 +206,8 @@ def main() -> None:
                 if args.json:
                     args.json.parent.mkdir(parents=True, exist_ok=True)
                     args.json.write_text(json.dumps({"command": sys.argv, "rows": rows}, indent=1))
-    if str(args.figure):
-        plot_grid(panels, args.datasets, args.models, args.figure, note)
+    if args.figure:
+        plot_grid(panels, args.datasets, args.models, Path(args.figure), note)
         print(f"# figure: {args.figure}")
 
 
