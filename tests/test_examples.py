@@ -45,7 +45,8 @@ def _env(tmp_path: Path) -> dict:
 
 def _n_critic(config: str) -> int:
     model = yaml.safe_load((EXAMPLES / config).read_text())["model"]
-    default = {"lightning_gans.GAN": 1, "lightning_gans.WGAN": 5, "lightning_gans.WGANGP": 5, "lightning_gans.ACGAN": 1}[model["class_path"]]
+    default = {"lightning_gans.GAN": 1, "lightning_gans.WGAN": 5, "lightning_gans.WGANGP": 5, "lightning_gans.ACGAN": 1,
+               "lightning_gans.SNGAN": 5}[model["class_path"]]
     return int(model.get("init_args", {}).get("n_critic", default))
 
 
