@@ -1,7 +1,7 @@
 """CPU speed-up of ``compile=True`` (torch.compile, inductor) for DCGAN and ResNet nets, side by side.
 
 For each setup and round, two fresh modules from the same initial weights train on the digits at
-32x32 (batch 32): one eager, one with ``compile=True``. Each runs ``--warmup`` batches (which
+32x32 (batch 32): one eager, one with ``compile=True``. Each runs ``--warmup-cycles`` cycles of ``n_critic + 1`` batches (which
 include compilation: the critic update, and the generator update with the critic frozen, are
 different graphs) and then ``--cycles`` timed cycles; the speed-up is eager CPU time / compiled CPU
 time over the timed batches (one torch thread, so CPU time is the work done even on a shared
