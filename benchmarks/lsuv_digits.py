@@ -11,7 +11,8 @@ next to three init-time diagnostics that need no training:
 * the standard deviation of the critic's scores on real data (its output scale),
 * the fraction of generated pixels with ``|x| > 0.99`` (tanh saturation of the generator's output layer).
 
-    python benchmarks/lsuv_digits.py                         # all variants, seeds 0 1
+    python benchmarks/lsuv_digits.py                         # none / all layers / output layers left alone, seeds 0 1
+    python benchmarks/lsuv_digits.py --variants generator critic --seeds 0
     python benchmarks/lsuv_digits.py --variants none all --seeds 0
 """
 
@@ -43,6 +44,7 @@ VARIANTS: dict[str, tuple[str, Callable[[], list]]] = {
     "generator": ("+ LSUVInit(critic=False)", lambda: [LSUVInit(critic=False)]),
     "critic": ("+ LSUVInit(generator=False)", lambda: [LSUVInit(generator=False)]),
     "no-output": ("+ LSUVInit(output_layers=False)", lambda: [LSUVInit(output_layers=False)]),
+    "generator-no-output": ("+ LSUVInit(critic=False, output_layers=False)", lambda: [LSUVInit(critic=False, output_layers=False)]),
 }
 
 
@@ -83,7 +85,7 @@ def run(variant: str, seed: int, generator_steps: int, num_samples: int) -> tupl
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--variants", nargs="+", default=list(VARIANTS), choices=list(VARIANTS))
+    parser.add_argument("--variants", nargs="+", default=["none", "all", "no-output"], choices=list(VARIANTS))
     parser.add_argument("--seeds", type=int, nargs="+", default=[0, 1])
     parser.add_argument("--generator-steps", type=int, default=500)
     parser.add_argument("--num-samples", type=int, default=2000)
