@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from functools import partial
 from typing import Any, Callable, Optional
 
 import torch
@@ -32,6 +33,11 @@ ScoreLoss = Callable[[Tensor, Tensor], Tensor]
 
 def _scores(critic: Callable[[Tensor], Tensor], x: Tensor) -> Tensor:
     return scores_per_sample(critic(x), x.shape[0])
+
+
+def _score_at_label(pl_module: Any, label: int, x: Tensor) -> Tensor:
+    """The conditional critic's scores of ``x`` at one class label held fixed."""
+    return pl_module.discriminate(x, torch.full((x.shape[0],), label, dtype=torch.long, device=x.device))
 
 
 def critic_layers(critic: nn.Module) -> list[tuple[str, nn.Module]]:
@@ -92,7 +98,7 @@ def spectral_norms(critic: nn.Module) -> dict[str, Tensor]:
 
 
 def layer_gradient_norms(
-    critic: nn.Module, loss: ScoreLoss, real: Tensor, fake: Tensor
+    critic: nn.Module, loss: ScoreLoss, real: Tensor, fake: Tensor, score: Optional[Callable[[Tensor], Tensor]] = None
 ) -> tuple[dict[str, Tensor], dict[str, Tensor]]:
     """Norms of the gradient of the critic loss with respect to each layer's weight and input, by layer name.
 
@@ -107,6 +113,7 @@ def layer_gradient_norms(
             (the adversarial loss only: a penalty is not included).
         real: real samples ``(N, *S)``.
         fake: generated samples ``(M, *S)``.
+        score: how to score a batch with ``critic`` (default: ``critic(x)``), e.g. at a fixed class label.
 
     Returns:
         ``(weight_grad_norms, input_grad_norms)``: ``||dL/dW_l||_F`` and ``||dL/dh_{l-1}||_F`` (``h_0``
@@ -126,7 +133,7 @@ def layer_gradient_norms(
     handles = [module.register_forward_pre_hook(capture(name)) for name, module in layers]
     try:
         x = torch.cat([real, fake]).detach().requires_grad_(True)
-        scores = _scores(critic, x)
+        scores = _scores(critic if score is None else score, x)
         value = loss(scores[: len(real)], scores[len(real):])
     finally:
         for handle in handles:
@@ -201,6 +208,9 @@ class LipschitzMonitor(Callback):
 
     Module protocol: ``critic``, ``sample(n, rng=...)``, and optionally
     ``critic_loss(real_scores, fake_scores)`` (else the Wasserstein critic loss is used).
+    For a conditional module (``num_classes`` set) every quantity is measured on the critic at one
+    class label held fixed, ``f_c(x) = discriminate(x, c)`` (what a gradient penalty constrains),
+    with fakes generated at ``c``; ``c`` cycles through the classes from one measurement to the next.
 
     Args:
         every_n_steps: measure when ``trainer.global_step`` is a multiple of it; choose a multiple
@@ -261,22 +271,31 @@ class LipschitzMonitor(Callback):
         """All diagnostics for ``real`` and as many fresh fakes; see the class docstring for the keys."""
         critic: nn.Module = pl_module.critic
         rng = torch.Generator(device=real.device).manual_seed(self._seed * 1_000_003 + step)
-        fake = pl_module.sample(real.shape[0], rng=rng).to(real.dtype)
+        num_classes = getattr(pl_module, "num_classes", None)
+        if num_classes is None:
+            score: Callable[[Tensor], Tensor] = critic
+            fake = pl_module.sample(real.shape[0], rng=rng).to(real.dtype)
+        else:
+            label = (step // self._every) % num_classes
+            score = partial(_score_at_label, pl_module, label)
+            fake = pl_module.sample(real.shape[0], labels=label, rng=rng).to(real.dtype)
         loss: ScoreLoss = getattr(pl_module, "critic_loss", _wasserstein)
         was_training = critic.training
         critic.eval()
         try:
             with torch.enable_grad():
-                return self._measure(critic, loss, real.detach(), fake.detach(), rng)
+                return self._measure(critic, loss, real.detach(), fake.detach(), rng, score)
         finally:
             critic.train(was_training)
 
-    def _measure(self, critic: nn.Module, loss: ScoreLoss, real: Tensor, fake: Tensor, rng: torch.Generator) -> dict[str, Tensor]:
+    def _measure(
+        self, critic: nn.Module, loss: ScoreLoss, real: Tensor, fake: Tensor, rng: torch.Generator, score: Callable[[Tensor], Tensor]
+    ) -> dict[str, Tensor]:
         out: dict[str, Tensor] = {}
         samples = {"real": real, "fake": fake, "interpolated": interpolate(real, fake, rng)}
         grads = {}
         for kind, x in samples.items():
-            grads[kind] = input_gradients(critic, x, create_graph=False)
+            grads[kind] = input_gradients(score, x, create_graph=False)
             norms = grads[kind].flatten(1).norm(dim=1).detach().cpu()
             out[f"grad_norm/{kind}/mean"] = norms.mean()
             out[f"grad_norm/{kind}/max"] = norms.max()
@@ -287,7 +306,7 @@ class LipschitzMonitor(Callback):
         partners = pool[torch.randperm(len(pool), generator=rng, device=pool.device)]
         x = torch.cat([real, pool, pool])
         y = torch.cat([fake, partners, gradient_direction_pairs(pool, pool_grads, self._radius)])
-        out["empirical"] = empirical_lipschitz(critic, x, y).cpu()
+        out["empirical"] = empirical_lipschitz(score, x, y).cpu()
 
         norms = spectral_norms(critic)
         for name, value in norms.items():
@@ -295,7 +314,7 @@ class LipschitzMonitor(Callback):
         if norms:
             out["spectral_norm_product"] = torch.stack(list(norms.values())).prod().cpu()
 
-        weight_grads, input_grads = layer_gradient_norms(critic, loss, real, fake)
+        weight_grads, input_grads = layer_gradient_norms(critic, loss, real, fake, score)
         for name, value in weight_grads.items():
             out[f"layer_grad_norm/{name}"] = value
         for name, value in input_grads.items():

@@ -5,6 +5,7 @@ from __future__ import annotations
 import math
 import warnings
 from contextlib import contextmanager
+from functools import partial
 from typing import Any, Iterator, Optional
 
 import torch
@@ -38,6 +39,7 @@ def lsuv_init_(
     rng: Optional[torch.Generator] = None,
     output_layer: bool = True,
     *,
+    labels: Optional[Tensor] = None,
     generator: Optional[torch.Generator] = None,
 ) -> dict[str, float]:
     """LSUV, Algorithm 1 of Mishkin & Matas 2016 (https://arxiv.org/abs/1511.06422), in place.
@@ -63,6 +65,7 @@ def lsuv_init_(
         max_iters: maximum rescalings per layer (>= 1).
         rng: RNG of the orthonormal matrices (default: the global RNG); ``generator`` is its
             deprecated name.
+        labels: class labels of ``inputs`` for a conditional net, called ``net(inputs, labels)``.
         output_layer: also initialise the last Linear/Conv layer in forward order. ``False`` leaves
             it exactly as it was: its scale is the net's output scale (the generator's pre-tanh
             range, the critic's score scale), which unit variance does not serve.
@@ -76,6 +79,7 @@ def lsuv_init_(
     if generator is not None:
         warnings.warn("`lsuv_init_(generator=...)` is now `rng=` (`generator` names a network).", DeprecationWarning, stacklevel=2)
         rng = generator
+    forward = partial(net, inputs) if labels is None else partial(net, inputs, labels)
     layers = {name: m for name, m in net.named_modules() if isinstance(m, LSUV_LAYERS)}
     if not layers:
         raise ValueError(f"LSUV found no Linear/Conv layer in {type(net).__name__}: nothing to initialise.")
@@ -85,12 +89,12 @@ def lsuv_init_(
     hooks = [m.register_forward_hook(_recorder(name, outputs)) for name, m in layers.items()]
     net.train()
     try:
-        net(inputs)  # dict insertion order of `outputs` is the forward order
+        forward()  # dict insertion order of `outputs` is the forward order
         skipped = set() if output_layer or not outputs else {next(reversed(outputs))}
         for name, layer in layers.items():
             if name not in skipped:
                 nn.init.orthogonal_(_weight(layer), generator=rng)
-        net(inputs)
+        forward()
         order = [name for name in outputs if name not in skipped and not is_spectral_normed(layers[name])]
         variances = {}
         for name in order:
@@ -100,7 +104,7 @@ def lsuv_init_(
                 if abs(var - 1.0) < tol or not var > 0 or not math.isfinite(var):
                     break
                 w.div_(math.sqrt(var))
-                net(inputs)
+                forward()
                 var = float(outputs[name].float().var())
             variances[name] = var
     finally:
@@ -226,20 +230,22 @@ class LSUVInit(Callback):
             rank_zero_info("LSUVInit: resuming from a checkpoint, weights left as saved.")
             return
         with _seeded_rng(self.seed, pl_module.device):  # the loader's shuffle draws from the global RNG
-            real = _first_real_batch(trainer) if "critic" in self._nets else None
-        self.initialize(pl_module, real)
+            real, labels = _first_real_batch(trainer) if "critic" in self._nets else (None, None)
+        self.initialize(pl_module, real, labels)
         if trainer.world_size > 1 and torch.distributed.is_available() and torch.distributed.is_initialized():
             for name in self._nets:
                 net = getattr(pl_module, name)
                 for t in [*net.parameters(), *net.buffers()]:
                     torch.distributed.broadcast(t.data, src=0)
 
-    def initialize(self, pl_module: nn.Module, real: Optional[Tensor] = None) -> dict[str, dict[str, float]]:
+    def initialize(self, pl_module: nn.Module, real: Optional[Tensor] = None, labels: Optional[Tensor] = None) -> dict[str, dict[str, float]]:
         """Run LSUV on the selected networks now; independent of (and invisible to) the global RNG.
 
         Args:
             pl_module: the module (protocol above).
             real: a batch of real samples for the critic (required when the critic is selected).
+            labels: their class labels, for a conditional module (``num_classes`` set); the
+                generator's forwards get labels from ``pl_module.sample_labels``.
         """
         device = next(pl_module.parameters()).device
         with _seeded_rng(self.seed, device):
@@ -247,11 +253,13 @@ class LSUVInit(Callback):
             results = {}
             if "generator" in self._nets:
                 z = _noise(pl_module, self.noise_batch_size, rng, device)
-                results["generator"] = lsuv_init_(pl_module.generator, z, self.tol, self.max_iters, rng, self.output_layers)
+                fake_labels = _labels(pl_module, len(z), rng)
+                results["generator"] = lsuv_init_(pl_module.generator, z, self.tol, self.max_iters, rng, self.output_layers, labels=fake_labels)
             if "critic" in self._nets:
                 if real is None:
                     raise ValueError("LSUVInit.initialize: `real` is required to initialise the critic.")
-                results["critic"] = lsuv_init_(pl_module.critic, real.to(device), self.tol, self.max_iters, rng, self.output_layers)
+                real_labels = labels.to(device) if labels is not None and _conditional(pl_module) else None
+                results["critic"] = lsuv_init_(pl_module.critic, real.to(device), self.tol, self.max_iters, rng, self.output_layers, labels=real_labels)
         self.results = results
         return results
 
@@ -270,8 +278,15 @@ def _noise(pl_module: nn.Module, n: int, rng: torch.Generator, device: torch.dev
     return torch.randn(n, pl_module.latent_dim, generator=rng, device=device)
 
 
-def _first_real_batch(trainer: Trainer) -> Tensor:
+def _conditional(pl_module: nn.Module) -> bool:
+    return getattr(pl_module, "num_classes", None) is not None
+
+
+def _labels(pl_module: nn.Module, n: int, rng: torch.Generator) -> Optional[Tensor]:
+    return pl_module.sample_labels(n, rng) if _conditional(pl_module) else None
+
+
+def _first_real_batch(trainer: Trainer) -> tuple[Tensor, Optional[Tensor]]:
     """First batch of a fresh train dataloader; the loader the trainer trains with is not touched."""
     source = fit_data_source(trainer)  # datamodule, module or the loaders passed to `fit`
-    real, _ = split_batch(next(iter(source.dataloader())))
-    return real
+    return split_batch(next(iter(source.dataloader())))
