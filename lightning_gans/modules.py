@@ -518,6 +518,12 @@ class AdversarialModule(LightningModule):
             # After callbacks' setup (spectral norm is in place); the wrappers share the nets' parameters.
             self._compiled = {name: torch.compile(getattr(self, name), **self.compile_options) for name in ("generator", "critic")}
 
+    def on_fit_start(self) -> None:
+        # An average loaded with the weights (``load_from_checkpoint``) describes the generator as it
+        # was; this fit moves the generator, so sampling must not keep using it. A ``GeneratorEMA``
+        # callback attaches its own average when training starts (after this hook).
+        self.ema_generator = None
+
     def training_step(self, batch: Any, batch_idx: int) -> dict[str, Tensor]:
         """One update; returns its diagnostics, which callbacks receive as ``outputs`` of ``on_train_batch_end``."""
         real, labels = split_batch(batch)
