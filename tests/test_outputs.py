@@ -19,8 +19,8 @@ SCRIPT = str(Path(sys.executable).with_name("lightning-gans"))
 EXAMPLES = Path(__file__).resolve().parents[1] / "examples"
 
 # Lightning's informational lines; anything else on stderr (a warning, a tip) fails the quiet-console test.
-ALLOWED_STDERR = (
-    r"Seed set to \d+",
+ALLOWED_STDERR = (  # Lightning's info lines, "[rank: N] "-prefixed when a launcher's rank variables are set
+    r"(\[rank: \d+\] )?Seed set to \d+",
     r"GPU available: \w+, used: \w+",
     r"TPU available: \w+, using: \d+ TPU cores",
     r"`Trainer.fit` stopped: `max_steps=\d+` reached\.",
@@ -145,6 +145,7 @@ def test_wandb_table_of_samples_by_step_and_class(tmp_path, monkeypatch, num_cla
 
     monkeypatch.setenv("WANDB_MODE", "offline")
     monkeypatch.setenv("WANDB_SILENT", "true")
+    wandb.finish()  # a run an earlier test left open would be reused by WandbLogger, writing elsewhere
     kw = {} if num_classes is None else {"num_classes": num_classes}
     model = GAN(DCGANGenerator(8, 8, 1, 8, **kw), DCGANCritic(8, 1, 8, **kw), latent_dim=8, noise_seed=0, **kw)
     data = DigitsDataModule(batch_size=16, **({} if num_classes is None else {"conditional": True}))
