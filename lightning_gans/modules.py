@@ -38,6 +38,7 @@ from torch.optim import Optimizer
 from lightning_gans import _checks
 from lightning_gans import penalties as P
 from lightning_gans._compat import collect_init_args, given_hyperparameters, hparams_dict
+from lightning_gans._ema_state import attach_saved_ema
 from lightning_gans.layers import batch_norm_layers, restore_spectral_norm
 from lightning_gans.losses import AdversarialLoss, get_loss
 from lightning_gans.protocol import grad_scale, scores_per_sample, split_batch
@@ -575,8 +576,6 @@ class AdversarialModule(LightningModule):
         _check_checkpoint_class(self, checkpoint)
         _keep_cli_config(self, checkpoint)
         restore_spectral_norm(self, checkpoint)  # before load_state_dict: re-wrap layers saved with spectral norm
-        from lightning_gans.callbacks.ema import attach_saved_ema
-
         attach_saved_ema(self, checkpoint)  # loaded without a Trainer: sample() uses the saved EMA generator
         state = checkpoint.get(_CHECKPOINT_KEY)
         if state is None:

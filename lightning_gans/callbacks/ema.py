@@ -2,14 +2,16 @@
 
 from __future__ import annotations
 
-import copy
 from typing import Any, Optional, Union
 
 import torch
 from lightning.pytorch import Callback, LightningModule, Trainer
 from torch import nn
 
-from lightning_gans._compat import callback_state_key, has_submodule
+from lightning_gans._compat import callback_state_key
+from lightning_gans._ema_state import attach_saved_ema  # noqa: F401  (public here since 0.2)
+from lightning_gans._ema_state import attach as _attach
+from lightning_gans._ema_state import frozen_copy as _frozen_copy
 from lightning_gans.protocol import generator_optimizer, require
 
 __all__ = ["GeneratorEMA", "attach_saved_ema", "load_ema_generator"]
@@ -151,23 +153,6 @@ class GeneratorEMA(Callback):
             self._handle = None
 
 
-def _frozen_copy(generator: nn.Module) -> nn.Module:
-    ema = copy.deepcopy(generator)
-    ema.requires_grad_(False)
-    return ema.eval()
-
-
-def _attach(pl_module: nn.Module, ema: nn.Module) -> None:
-    """Set ``pl_module.ema_generator`` without registering a submodule.
-
-    ``nn.Module.__setattr__`` would register any ``nn.Module`` value in ``_modules`` (and so in the
-    state dict, DDP and ``.to()``); writing the instance attribute directly keeps it a plain reference.
-    """
-    if has_submodule(pl_module, "ema_generator"):
-        raise ValueError(f"{type(pl_module).__name__} registers `ema_generator` as a submodule; GeneratorEMA manages it.")
-    object.__setattr__(pl_module, "ema_generator", ema)
-
-
 def load_ema_generator(pl_module: nn.Module, checkpoint: Union[str, dict[str, Any]], state_key: Optional[str] = None) -> nn.Module:
     """Attach the EMA generator saved in a checkpoint to a module loaded without a Trainer.
 
@@ -193,50 +178,3 @@ def load_ema_generator(pl_module: nn.Module, checkpoint: Union[str, dict[str, An
     ema.load_state_dict(next(iter(states.values()))["ema"])
     _attach(pl_module, ema)
     return ema
-
-
-def _sampling_states(checkpoint: dict[str, Any]) -> list[dict[str, Any]]:
-    """States of ``GeneratorEMA`` callbacks with ``use_for_sampling=True`` saved in ``checkpoint``."""
-    found = []
-    for key, state in (checkpoint.get("callbacks") or {}).items():
-        if not (key.startswith(GeneratorEMA.__qualname__) and isinstance(state, dict) and "ema" in state):
-            continue
-        # checkpoints written before `use_for_sampling` was saved carry it in the state key only
-        sampling = state.get("use_for_sampling", "'use_for_sampling': False" not in key)
-        if sampling:
-            found.append(state)
-    return found
-
-
-def attach_saved_ema(pl_module: nn.Module, checkpoint: dict[str, Any]) -> Optional[nn.Module]:
-    """Re-attach the EMA generator a sampling ``GeneratorEMA`` saved, when a module is loaded without a Trainer.
-
-    Called from ``AdversarialModule.on_load_checkpoint`` (before the state dict is loaded: the copy
-    is taken of the generator's structure, spectral-norm parametrizations included, and filled
-    from the saved average). Inside ``trainer.fit(ckpt_path=...)`` it does nothing: the callback
-    itself restores and attaches the average when training starts, and a run resumed without the
-    callback must not sample a stale average.
-
-    Args:
-        pl_module: the module being loaded (with a ``generator``).
-        checkpoint: the loaded checkpoint dictionary.
-
-    Returns:
-        The attached average, or ``None`` (no sampling EMA saved, or a Trainer is attached).
-    """
-    if _attached_to_trainer(pl_module):
-        return None
-    states = _sampling_states(checkpoint)
-    if len(states) != 1 or not isinstance(getattr(pl_module, "generator", None), nn.Module):
-        return None
-    ema = _frozen_copy(pl_module.generator)
-    ema.load_state_dict(states[0]["ema"])
-    _attach(pl_module, ema)
-    return ema
-
-
-def _attached_to_trainer(pl_module: nn.Module) -> bool:
-    try:
-        return pl_module.trainer is not None  # LightningModule.trainer raises when no Trainer is attached
-    except (RuntimeError, AttributeError):
-        return False
