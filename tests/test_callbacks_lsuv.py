@@ -58,17 +58,77 @@ def test_unit_variance_on_a_fresh_batch_for_generator_and_critic():
             assert abs(v - 1) < 0.1, (name, v)
 
 
-def test_bias_free_convolutions_and_batchnorm_generator():
-    """A DCGAN generator (bias-free transposed convs + BatchNorm): unit variances, BatchNorm running stats untouched."""
+def test_bias_free_convolutions_and_batchnorm_generator_paper_mode():
+    """`normalized_layers=True` (Mishkin & Matas): every layer of a DCGAN generator (bias-free transposed convs + BatchNorm) at unit variance, running stats untouched."""
     torch.manual_seed(0)
     gen = DCGANGenerator(latent_dim=16, image_size=16, channels=1, base_channels=8)
     stats = {k: v.clone() for k, v in gen.state_dict().items() if "running" in k}
-    lsuv_init_(gen, torch.randn(128, 16), tol=0.05)
+    lsuv_init_(gen, torch.randn(128, 16), tol=0.05, normalized_layers=True)
     for k, v in stats.items():
         torch.testing.assert_close(gen.state_dict()[k], v, rtol=0, atol=0)
     variances = output_variances(gen, torch.randn(256, 16))
     assert len(variances) == 3 and all(abs(v - 1) < 0.05 for v in variances.values()), variances
     assert gen.net[0].bias is None
+
+
+def _weights(net: nn.Module) -> dict[str, torch.Tensor]:
+    return {n: m.weight.detach().clone() for n, m in net.named_modules() if isinstance(m, LSUV_LAYERS)}
+
+
+@pytest.mark.parametrize("num_classes", [None, 10])
+def test_default_leaves_batchnorm_fed_layers_of_a_dcgan_generator_exactly_as_they_were(num_classes):
+    """Default: the two transposed convs feeding (conditional) BatchNorm keep their weights bit for bit, only the output layer is rescaled.
+
+    Catches: the normalisation-fed check missing a BatchNorm inside ConditionalBatchNorm2d, or
+    skipping every layer (the output layer must still reach unit variance).
+    """
+    torch.manual_seed(0)
+    gen = DCGANGenerator(latent_dim=16, image_size=16, channels=1, base_channels=8, num_classes=num_classes)
+    before = _weights(gen)
+    z, labels = torch.randn(128, 16), (None if num_classes is None else torch.arange(128) % 10)
+    result = lsuv_init_(gen, z, tol=0.05, labels=labels)
+    after = _weights(gen)
+    assert list(result) == ["net.6"] and abs(result["net.6"] - 1) < 0.05, result
+    for name in ("net.0", "net.3"):
+        torch.testing.assert_close(after[name], before[name], rtol=0, atol=0)
+    assert not torch.equal(after["net.6"], before["net.6"])
+
+
+def test_default_skips_layer_norm_fed_critic_layers_and_not_a_layer_whose_output_is_activated_first():
+    """A DCGAN critic with layer norm: the convs feeding LayerNorm are left alone; the first conv (LeakyReLU, no norm) and the last are rescaled.
+
+    Catches: treating "a norm layer comes later" as "feeds a norm layer" (the first conv's output goes
+    through an activation, a different tensor, before anything is normalised).
+    """
+    torch.manual_seed(0)
+    critic = DCGANCritic(image_size=16, channels=1, base_channels=8, norm="layer")
+    fed = [n for n, m in critic.named_modules() if isinstance(m, LSUV_LAYERS)]
+    before = _weights(critic)
+    result = lsuv_init_(critic, torch.randn(128, 1, 16, 16), tol=0.1)
+    after = _weights(critic)
+    assert list(result) == [fed[0], fed[-1]], (result, fed)
+    assert len(fed) == 3
+    torch.testing.assert_close(after[fed[1]], before[fed[1]], rtol=0, atol=0)
+    paper = lsuv_init_(critic, torch.randn(128, 1, 16, 16), tol=0.1, normalized_layers=True)
+    assert list(paper) == fed
+
+
+def test_callback_default_and_paper_mode_on_a_batchnorm_generator():
+    """`LSUVInit()` leaves BatchNorm-fed layers alone; `LSUVInit(normalized_layers=True)` rescales them too."""
+    def model():
+        torch.manual_seed(0)
+        return WGANGP(DCGANGenerator(latent_dim=16, image_size=8, channels=1, base_channels=8),
+                      DCGANCritic(image_size=8, channels=1, base_channels=8, norm="layer"), latent_dim=16, noise_seed=0)
+
+    real = torch.rand(64, 1, 8, 8) * 2 - 1
+    default, paper = model(), model()
+    built = _weights(default.generator)
+    r_default = LSUVInit().initialize(default, real)
+    r_paper = LSUVInit(normalized_layers=True).initialize(paper, real)
+    assert list(r_default["generator"]) == ["net.3"] and list(r_paper["generator"]) == ["net.0", "net.3"]  # 8x8: one BatchNorm-fed layer
+    torch.testing.assert_close(default.generator.net[0].weight, built["net.0"], rtol=0, atol=0)
+    ratio = float(paper.generator.net[0].weight.std() / built["net.0"].std())
+    assert ratio > 3, ratio  # the scale LSUV gives a BatchNorm-fed layer: the effective learning rate divided by it
 
 
 def test_pre_init_is_orthonormal():

@@ -14,7 +14,7 @@ from lightning.pytorch.utilities import rank_zero_info
 from torch import Tensor, nn
 
 from lightning_gans._compat import fit_data_source
-from lightning_gans.layers import WEIGHT_LAYERS, is_spectral_normed
+from lightning_gans.layers import NORM_LAYERS, WEIGHT_LAYERS, is_spectral_normed
 from lightning_gans.protocol import split_batch
 
 __all__ = ["LSUVInit", "lsuv_init_", "LSUV_LAYERS"]
@@ -40,6 +40,7 @@ def lsuv_init_(
     output_layer: bool = True,
     *,
     labels: Optional[Tensor] = None,
+    normalized_layers: bool = False,
     generator: Optional[torch.Generator] = None,
 ) -> dict[str, float]:
     """LSUV, Algorithm 1 of Mishkin & Matas 2016 (https://arxiv.org/abs/1511.06422), in place.
@@ -58,6 +59,16 @@ def lsuv_init_(
     weight, with ``_u``/``_v`` re-estimated for it, but no rescaling: ``W / sigma(W)`` does not
     change when ``W`` is rescaled, so their output variance is not LSUV's to set.
 
+    Layers whose output goes straight into a normalisation layer (``BatchNorm*``, ``InstanceNorm*``,
+    ``GroupNorm``, ``LayerNorm``, ``RMSNorm``, also inside a conditional batch norm) are left exactly
+    as they were by default: the normalisation sets their output scale whatever their weight's
+    scale, so rescaling them changes nothing in the function, but it does change how fast they
+    learn. Adam's step is about ``lr`` per weight whatever the weight's size, so multiplying a weight
+    by ``c`` divides its effective learning rate by ``c``; LSUV multiplies the first layer of a
+    DCGAN generator by ~10, and that alone took WGAN-GP on the digits from FID ~15 to ~60
+    (``benchmarks/lsuv_digits.py``). The layers are found in one forward pass: a layer is
+    normalisation-fed when its output tensor is the input of a normalisation layer.
+
     Args:
         net: the network, modified in place.
         inputs: one batch of inputs to ``net``.
@@ -69,6 +80,8 @@ def lsuv_init_(
         output_layer: also initialise the last Linear/Conv layer in forward order. ``False`` leaves
             it exactly as it was: its scale is the net's output scale (the generator's pre-tanh
             range, the critic's score scale), which unit variance does not serve.
+        normalized_layers: also initialise the layers that feed a normalisation layer (the paper
+            does; see above for why that is not the default).
 
     Returns:
         ``{layer name: final output variance}`` of every rescaled layer, in forward order.
@@ -86,11 +99,13 @@ def lsuv_init_(
     was_training = net.training
     buffers = {name: b.clone() for name, b in net.named_buffers()}
     outputs: dict[str, Tensor] = {}
-    hooks = [m.register_forward_hook(_recorder(name, outputs)) for name, m in layers.items()]
+    hooks: list[Any] = []
     net.train()
     try:
+        normalized = set() if normalized_layers else _normalization_fed(net, layers, forward)
+        hooks = [m.register_forward_hook(_recorder(name, outputs)) for name, m in layers.items()]
         forward()  # dict insertion order of `outputs` is the forward order
-        skipped = set() if output_layer or not outputs else {next(reversed(outputs))}
+        skipped = normalized | (set() if output_layer or not outputs else {next(reversed(outputs))})
         for name, layer in layers.items():
             if name not in skipped:
                 nn.init.orthogonal_(_weight(layer), generator=rng)
@@ -122,6 +137,30 @@ def lsuv_init_(
     if unused:
         warnings.warn(f"LSUV: layers {unused} were not called in the forward pass; only pre-initialised.", stacklevel=2)
     return variances
+
+
+def _normalization_fed(net: nn.Module, layers: dict[str, nn.Module], forward: Any) -> set[str]:
+    """Names of the ``layers`` whose output tensor is the input of a normalisation layer, in one forward."""
+    produced: dict[str, Tensor] = {}  # strong references: tensor identity is only meaningful while alive
+    fed: set[str] = set()
+
+    def record(name: str) -> Any:
+        def hook(module: nn.Module, args: Any, output: Tensor) -> None:
+            produced[name] = output
+
+        return hook
+
+    def check(module: nn.Module, args: Any) -> None:
+        fed.update(name for name, out in produced.items() if args and args[0] is out)
+
+    hooks = [m.register_forward_hook(record(name)) for name, m in layers.items()]
+    hooks += [m.register_forward_pre_hook(check) for m in net.modules() if isinstance(m, NORM_LAYERS)]
+    try:
+        forward()
+    finally:
+        for h in hooks:
+            h.remove()
+    return fed
 
 
 def _recorder(name: str, outputs: dict[str, Tensor]) -> Any:
@@ -175,6 +214,11 @@ class LSUVInit(Callback):
         output_layers: also initialise each net's last Linear/Conv layer (Mishkin & Matas do).
             ``False`` leaves it as it was: its scale is the net's output scale (the generator's
             pre-tanh range, the critic's score scale); see ``benchmarks/lsuv_digits.py``.
+        normalized_layers: also initialise the layers whose output goes straight into a
+            normalisation layer (Mishkin & Matas do). ``False`` (the default) leaves them exactly as
+            they were: the normalisation fixes their output scale anyway, and rescaling their
+            weights only changes their effective learning rate under Adam (the cause of FID ~60
+            instead of ~15 for WGAN-GP on the digits); see :func:`lsuv_init_`.
 
     Raises:
         ValueError: an argument is out of range, or a selected network has no Linear/Conv layer.
@@ -193,13 +237,14 @@ class LSUVInit(Callback):
         noise_batch_size: int = 256,
         seed: int = 0,
         output_layers: bool = True,
+        normalized_layers: bool = False,
     ) -> None:
         if isinstance(tol, bool) or not isinstance(tol, (int, float)) or not tol > 0:
             raise ValueError(f"`tol` must be a number > 0, got {tol!r}.")
         for name, value, low in (("max_iters", max_iters, 1), ("noise_batch_size", noise_batch_size, 2)):
             if not isinstance(value, int) or isinstance(value, bool) or value < low:
                 raise ValueError(f"`{name}` must be an integer >= {low}, got {value!r}.")
-        for name, value in (("generator", generator), ("critic", critic), ("output_layers", output_layers)):
+        for name, value in (("generator", generator), ("critic", critic), ("output_layers", output_layers), ("normalized_layers", normalized_layers)):
             if not isinstance(value, bool):
                 raise TypeError(f"`{name}` must be a bool, got {value!r}.")
         if not (generator or critic):
@@ -211,6 +256,7 @@ class LSUVInit(Callback):
         self.noise_batch_size = noise_batch_size
         self.seed = seed
         self.output_layers = output_layers
+        self.normalized_layers = normalized_layers
         self._nets = [name for name, on in (("generator", generator), ("critic", critic)) if on]
         #: ``{"generator"|"critic": {layer: final variance}}``; empty until LSUV has run.
         self.results: dict[str, dict[str, float]] = {}
@@ -254,12 +300,14 @@ class LSUVInit(Callback):
             if "generator" in self._nets:
                 z = _noise(pl_module, self.noise_batch_size, rng, device)
                 fake_labels = _labels(pl_module, len(z), rng)
-                results["generator"] = lsuv_init_(pl_module.generator, z, self.tol, self.max_iters, rng, self.output_layers, labels=fake_labels)
+                results["generator"] = lsuv_init_(pl_module.generator, z, self.tol, self.max_iters, rng, self.output_layers,
+                                                  labels=fake_labels, normalized_layers=self.normalized_layers)
             if "critic" in self._nets:
                 if real is None:
                     raise ValueError("LSUVInit.initialize: `real` is required to initialise the critic.")
                 real_labels = labels.to(device) if labels is not None and _conditional(pl_module) else None
-                results["critic"] = lsuv_init_(pl_module.critic, real.to(device), self.tol, self.max_iters, rng, self.output_layers, labels=real_labels)
+                results["critic"] = lsuv_init_(pl_module.critic, real.to(device), self.tol, self.max_iters, rng, self.output_layers,
+                                               labels=real_labels, normalized_layers=self.normalized_layers)
         self.results = results
         return results
 
