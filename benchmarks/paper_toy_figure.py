@@ -39,16 +39,14 @@ from typing import Callable, Optional
 
 import lightning as L
 import torch
+from lightning.pytorch.callbacks import Callback
 
 from lightning_gans import GAN, WGAN, WGANGP, AdversarialModule, ToyDataModule
 from lightning_gans.callbacks import GeneratorEMA
 from lightning_gans.data import TOY_DISTRIBUTIONS
 from lightning_gans.nets import MLPCritic, MLPGenerator
 
-try:  # the toy metrics moved with the evaluation package (issue #10)
-    from lightning_gans.evaluation.toy import HIGH_QUALITY, MODES_COVERED, W1, toy_metrics
-except ImportError:  # pragma: no cover
-    from lightning_gans.metrics_toy import HIGH_QUALITY, MODES_COVERED, W1, toy_metrics
+from lightning_gans.evaluation.toy import HIGH_QUALITY, MODES_COVERED, W1, toy_metrics
 
 DATASETS = ["8gaussians", "25gaussians", "swissroll"]
 TITLES = {"8gaussians": "8 Gaussians", "25gaussians": "25 Gaussians", "swissroll": "Swiss roll"}
@@ -85,13 +83,55 @@ def build(model: str, seed: int, hidden_dim: int = 512, lr: Optional[float] = No
     return module
 
 
+class _StepSchedule(Callback):
+    """Along one run: multiply every learning rate by ``lr_decay[1]`` once ``lr_decay[0]`` generator steps are done,
+    and call ``on_checkpoint(module, generator_steps, train_cpu_seconds)`` after each generator step in ``eval_at``.
+
+    ``train_cpu_seconds`` is the process CPU time since ``fit`` started minus the time spent in ``on_checkpoint``.
+    """
+
+    def __init__(self, eval_at: list[int], on_checkpoint: Optional[Callable] = None,
+                 lr_decay: Optional[tuple[int, float]] = None) -> None:
+        self.eval_at, self.on_checkpoint, self.lr_decay = sorted(set(eval_at)), on_checkpoint, lr_decay
+        self._done: set[int] = set()
+        self._decayed = False
+        self._t0 = self._eval_cpu = 0.0
+
+    def on_train_start(self, trainer, pl_module) -> None:
+        self._t0, self._eval_cpu = time.process_time(), 0.0
+
+    def on_train_batch_end(self, trainer, pl_module, outputs, batch, batch_idx) -> None:
+        g = pl_module.generator_steps
+        if self.lr_decay and not self._decayed and g >= self.lr_decay[0]:
+            for opt in trainer.optimizers:
+                for group in opt.param_groups:
+                    group["lr"] *= self.lr_decay[1]
+            self._decayed = True
+        if self.on_checkpoint and g in self.eval_at and g not in self._done:
+            self._done.add(g)
+            t = time.process_time()
+            was_training = pl_module.training
+            self.on_checkpoint(pl_module, g, t - self._t0 - self._eval_cpu)
+            pl_module.train(was_training)
+            self._eval_cpu += time.process_time() - t
+
+
 def train(model: str, dataset: str, generator_steps: int, seed: int = 0, hidden_dim: int = 512,
-          lr: Optional[float] = None, ema: float = 0.0) -> AdversarialModule:
-    """Train one preset for ``generator_steps`` generator updates (``max_steps = steps * (n_critic + 1)``)."""
+          lr: Optional[float] = None, ema: float = 0.0, eval_at: Optional[list[int]] = None,
+          on_checkpoint: Optional[Callable] = None, lr_decay: Optional[tuple[int, float]] = None) -> AdversarialModule:
+    """Train one preset for ``generator_steps`` generator updates (``max_steps = steps * (n_critic + 1)``).
+
+    ``eval_at``/``on_checkpoint``: call ``on_checkpoint(module, g, train_cpu_s)`` after each of these generator
+    steps (a budget curve from one run); ``lr_decay=(g, factor)``: multiply both learning rates by ``factor``
+    after ``g`` generator steps. Both default off.
+    """
     module = build(model, seed, hidden_dim, lr)
+    callbacks: list[Callback] = [GeneratorEMA(ema)] if ema else []
+    if eval_at or lr_decay:
+        callbacks.append(_StepSchedule(eval_at or [], on_checkpoint, lr_decay))
     trainer = L.Trainer(
         accelerator="cpu", devices=1, max_steps=generator_steps * (module.n_critic + 1), logger=False,
-        callbacks=[GeneratorEMA(ema)] if ema else [], enable_progress_bar=False, enable_checkpointing=False,
+        callbacks=callbacks, enable_progress_bar=False, enable_checkpointing=False,
         enable_model_summary=False,
     )
     trainer.fit(module, ToyDataModule(dataset, batch_size=BATCH_SIZE, batches_per_epoch=1000, seed=seed))
@@ -174,38 +214,60 @@ def main() -> None:
     parser.add_argument("--models", nargs="+", default=list(PRESETS), choices=list(PRESETS))
     parser.add_argument("--figure", default="docs/img/paper_toy_figure.png", help="'' for none")
     parser.add_argument("--json", type=Path, default=None, help="also write every row as JSON here")
+    parser.add_argument("--eval-at", type=int, nargs="+", default=None, metavar="G",
+                        help="also evaluate after these generator steps of the same run (a budget curve; adds a G steps column)")
+    parser.add_argument("--lr-decay-at", type=int, default=None, metavar="G",
+                        help="multiply both learning rates by --lr-decay-factor after G generator steps (default: constant lr)")
+    parser.add_argument("--lr-decay-factor", type=float, default=0.1)
     args = parser.parse_args()
+    if args.eval_at and max(args.eval_at) > args.generator_steps:
+        parser.error("--eval-at steps must be <= --generator-steps")
+    lr_decay = (args.lr_decay_at, args.lr_decay_factor) if args.lr_decay_at is not None else None
     torch.set_num_threads(1)
     warnings.filterwarnings("ignore")
     logging.getLogger("lightning.pytorch").setLevel(logging.ERROR)
 
     note = (f"{args.generator_steps} G steps, MLP 3 x {args.hidden_dim}"
-            + (f", lr {args.lr:g}" if args.lr else "") + (f", EMA {args.ema:g}" if args.ema else ""))
+            + (f", lr {args.lr:g}" if args.lr else "") + (f", EMA {args.ema:g}" if args.ema else "")
+            + (f", lr x{args.lr_decay_factor:g} after {args.lr_decay_at} G steps" if lr_decay else ""))
+    curve = bool(args.eval_at)
+    gcol, gsep = ("G steps | ", "---|") if curve else ("", "")
     print(f"# command: python benchmarks/paper_toy_figure.py {shlex.join(sys.argv[1:])}".rstrip())
     print(f"# budget: {note}, batch {BATCH_SIZE}; seeds {args.seeds}; torch threads 1")
-    print("| dataset | model | seed | modes covered | high-quality | W1 (N=2000) | W1 / floor | train CPU s |")
-    print("|---|---|---|---|---|---|---|---|")
+    print(f"| dataset | model | seed | {gcol}modes covered | high-quality | W1 (N=2000) | W1 / floor | train CPU s |")
+    print(f"|---|---|---|{gsep}---|---|---|---|---|")
     rows, panels = [], {}
     for dataset in args.datasets:
         for seed in args.seeds:
             floor = real_floor(dataset, seed)
             modes, good, w1 = _fmt(floor, dataset)
-            print(f"| {dataset} | real (second sample) | {seed} | {modes} | {good} | {w1} | 1.00 | 0 |", flush=True)
+            greal = "– | " if curve else ""
+            print(f"| {dataset} | real (second sample) | {seed} | {greal}{modes} | {good} | {w1} | 1.00 | 0 |", flush=True)
             rows.append({"dataset": dataset, "model": "real", "seed": seed, **floor})
             for model in args.models:
+
+                def report(module, g, cpu, model=model, dataset=dataset, seed=seed, floor=floor):
+                    metrics, fake, real = evaluate(module, dataset, seed)
+                    modes, good, w1 = _fmt(metrics, dataset)
+                    ratio = metrics[W1] / floor[W1]
+                    gval = f"{g} | " if curve else ""
+                    print(f"| {dataset} | {model} | {seed} | {gval}{modes} | {good} | {w1} | {ratio:.2f} | {cpu:.0f} |", flush=True)
+                    rows.append({"dataset": dataset, "model": model, "seed": seed, "generator_steps": g, "cpu_seconds": cpu,
+                                 "w1_over_floor": ratio, **metrics})
+                    if args.json:
+                        args.json.parent.mkdir(parents=True, exist_ok=True)
+                        args.json.write_text(json.dumps({"command": sys.argv, "rows": rows}, indent=1))
+                    return metrics, fake, real
+
                 t0 = time.process_time()
-                module = train(model, dataset, args.generator_steps, seed, args.hidden_dim, args.lr, args.ema)
+                eval_at = [g for g in (args.eval_at or []) if g < args.generator_steps]
+                module = train(model, dataset, args.generator_steps, seed, args.hidden_dim, args.lr, args.ema,
+                               eval_at=eval_at, on_checkpoint=report, lr_decay=lr_decay)
                 cpu = time.process_time() - t0
-                metrics, fake, real = evaluate(module, dataset, seed)
-                modes, good, w1 = _fmt(metrics, dataset)
-                ratio = metrics[W1] / floor[W1]
-                print(f"| {dataset} | {model} | {seed} | {modes} | {good} | {w1} | {ratio:.2f} | {cpu:.0f} |", flush=True)
-                rows.append({"dataset": dataset, "model": model, "seed": seed, "cpu_seconds": cpu, "w1_over_floor": ratio, **metrics})
+                eval_cpu = sum(c._eval_cpu for c in module.trainer.callbacks if isinstance(c, _StepSchedule))
+                metrics, fake, real = report(module, args.generator_steps, cpu - eval_cpu)
                 if seed == args.seeds[0]:
                     panels[(dataset, model)] = (module.critic.eval(), fake, real, metrics)
-                if args.json:
-                    args.json.parent.mkdir(parents=True, exist_ok=True)
-                    args.json.write_text(json.dumps({"command": sys.argv, "rows": rows}, indent=1))
     if args.figure:
         plot_grid(panels, args.datasets, args.models, Path(args.figure), note)
         print(f"# figure: {args.figure}")
