@@ -62,6 +62,18 @@ def main(args: Optional[list[str]] = None) -> int:
     return 0
 
 
+DESCRIPTION = (
+    "lightning-gans: adversarial training with PyTorch Lightning. Commands: "
+    "`fit` trains a module (below); "
+    "`sample --ckpt_path X` writes images from a checkpoint; "
+    "`evaluate --ckpt_path X` prints FID/IS/KID/precision/recall of a checkpoint; "
+    "`export --ckpt_path X` saves its generator for `from_pretrained`. "
+    "`validate`, `test` and `predict` are not offered (GAN modules have no such step). "
+    "Add a command and `--help` for its options."
+)
+"""The top-level ``--help`` text: every command the console script runs, not only LightningCLI's."""
+
+
 def run(args: Optional[list[str]] = None) -> LightningCLI:
     """Run the CLI and return it (for Python callers who want ``cli.model`` or ``cli.trainer``)."""
     return GANCLI(
@@ -72,12 +84,18 @@ def run(args: Optional[list[str]] = None) -> LightningCLI:
         auto_configure_optimizers=False,
         save_config_callback=LoggerSaveConfigCallback,  # config.yaml in the log dir and the config in every logger
         save_config_kwargs={"overwrite": True},
+        parser_kwargs={"description": DESCRIPTION},
         args=args,
     )
 
 
 class GANCLI(CheckpointHparamsCLI):
     """The LightningCLI with resume that honours explicit values and a checkpoint on SIGTERM."""
+
+    @staticmethod
+    def subcommands() -> dict[str, set[str]]:
+        """Only ``fit``: ``validate``/``test``/``predict`` are refused before parsing (``commands.NOT_OFFERED``)."""
+        return {"fit": LightningCLI.subcommands()["fit"]}
 
     def add_arguments_to_parser(self, parser: Any) -> None:
         # A datamodule with `conditional: true` makes the module class-conditional (docs/conditional.md).

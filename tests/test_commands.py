@@ -216,3 +216,18 @@ def test_conditional_labels_all_gives_one_row_per_class(tmp_path):
         parse_labels("10", 4, 10)
     drawn, drawn_labels = generate(model, 6, seed=1)  # no --labels: uniform labels from the seed
     assert drawn_labels is not None and drawn_labels.shape == (6,) and drawn.shape == (6, 1, 8, 8)
+
+
+def test_help_lists_every_command_and_unknown_or_missing_commands_name_them(tmp_path):
+    """`lightning-gans --help` names fit, sample, evaluate and export (exit 0); no command or a wrong one exits 2 naming them.
+
+    Catches: a help that lists only LightningCLI's subcommands (sample/evaluate/export were invisible),
+    or a misspelt command answered with "choose from 'fit'".
+    """
+    help_ = _run(tmp_path, "--help")
+    assert help_.returncode == 0, help_.stderr
+    for name in ("fit", "sample --ckpt_path", "evaluate --ckpt_path", "export --ckpt_path"):
+        assert f"`{name}" in " ".join(help_.stdout.split()), help_.stdout
+    for args in ([], ["evalute"]):
+        proc = _run(tmp_path, *args)
+        assert proc.returncode == 2 and "fit, sample, evaluate, export" in proc.stderr, (args, proc.stderr)

@@ -64,14 +64,20 @@ def run_command(args: Optional[Sequence[str]] = None) -> Optional[int]:
     """
     quiet_console()
     argv = list(sys.argv[1:] if args is None else args)
+    known = ", ".join(["fit", *COMMANDS])
     if not argv:
-        return None
+        print(f"usage: lightning-gans {{{known.replace(', ', ',')}}} ...\nerror: a command is required, one of: {known} "
+              "(`lightning-gans --help` describes them).", file=sys.stderr)
+        return 2
     name, rest = argv[0], argv[1:]
     if name in NOT_OFFERED:
         print(f"error: {NOT_OFFERED[name]}", file=sys.stderr)
         return 2
     command = COMMANDS.get(name)
     if command is None:
+        if name != "fit" and not name.startswith("-"):
+            print(f"error: unknown command {name!r}; the commands are: {known} (`lightning-gans --help` describes them).", file=sys.stderr)
+            return 2
         return None
     try:
         return command(rest)
