@@ -17,7 +17,7 @@ the finite-sample floor of FID/KID, measured rather than assumed to be 0, at a s
 than the model rows (so an upper bound on their floor); ``real digits, all`` is the IS of all real
 images (the ceiling of IS for this classifier).
 
-    python benchmarks/results_digits.py
+    python benchmarks/results_digits.py                 # every row on seeds 0 1 2
     python benchmarks/results_digits.py --rows          # the reference rows only (seconds)
 """
 
@@ -89,7 +89,7 @@ def main() -> None:
     parser.add_argument("--generator-steps", type=int, default=500)
     parser.add_argument("--base-channels", type=int, default=64)
     parser.add_argument("--num-samples", type=int, default=2000)
-    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2], help="one training run per seed and row")
     parser.add_argument("--rows", nargs="*", default=list(ROWS), choices=list(ROWS), help="model rows (none: references only)")
     parser.add_argument("--threads", type=int, default=1)
     args = parser.parse_args()
@@ -99,22 +99,29 @@ def main() -> None:
 
     print(f"# command: python benchmarks/results_digits.py {' '.join(sys.argv[1:])}".rstrip())
     print(f"# budget: {args.generator_steps} generator updates per row, batch 64, DCGAN 8x8 base {args.base_channels}, "
-          f"latent {LATENT}; {args.num_samples} generated vs 1797 real; seed {args.seed}")
+          f"latent {LATENT}; {args.num_samples} generated vs 1797 real; seeds {args.seeds}")
     print(f"# machine: {machine()}")
-    print("| model | FID (digits) | IS (digits) | KID (digits) | train + eval time (s) |")
-    print("|---|---|---|---|---|")
+    seeds = ", ".join(map(str, args.seeds))
+    print(f"| model | FID, seeds {seeds} | FID mean [min, max] | IS mean [min, max] | KID mean [min, max] | train + eval time per run (s) |")
+    print("|---|---|---|---|---|---|")
     images, _ = load_digits_tensor()
     _, logits = extract(DigitsClassifier.pretrained(), images.split(256), (-1.0, 1.0))
-    real_is, real_is_std = inception_score(logits, 10, args.seed)
-    h = real_halves(args.seed)
-    print(f"| real digits, half vs half (reference) | {h['fid']:.3f} | {h['is']:.2f} ± {h['is_std']:.2f} | "
-          f"{h['kid']:.3f} ± {h['kid_std']:.3f} | - |")
-    print(f"| real digits, all (IS reference) | - | {real_is:.2f} ± {real_is_std:.2f} | - | - |", flush=True)
+    real_is, real_is_std = inception_score(logits, 10, args.seeds[0])
+    halves = [real_halves(seed) for seed in args.seeds]
+    half_fid = [h["fid"] for h in halves]
+    print(f"| real digits, half vs half (reference) | {' / '.join(f'{v:.2f}' for v in half_fid)} | "
+          f"{_spread(half_fid)} | {_spread([h['is'] for h in halves])} | {_spread([h['kid'] for h in halves])} | - |")
+    print(f"| real digits, all (IS reference) | - | - | {real_is:.2f} ± {real_is_std:.2f} (std over splits) | - | - |", flush=True)
     for name in args.rows:
-        m, seconds = run_row(name, args.generator_steps, args.base_channels, args.num_samples, args.seed)
-        print(f"| {name} | {m['eval/fid']:.3f} | {m['eval/is']:.2f} ± {m['eval/is_std']:.2f} | "
-              f"{m['eval/kid']:.2f} ± {m['eval/kid_std']:.2f} | {seconds:.0f} |", flush=True)
+        runs = [run_row(name, args.generator_steps, args.base_channels, args.num_samples, seed) for seed in args.seeds]
+        fid, is_, kid = ([m[f"eval/{k}"] for m, _ in runs] for k in ("fid", "is", "kid"))
+        seconds = sum(t for _, t in runs) / len(runs)
+        print(f"| {name} | {' / '.join(f'{v:.2f}' for v in fid)} | {_spread(fid)} | {_spread(is_)} | {_spread(kid)} | {seconds:.0f} |", flush=True)
 
+
+def _spread(values: list[float]) -> str:
+    """``mean [min, max]`` with two decimals."""
+    return f"{sum(values) / len(values):.2f} [{min(values):.2f}, {max(values):.2f}]"
 
 if __name__ == "__main__":
     main()
