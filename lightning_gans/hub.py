@@ -24,6 +24,9 @@ from typing import Any, Mapping, Optional, Sequence
 import torch
 from lightning_utilities.core.imports import RequirementCache
 from torch import Tensor, nn
+from torch.nn.utils import parametrize
+
+from lightning_gans.layers import is_spectral_normed
 
 __all__ = ["PretrainedGenerator", "HUB_HINT"]
 
@@ -77,6 +80,41 @@ samples = generator.sample(16)  # (16, {{ sample_shape }}), values in {{ value_r
 def _import(class_path: str) -> Any:
     module_name, _, name = class_path.rpartition(".")
     return getattr(importlib.import_module(module_name), name)
+
+
+def _plain_state_dict(net: nn.Module) -> dict[str, Tensor]:
+    """``net``'s state dict with spectral normalisation folded into the weights (a plain net loads it).
+
+    A generator trained under ``SpectralNorm(generator=True)`` stores ``parametrizations.weight.original``
+    and the power-iteration vectors; the exported net is the same class without the wrapper, so its
+    weight is the normalised ``W / sigma(W)`` the trained net uses in eval mode (where the power
+    iteration does not run). ``net`` is not modified (its mode is restored).
+
+    Raises:
+        ValueError: a layer carries torch's deprecated hook version of spectral norm.
+    """
+    state = net.state_dict()
+    normed = [(name, m) for name, m in net.named_modules() if is_spectral_normed(m)]
+    if not normed:
+        return state
+    legacy = [name for name, m in normed if not parametrize.is_parametrized(m, "weight")]
+    if legacy:
+        raise ValueError(
+            f"Layers {legacy} use `torch.nn.utils.spectral_norm` (the deprecated hook version); export supports the "
+            "parametrization that `SpectralNorm` and `torch.nn.utils.parametrizations.spectral_norm` apply."
+        )
+    was_training = net.training
+    net.eval()
+    try:
+        with torch.no_grad():
+            for name, module in normed:
+                prefix = f"{name}." if name else ""
+                for key in [k for k in state if k.startswith(f"{prefix}parametrizations.weight.")]:
+                    del state[key]
+                state[f"{prefix}weight"] = module.weight.detach().clone()
+    finally:
+        net.train(was_training)
+    return state
 
 
 class PretrainedGenerator(
@@ -186,7 +224,7 @@ class PretrainedGenerator(
             dict(config), module.latent_dim, getattr(module, "num_classes", None), value_range, run_config, metrics,
             source=f"{'EMA generator' if source_net is not module.generator else 'generator'} of a {type(module).__name__}",
         )
-        out.generator.load_state_dict(source_net.state_dict())
+        out.generator.load_state_dict(_plain_state_dict(source_net))
         return out
 
     @classmethod

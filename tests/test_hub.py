@@ -100,3 +100,43 @@ def test_export_command_writes_a_card_with_config_and_metrics(tmp_path, capsys):
         assert torch.equal(loaded(z), run.module.ema_generator(z))
     assert main(["export", "--ckpt_path", ckpt, "--out", str(tmp_path / "x"), "--metrics", str(tmp_path / "none.json")]) == 2
     assert "`--metrics`" in capsys.readouterr().err
+
+
+def test_spectral_normed_generator_exports_its_normalised_weights(tmp_path):
+    """A generator under `SpectralNorm(generator=True)` exports as a plain net with the same eval-mode outputs.
+
+    Catches: loading ``parametrizations.weight.original`` into a plain generator (a key error, as
+    before), exporting the raw weight W instead of W / sigma(W) (outputs would differ), or folding the
+    norm by removing the parametrization from a copy (torch shares the parametrized class, so the
+    trained net would lose its ``weight``).
+    """
+    from lightning_gans.layers import apply_spectral_norm, is_spectral_normed
+
+    torch.manual_seed(0)
+    module = GAN(DCGANGenerator(8, 8, 1, 8), DCGANCritic(8, 1, 8), latent_dim=8)
+    apply_spectral_norm(module.generator)
+    module.generator.train()
+    for _ in range(3):  # training-mode forwards move u/v away from their initial values
+        module.generator(torch.randn(16, 8))
+    generator = PretrainedGenerator.from_module(module, generator_config=DCGAN_8)
+    assert module.generator.training  # mode restored
+    generator.save_pretrained(tmp_path / "sn")
+    loaded = PretrainedGenerator.from_pretrained(tmp_path / "sn")
+    assert not any(is_spectral_normed(m) for m in loaded.modules())
+    assert any(is_spectral_normed(m) for m in module.generator.modules())  # the trained net is left as it was
+    z = torch.randn(5, 8)
+    with torch.no_grad():
+        torch.testing.assert_close(loaded(z), module.generator.eval()(z), rtol=1e-5, atol=1e-6)
+        unnormalised = DCGANGenerator(8, 8, 1, 8)
+        unnormalised.load_state_dict({k.replace("parametrizations.weight.original", "weight"): v
+                                      for k, v in module.generator.state_dict().items() if not k.endswith(("_u", "_v"))})
+        assert not torch.allclose(unnormalised.eval()(z), loaded(z), atol=1e-3)  # the raw W would give other images
+
+
+def test_legacy_spectral_norm_hook_is_refused_with_a_clear_error():
+    """torch's deprecated hook version of spectral norm is named in a ValueError, not a key error at load time."""
+    torch.manual_seed(0)
+    module = GAN(DCGANGenerator(8, 8, 1, 8), DCGANCritic(8, 1, 8), latent_dim=8)
+    torch.nn.utils.spectral_norm(module.generator.net[0])
+    with pytest.raises(ValueError, match="deprecated hook version"):
+        PretrainedGenerator.from_module(module, generator_config=DCGAN_8)
