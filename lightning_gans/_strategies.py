@@ -36,7 +36,7 @@ try:  # deepspeed's strategy class imports without deepspeed installed
 except ImportError:  # pragma: no cover
     DeepSpeedStrategy = ()  # type: ignore[assignment,misc]
 
-__all__ = ["prepare_strategy", "load_checkpoint_file", "non_finite_entries", "saved_class_path", "resolve_class"]
+__all__ = ["prepare_strategy", "load_checkpoint_file", "non_finite_entries", "refuse_non_finite", "saved_class_path", "resolve_class"]
 
 _OPTIMIZER_NAMES = ("generator_optimizer", "critic_optimizer")  # the order of configure_optimizers
 
@@ -153,6 +153,28 @@ def load_checkpoint_file(path: Any, load: Optional[Any] = None) -> dict[str, Any
     return checkpoint
 
 
+def refuse_non_finite(checkpoint: dict[str, Any], path: Any = None) -> None:
+    """Raise :class:`~lightning_gans.callbacks.divergence_guard.DivergenceError` if ``checkpoint`` holds NaN/inf.
+
+    Called by the checkpoint IO before a write (with the ``path``) and, under DDP, by the module's
+    ``on_save_checkpoint`` on **every** rank (without it): only rank 0 writes, so a refusal there alone
+    would leave the other ranks waiting at the checkpoint barrier. DDP keeps the ranks' weights
+    equal, so they all refuse together.
+    """
+    bad = non_finite_entries(checkpoint)
+    if not bad:
+        return
+    from lightning_gans.callbacks.divergence_guard import DivergenceError
+
+    what = f"checkpoint {str(path)!r}" if path is not None else "a checkpoint (every rank stops)"
+    raise DivergenceError(
+        f"Refused to write {what}: non-finite values in {_listed(bad)} at global step "
+        f"{checkpoint.get('global_step')}; checkpoints already on disk are left as they were. Training diverged "
+        "or the data holds NaN/inf: add the DivergenceGuard callback to stop at the first non-finite update and "
+        "see its cause."
+    )
+
+
 class _GuardedCheckpointIO(WrappingCheckpointIO):
     """Delegates to the strategy's checkpoint IO, with the checks of this file's docstring."""
 
@@ -161,16 +183,7 @@ class _GuardedCheckpointIO(WrappingCheckpointIO):
         self._trainer = trainer
 
     def save_checkpoint(self, checkpoint: dict[str, Any], path: Any, storage_options: Optional[Any] = None) -> None:
-        bad = non_finite_entries(checkpoint)
-        if bad:
-            from lightning_gans.callbacks.divergence_guard import DivergenceError
-
-            raise DivergenceError(
-                f"Refused to write checkpoint {str(path)!r}: non-finite values in {_listed(bad)} at global step "
-                f"{checkpoint.get('global_step')}; checkpoints already on disk are left as they were. Training diverged "
-                "or the data holds NaN/inf: add the DivergenceGuard callback to stop at the first non-finite update and "
-                "see its cause."
-            )
+        refuse_non_finite(checkpoint, path)
         local = isinstance(path, (str, os.PathLike)) and "://" not in str(path) and storage_options is None
         if not local:
             self.checkpoint_io.save_checkpoint(checkpoint, path, storage_options=storage_options)

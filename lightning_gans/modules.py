@@ -571,6 +571,10 @@ class AdversarialModule(LightningModule):
             "global_rng": _global_rng_state(),
             "class_path": f"{type(self).__module__}.{type(self).__qualname__}",  # any other class refuses to load it
         }
+        if self._trainer is not None and self.trainer.world_size > 1:
+            from lightning_gans._strategies import refuse_non_finite
+
+            refuse_non_finite(checkpoint)  # on every rank; the writer (rank 0) checks again with the path
 
     def on_load_checkpoint(self, checkpoint: dict[str, Any]) -> None:
         _check_checkpoint_class(self, checkpoint)

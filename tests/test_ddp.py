@@ -206,3 +206,26 @@ def test_ddp_ranks_draw_their_own_noise_at_every_update(ddp_out):
             assert (rank["alphas"][s] - rank["alphas"][t]).abs().max() > 0.1, (s, t)
     for key, value in r0["state_dict"].items():  # different noise per rank, yet one model
         assert torch.equal(value, r1["state_dict"][key]), key
+
+
+def test_non_finite_checkpoint_stops_every_rank_and_writes_nothing(tmp_path):
+    """NaN weights when a checkpoint is due under DDP: both ranks exit with the refusal, promptly, and no file is written.
+
+    Only rank 0 writes checkpoints, so a refusal in the writer alone left rank 1 waiting at the
+    checkpoint barrier until the process-group timeout (30 min). Catches that hang (the timeout
+    here is 120 s) and any checkpoint written with the NaN.
+    """
+    ckpt_dir = tmp_path / "ckpt"
+    cmd = [sys.executable, str(SCRIPTS / "nonfinite_save_ddp.py"), str(ckpt_dir)]
+    proc = subprocess.Popen(cmd, env=_clean_env(), stdout=subprocess.PIPE, stderr=subprocess.STDOUT, start_new_session=True)
+    try:
+        out, _ = proc.communicate(timeout=120)
+    except subprocess.TimeoutExpired:
+        os.killpg(proc.pid, signal.SIGKILL)
+        raise
+    text = out.decode(errors="replace")
+    assert proc.returncode != 0, text[-4000:]
+    assert "fit returned" not in text
+    assert text.count("Refused to write") >= 2, text[-4000:]  # rank 0 and rank 1 each refuse
+    assert "generator.net.0.bias" in text
+    assert not list(ckpt_dir.glob("*.ckpt")) if ckpt_dir.exists() else True
