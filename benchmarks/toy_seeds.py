@@ -31,7 +31,7 @@ class _Probe(L.Callback):
         g = pl_module.generator_steps
         if g and g % self.every == 0 and (not self.rows or self.rows[-1][0] != g):
             toy = TOY_DISTRIBUTIONS["8gaussians"]
-            samples = pl_module.sample(2500, generator=torch.Generator().manual_seed(1))
+            samples = pl_module.sample(2500, rng=torch.Generator().manual_seed(1))
             self.rows.append((g, *mode_coverage(samples, toy.centers, toy.std)))
 
 
