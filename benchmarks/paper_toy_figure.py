@@ -31,6 +31,7 @@ import json
 import logging
 import shlex
 import sys
+import textwrap
 import time
 import warnings
 from functools import partial
@@ -196,7 +197,8 @@ def plot_grid(panels: dict[tuple[str, str], tuple], datasets: list[str], models:
             ax.set_title(f"{model}: {caption}", fontsize=9)
             if j == 0:
                 ax.set_ylabel(TITLES[dataset])
-    fig.suptitle(f"Toy settings of Gulrajani et al. 2017 (gan_toy.py); {note}", fontsize=10)
+    title = f"Toy settings of Gulrajani et al. 2017 (gan_toy.py); {note}"
+    fig.suptitle(textwrap.fill(title, width=int(13 * 3.4 * len(models))), fontsize=10)  # ~13 characters per inch
     fig.tight_layout()
     path.parent.mkdir(parents=True, exist_ok=True)
     fig.savefig(path, dpi=100)
