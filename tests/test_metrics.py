@@ -6,7 +6,7 @@ import csv
 import pytest
 import torch
 import yaml
-from lightning.pytorch import LightningModule, Trainer
+from lightning.pytorch import Callback, LightningModule, Trainer
 from lightning.pytorch.loggers import CSVLogger
 from torch import nn
 from torch.utils.data import DataLoader, TensorDataset
@@ -237,3 +237,26 @@ def test_inception_2048_features_through_the_callback(tmp_path):
                                kid_subsets=10, kid_subset_size=12, isc_splits=2, seed=2020)
     for key, value in expected.items():
         assert cb.last_metrics[f"eval/{key}"] == pytest.approx(value, rel=1e-6, abs=1e-9), key
+
+
+def test_generator_image_size_other_than_the_datas_fails_before_the_first_step():
+    """A 16x16 generator against 8x8 digits (a size-agnostic critic would train) fails in setup, naming both shapes.
+
+    Catches: the mismatch found only at the first evaluation, after an epoch of training.
+    """
+    class _AnySizeCritic(nn.Module):
+        def __init__(self) -> None:
+            super().__init__()
+            self.conv = nn.Conv2d(1, 4, 3, padding=1)
+
+        def forward(self, x):
+            return self.conv(x).mean(dim=(1, 2, 3))
+
+    torch.manual_seed(0)
+    module = GAN(DCGANGenerator(latent_dim=8, image_size=16, channels=1, base_channels=8), _AnySizeCritic(), latent_dim=8)
+    cb = GANMetrics(num_samples=100, feature_extractor="digits", cache=False, every_n_epochs=1, kid_subset_size=20)
+    seen = []
+    probe = type("Probe", (Callback,), {"on_train_batch_start": lambda self, *a: seen.append(1)})()
+    with pytest.raises(ValueError, match=r"generated samples have shape \(1, 16, 16\) but the real images \(1, 8, 8\).*`image_size`"):
+        Trainer(**trainer_kwargs(max_steps=4, callbacks=[cb, probe])).fit(module, DigitsDataModule(batch_size=32))
+    assert seen == []

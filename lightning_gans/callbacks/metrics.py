@@ -203,7 +203,8 @@ class GANMetrics(Callback):
 
     def _check_inputs_fit(self, trainer: Trainer, pl_module: LightningModule) -> None:
         """Convert two generated and two real images for the extractor now (without running it), so that
-        a ``data_range`` or channel mismatch fails in ``setup``, before training, not at the first evaluation."""
+        a ``data_range``, channel or image-size mismatch fails in ``setup``, before training, not at the
+        first evaluation."""
         from lightning_gans.evaluation.convert import to_extractor_input
 
         in_channels = getattr(self._extractor, "in_channels", None)
@@ -215,6 +216,12 @@ class GANMetrics(Callback):
             return
         real = next(iter(self._real_batches(data, torch.arange(min(2, len(data))))))
         to_extractor_input(real, self.data_range, in_channels, "real samples")
+        if fake.shape[1:] != real.shape[1:]:
+            raise ValueError(
+                f"GANMetrics: generated samples have shape {tuple(fake.shape[1:])} but the real images "
+                f"{tuple(real.shape[1:])} (C, H, W): metrics between different image sizes compare resolutions, not "
+                "models. Make the generator's `image_size`/`channels` match the data's (or pass `real_samples` of its size)."
+            )
 
     def on_train_start(self, trainer: Trainer, pl_module: LightningModule) -> None:
         self._log_config(trainer)
