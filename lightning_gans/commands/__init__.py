@@ -64,9 +64,10 @@ def run_command(args: Optional[Sequence[str]] = None) -> Optional[int]:
     """
     quiet_console()
     argv = list(sys.argv[1:] if args is None else args)
-    known = ", ".join(["fit", *COMMANDS])
+    names = ["fit", *COMMANDS]
+    known = ", ".join(names)
     if not argv:
-        print(f"usage: lightning-gans {{{known.replace(', ', ',')}}} ...\nerror: a command is required, one of: {known} "
+        print(f"usage: lightning-gans {{{','.join(names)}}} ...\nerror: a command is required, one of: {known} "
               "(`lightning-gans --help` describes them).", file=sys.stderr)
         return 2
     name, rest = argv[0], argv[1:]
