@@ -52,7 +52,7 @@ NOT_OFFERED: dict[str, str] = {
 
 
 def run_command(args: Optional[Sequence[str]] = None) -> Optional[int]:
-    """Run ``sample``/``evaluate`` (or refuse ``validate``/``test``/``predict``); ``None`` for anything else.
+    """Run ``sample``/``evaluate``/``export``; refuse ``validate``/``test``/``predict``, an unknown command or none (exit 2).
 
     Also quiets the console for every subcommand, ``fit`` included (see :func:`quiet_console`).
 
@@ -60,7 +60,7 @@ def run_command(args: Optional[Sequence[str]] = None) -> Optional[int]:
         args: the command line without the program name (default: ``sys.argv[1:]``).
 
     Returns:
-        The exit status, or ``None`` when the LightningCLI should handle ``args``.
+        The exit status, or ``None`` when the LightningCLI should handle ``args`` (``fit``, or options first).
     """
     quiet_console()
     argv = list(sys.argv[1:] if args is None else args)
