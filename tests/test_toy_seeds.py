@@ -22,11 +22,8 @@ def _init_args(config: dict, key: str) -> dict:
     return config["model"]["init_args"][key]["init_args"]
 
 
-@pytest.mark.parametrize("model", list(CONFIGS))
-def test_configs_match_the_benchmark_presets(model):
-    """examples/paper_toy_*.yaml build what benchmarks/paper_toy_figure.py trains: class, n_critic, penalty, optimizers, nets, batch."""
-    config = yaml.safe_load((ROOT / "examples" / CONFIGS[model]).read_text())
-    module = paper.build(model, seed=0)
+def _assert_config_builds(config: dict, module, width: int) -> None:
+    """``config``'s model and data are ``module`` (class, n_critic, penalty, clip, optimizers and settings, 3 x ``width`` nets, batch 256)."""
     args = config["model"]["init_args"]
     assert config["model"]["class_path"].rpartition(".")[2] == type(module).__name__
     assert args["n_critic"] == module.n_critic
@@ -40,7 +37,25 @@ def test_configs_match_the_benchmark_presets(model):
             assert (list(group[name]) if isinstance(group[name], tuple) else group[name]) == value, (key, name)
     for key, net in (("generator", module.generator), ("critic", module.critic)):
         widths = [m.out_features for m in net.modules() if isinstance(m, torch.nn.Linear)][:-1]
-        assert widths == [_init_args(config, key)["hidden_dim"]] * _init_args(config, key)["num_layers"] == [512] * 3
+        assert widths == [_init_args(config, key)["hidden_dim"]] * _init_args(config, key)["num_layers"] == [width] * 3
+
+
+@pytest.mark.parametrize("model", list(CONFIGS))
+def test_configs_match_the_benchmark_presets(model):
+    """examples/paper_toy_*.yaml build what benchmarks/paper_toy_figure.py trains: class, n_critic, penalty, optimizers, nets, batch."""
+    _assert_config_builds(yaml.safe_load((ROOT / "examples" / CONFIGS[model]).read_text()), paper.build(model, seed=0), 512)
+
+
+def test_cpu_config_is_the_measured_25_gaussians_budget():
+    """examples/paper_toy_wgangp_cpu.yaml is the README's 25-Gaussians setting: 3 x 128 nets, lr 1e-3, EMA 0.99, 2,500 G steps.
+
+    Catches: the config drifting from the settings its comment quotes measured numbers for.
+    """
+    config = yaml.safe_load((ROOT / "examples" / "paper_toy_wgangp_cpu.yaml").read_text())
+    _assert_config_builds(config, paper.build("WGAN-GP", seed=0, hidden_dim=128, lr=1e-3), 128)
+    assert config["trainer"]["callbacks"] == [{"class_path": "lightning_gans.callbacks.GeneratorEMA", "init_args": {"decay": 0.99}}]
+    assert config["trainer"]["max_steps"] == 2500 * (5 + 1)
+    assert config["data"]["init_args"]["dataset"] == "25gaussians"
 
 
 @pytest.mark.slow
