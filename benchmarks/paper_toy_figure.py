@@ -20,7 +20,7 @@ mixtures, exact W1 between 2,000 generated and 2,000 real points; the *real* row
 sample, the finite-sample floor) and a grid figure like the paper's: the critic's value surface
 (contours) with real (orange) and generated (green) points, one panel per dataset and model.
 
-    python benchmarks/paper_toy_figure.py --generator-steps 1000          # the README figure and table
+    python benchmarks/paper_toy_figure.py --generator-steps 2500 --hidden-dim 128 --lr 1e-3 --ema 0.99 --eval-at 1000   # the README figure and table
     python benchmarks/paper_toy_figure.py --datasets 8gaussians --models WGAN-GP --seeds 0 1 2 3 4
     # 25 Gaussians, one budget curve per seed (README: 25/25 modes from 2,500 G steps on 5 seeds):
     python benchmarks/paper_toy_figure.py --datasets 25gaussians --models WGAN-GP --generator-steps 8000 \
