@@ -50,8 +50,12 @@ class ScaleNormalizedLayers(L.Callback):
         self.factor = factor
 
     def on_fit_start(self, trainer, pl_module) -> None:
-        fed = _normalization_fed(pl_module.generator, {n: m for n, m in pl_module.generator.named_modules() if isinstance(m, LSUV_LAYERS)},
-                                 lambda: pl_module.generator(torch.randn(64, LATENT)))
+        net = pl_module.generator
+        z = torch.randn(64, LATENT, generator=torch.Generator().manual_seed(0))  # not the global RNG: data order unchanged
+        net.eval()  # running statistics untouched
+        with torch.no_grad():
+            fed = _normalization_fed(net, {n: m for n, m in net.named_modules() if isinstance(m, LSUV_LAYERS)}, lambda: net(z))
+        net.train()
         with torch.no_grad():
             for name, module in pl_module.generator.named_modules():
                 if name in fed:
