@@ -211,9 +211,10 @@ def test_ddp_ranks_draw_their_own_noise_at_every_update(ddp_out):
 def test_non_finite_checkpoint_stops_every_rank_and_writes_nothing(tmp_path):
     """NaN weights when a checkpoint is due under DDP: both ranks exit with the refusal, promptly, and no file is written.
 
-    Only rank 0 writes checkpoints, so a refusal in the writer alone left rank 1 waiting at the
-    checkpoint barrier until the process-group timeout (30 min). Catches that hang (the timeout
-    here is 120 s) and any checkpoint written with the NaN.
+    Only rank 0 writes checkpoints, so a refusal in the writer alone left rank 1 at the checkpoint
+    barrier: with gloo it died there with "Connection closed by peer" (measured: one refusal in the
+    output, which this test rejects); a backend that does not notice a dead peer waits for its
+    timeout (120 s here). Also catches any checkpoint written with the NaN.
     """
     ckpt_dir = tmp_path / "ckpt"
     cmd = [sys.executable, str(SCRIPTS / "nonfinite_save_ddp.py"), str(ckpt_dir)]
