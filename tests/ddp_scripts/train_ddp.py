@@ -61,6 +61,12 @@ def case_wgangp():
     return WGANGP(*_nets(), latent_dim=2, n_critic=2, noise_seed=3), _toy_fit
 
 
+def case_wgangp_compiled():
+    """case_wgangp with compiled forwards (aot_eager: no C++ build); the penalty runs the eager critic."""
+    seed_everything(3)
+    return WGANGP(*_nets(), latent_dim=2, n_critic=2, noise_seed=3, compile={"backend": "aot_eager"}), _toy_fit
+
+
 def _parity_fit(module, callbacks=(), steps: int = PARITY_STEPS):
     trainer = _trainer(steps, callbacks, use_distributed_sampler=False)
     trainer.fit(module, datamodule=common.GlobalBatchData(steps, PARITY_GLOBAL_BATCH))
@@ -129,6 +135,7 @@ def run(case: str, out_dir: str) -> None:
         "global_step": trainer.global_step,
         "world_size": trainer.world_size,
         "find_unused_parameters": bool(getattr(trainer.strategy, "_ddp_kwargs", {}).get("find_unused_parameters")),
+        "compiled": sorted(getattr(module, "_compiled", {})),
     }
     torch.save(state, os.path.join(out_dir, f"{case}_rank{trainer.global_rank}.pt"))
 
