@@ -11,9 +11,11 @@ data loader. It logs nothing and keeps no counters beyond the cycle position.
 from __future__ import annotations
 
 import copy
+import logging
 import os
 import platform
 import time
+import warnings
 from dataclasses import dataclass
 from typing import Callable, Optional
 
@@ -157,6 +159,13 @@ def run_plain(setup: Setup, warmup: int, steps: int, at_start: Optional[Callable
             if done == warmup + steps:
                 t1 = clocks()
                 return t1[0] - t0[0], t1[1] - t0[1]
+
+
+def quiet(threads: int = 1) -> None:
+    """Set torch's intra-op threads and silence warnings and Lightning's info lines, for a readable table."""
+    torch.set_num_threads(threads)
+    warnings.filterwarnings("ignore")
+    logging.getLogger("lightning.pytorch").setLevel(logging.ERROR)
 
 
 def machine() -> str:

@@ -23,13 +23,12 @@ import logging
 import statistics
 import sys
 import time
-import warnings
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 import torch  # noqa: E402
 
-from _common import BatchWindow, machine, quiet_trainer  # noqa: E402
+from _common import BatchWindow, machine, quiet, quiet_trainer  # noqa: E402
 from lightning_gans import GAN, WGANGP, DigitsDataModule  # noqa: E402
 from lightning_gans.nets import DCGANCritic, DCGANGenerator, ResNetCritic, ResNetGenerator  # noqa: E402
 
@@ -67,9 +66,7 @@ def main() -> None:
     parser.add_argument("--warmup-cycles", type=int, default=3)
     parser.add_argument("--cycles", type=int, default=15)
     args = parser.parse_args()
-    torch.set_num_threads(1)
-    warnings.filterwarnings("ignore")
-    logging.getLogger("lightning.pytorch").setLevel(logging.ERROR)
+    quiet()
     logging.getLogger("torch._inductor").setLevel(logging.ERROR)
 
     print(f"# command: python benchmarks/bench_compile.py {' '.join(sys.argv[1:])}".rstrip())

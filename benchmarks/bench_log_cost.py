@@ -11,18 +11,16 @@ benchmark (WGAN-GP logs 3 values per critic update and 2 per generator update).
 
 from __future__ import annotations
 
-import logging
 import statistics
 import sys
 import time
-import warnings
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 import lightning as L  # noqa: E402
 import torch  # noqa: E402
 
-from _common import machine  # noqa: E402
+from _common import machine, quiet  # noqa: E402
 
 BATCHES, WARMUP = 2000, 100
 
@@ -60,9 +58,7 @@ def per_batch_us(k: int) -> float:
 
 
 def main() -> None:
-    torch.set_num_threads(1)
-    warnings.filterwarnings("ignore")
-    logging.getLogger("lightning.pytorch").setLevel(logging.ERROR)
+    quiet()
     bare, logged = [], []
     for _ in range(3):
         bare.append(per_batch_us(0))

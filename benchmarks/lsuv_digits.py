@@ -19,10 +19,8 @@ next to three init-time diagnostics that need no training:
 from __future__ import annotations
 
 import argparse
-import logging
 import sys
 import time
-import warnings
 from pathlib import Path
 from typing import Callable
 
@@ -117,9 +115,9 @@ def main() -> None:
     parser.add_argument("--generator-steps", type=int, default=500)
     parser.add_argument("--num-samples", type=int, default=2000)
     args = parser.parse_args()
-    torch.set_num_threads(1)
-    warnings.filterwarnings("ignore")
-    logging.getLogger("lightning.pytorch").setLevel(logging.ERROR)
+    from _common import quiet  # the script's directory: on sys.path when run as a script
+
+    quiet()
     print(f"# command: python benchmarks/lsuv_digits.py {' '.join(sys.argv[1:])}".rstrip())
     print(f"# WGAN-GP, DCGAN 8x8 base 64, layer-norm critic, latent {LATENT}, batch 64, {args.generator_steps} generator "
           f"steps; {args.num_samples} generated vs 1797 real digits")

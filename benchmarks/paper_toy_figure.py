@@ -32,12 +32,10 @@ from __future__ import annotations
 
 import argparse
 import json
-import logging
 import shlex
 import sys
 import textwrap
 import time
-import warnings
 from functools import partial
 from pathlib import Path
 from typing import Callable, Optional
@@ -229,9 +227,9 @@ def main() -> None:
     if args.eval_at and max(args.eval_at) > args.generator_steps:
         parser.error("--eval-at steps must be <= --generator-steps")
     lr_decay = (args.lr_decay_at, args.lr_decay_factor) if args.lr_decay_at is not None else None
-    torch.set_num_threads(1)
-    warnings.filterwarnings("ignore")
-    logging.getLogger("lightning.pytorch").setLevel(logging.ERROR)
+    from _common import quiet  # the script's directory: on sys.path when run as a script
+
+    quiet()
 
     note = (f"{args.generator_steps} G steps, MLP 3 x {args.hidden_dim}"
             + (f", lr {args.lr:g}" if args.lr else "") + (f", EMA {args.ema:g}" if args.ema else "")

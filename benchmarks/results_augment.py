@@ -20,11 +20,9 @@ Rows:
 from __future__ import annotations
 
 import argparse
-import logging
 import statistics
 import sys
 import time
-import warnings
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
@@ -33,7 +31,7 @@ import torch  # noqa: E402
 from torch.utils.data import TensorDataset  # noqa: E402
 from torchdata.stateful_dataloader import StatefulDataLoader  # noqa: E402
 
-from _common import machine  # noqa: E402
+from _common import machine, quiet  # noqa: E402
 from lightning_gans import GAN  # noqa: E402
 from lightning_gans.callbacks import AdaptiveAugment, DiffAugment, GANMetrics  # noqa: E402
 from lightning_gans.data import load_digits_tensor  # noqa: E402
@@ -107,9 +105,7 @@ def main() -> None:
     parser.add_argument("--ada-speed-kimg", type=float, default=20.0)
     parser.add_argument("--threads", type=int, default=1)
     args = parser.parse_args()
-    torch.set_num_threads(args.threads)
-    warnings.filterwarnings("ignore")
-    logging.getLogger("lightning.pytorch").setLevel(logging.ERROR)
+    quiet(args.threads)
 
     real, _ = load_digits_tensor(args.image_size)
     order = torch.randperm(len(real), generator=torch.Generator().manual_seed(args.subset_seed))

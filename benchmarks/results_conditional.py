@@ -27,17 +27,15 @@ Reference: the classifier's accuracy on the real digits themselves.
 from __future__ import annotations
 
 import argparse
-import logging
 import sys
 import time
-import warnings
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 import lightning as L  # noqa: E402
 import torch  # noqa: E402
 
-from _common import machine  # noqa: E402
+from _common import machine, quiet  # noqa: E402
 from lightning_gans import ACGAN, GAN, DigitsDataModule  # noqa: E402
 from lightning_gans.callbacks import GANMetrics, SpectralNorm  # noqa: E402
 from lightning_gans.data import load_digits_tensor  # noqa: E402
@@ -95,9 +93,7 @@ def main() -> None:
     parser.add_argument("--rows", nargs="*", default=list(ROWS), choices=list(ROWS))
     parser.add_argument("--threads", type=int, default=1)
     args = parser.parse_args()
-    torch.set_num_threads(args.threads)
-    warnings.filterwarnings("ignore")
-    logging.getLogger("lightning.pytorch").setLevel(logging.ERROR)
+    quiet(args.threads)
 
     print(f"# command: python benchmarks/results_conditional.py {' '.join(sys.argv[1:])}".rstrip())
     print(f"# budget: {args.generator_steps} generator updates per row (n_critic 1), batch 64, DCGAN 8x8 base "

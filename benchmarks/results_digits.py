@@ -24,17 +24,15 @@ images (the ceiling of IS for this classifier).
 from __future__ import annotations
 
 import argparse
-import logging
 import sys
 import time
-import warnings
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 import lightning as L  # noqa: E402
 import torch  # noqa: E402
 
-from _common import machine  # noqa: E402
+from _common import machine, quiet  # noqa: E402
 from lightning_gans import GAN, WGAN, WGANGP, DigitsDataModule  # noqa: E402
 from lightning_gans.callbacks import GANMetrics, LSUVInit, SpectralNorm  # noqa: E402
 from lightning_gans.data import load_digits_tensor  # noqa: E402
@@ -93,9 +91,7 @@ def main() -> None:
     parser.add_argument("--rows", nargs="*", default=list(ROWS), choices=list(ROWS), help="model rows (none: references only)")
     parser.add_argument("--threads", type=int, default=1)
     args = parser.parse_args()
-    torch.set_num_threads(args.threads)
-    warnings.filterwarnings("ignore")
-    logging.getLogger("lightning.pytorch").setLevel(logging.ERROR)
+    quiet(args.threads)
 
     print(f"# command: python benchmarks/results_digits.py {' '.join(sys.argv[1:])}".rstrip())
     print(f"# budget: {args.generator_steps} generator updates per row, batch 64, DCGAN 8x8 base {args.base_channels}, "

@@ -21,12 +21,10 @@ sample of the same size: the floor that finite-sample W1 cannot go below.
 from __future__ import annotations
 
 import argparse
-import logging
 import os
 import shlex
 import sys
 import time
-import warnings
 from functools import partial
 from pathlib import Path
 
@@ -34,7 +32,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 import lightning as L  # noqa: E402
 import torch  # noqa: E402
 
-from _common import machine  # noqa: E402
+from _common import machine, quiet  # noqa: E402
 from lightning_gans import GAN, WGAN, WGANGP, ToyDataModule  # noqa: E402
 from lightning_gans.callbacks import GeneratorEMA  # noqa: E402
 from lightning_gans.data import TOY_DISTRIBUTIONS  # noqa: E402
@@ -78,9 +76,7 @@ def main() -> None:
     parser.add_argument("--threads", type=int, default=1)
     parser.add_argument("--plots", default="runs/results_toy", help="directory for one real-vs-generated PNG per row ('' for none)")
     args = parser.parse_args()
-    torch.set_num_threads(args.threads)
-    warnings.filterwarnings("ignore")
-    logging.getLogger("lightning.pytorch").setLevel(logging.ERROR)
+    quiet(args.threads)
 
     command = "python benchmarks/results_toy.py " + shlex.join(sys.argv[1:])
     print(f"# command: {command.strip()}")

@@ -28,9 +28,7 @@ the origin, so the two supports are disjoint. Two experiments, each with and wit
 from __future__ import annotations
 
 import argparse
-import logging
 import sys
-import warnings
 from functools import partial
 from pathlib import Path
 from typing import Optional
@@ -154,9 +152,9 @@ def main() -> None:
     parser.add_argument("--train-steps", type=int, default=500)
     parser.add_argument("--figure", type=Path, default=Path("docs/img/theory_instance_noise.png"))
     args = parser.parse_args()
-    torch.set_num_threads(1)
-    warnings.filterwarnings("ignore")
-    logging.getLogger("lightning.pytorch").setLevel(logging.ERROR)
+    from _common import quiet  # the script's directory: on sys.path when run as a script
+
+    quiet()
     print(f"# command: python benchmarks/theory_instance_noise.py {' '.join(sys.argv[1:])}".rstrip())
     print(f"# GAN (minimax loss), MLPs 3 x {HIDDEN}, Adam 1e-3 betas (0.5, 0.999), batch 256, n_critic 5 in training; "
           f"InstanceNoise(initial_std={args.noise_std:g}) constant in (1), annealed to 0 over the first half of training in (2)")

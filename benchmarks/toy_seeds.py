@@ -10,8 +10,6 @@ covered and the high-quality fraction of 2,500 EMA samples (``lightning_gans.dat
 from __future__ import annotations
 
 import argparse
-import logging
-import warnings
 from functools import partial
 
 import lightning as L
@@ -52,9 +50,9 @@ def main() -> None:
     parser.add_argument("--generator-steps", type=int, default=3000)
     parser.add_argument("--every", type=int, default=250)
     args = parser.parse_args()
-    torch.set_num_threads(1)
-    warnings.filterwarnings("ignore")
-    logging.getLogger("lightning.pytorch").setLevel(logging.ERROR)
+    from _common import quiet  # the script's directory: on sys.path when run as a script
+
+    quiet()
     for seed in args.seeds:
         rows = run(seed, args.generator_steps, args.every)
         cells = "  ".join(f"{g}:{m}/8 ({q:.0%})" for g, m, q in rows)

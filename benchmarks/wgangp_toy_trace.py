@@ -17,17 +17,15 @@ The evaluation touches neither the training RNG streams nor the weights.
 from __future__ import annotations
 
 import argparse
-import logging
 import shlex
 import sys
-import warnings
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 import lightning as L  # noqa: E402
 import torch  # noqa: E402
 
-from _common import machine  # noqa: E402
+from _common import machine, quiet  # noqa: E402
 from lightning_gans import WGANGP, ToyDataModule  # noqa: E402
 from lightning_gans.data import TOY_DISTRIBUTIONS  # noqa: E402
 from lightning_gans.nets import MLPCritic, MLPGenerator  # noqa: E402
@@ -67,9 +65,7 @@ def main() -> None:
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--threads", type=int, default=1)
     args = parser.parse_args()
-    torch.set_num_threads(args.threads)
-    warnings.filterwarnings("ignore")
-    logging.getLogger("lightning.pytorch").setLevel(logging.ERROR)
+    quiet(args.threads)
 
     print(f"# command: {('python benchmarks/wgangp_toy_trace.py ' + shlex.join(sys.argv[1:])).strip()}")
     print(f"# WGAN-GP (lambda 10, Adam 1e-4 (0, 0.9), n_critic 5), 8 Gaussians, MLP {args.hidden_dim} x 3, batch 256, "
