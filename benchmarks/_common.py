@@ -16,8 +16,8 @@ import os
 import platform
 import time
 import warnings
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Callable, Optional
 
 import lightning as L
 import torch
@@ -51,7 +51,9 @@ def make_setup(name: str, seed: int = 0) -> Setup:
     ``dcgan``: DCGAN 16x16 (base 32 channels, layer-norm critic) on the upsampled digits, batch 64."""
     torch.manual_seed(seed)
     if name == "toy":
-        return Setup(name, MLPGenerator(2, 2, 128, 3), MLPCritic(2, 128, 3), ToyDataModule("8gaussians", 256, 2000, seed), 2)
+        return Setup(
+            name, MLPGenerator(2, 2, 128, 3), MLPCritic(2, 128, 3), ToyDataModule("8gaussians", 256, 2000, seed), 2
+        )
     if name == "dcgan":
         return Setup(
             name,
@@ -77,14 +79,31 @@ class _WGANGPNoLog(WGANGP):
 def lightning_module(setup: Setup, log: bool = True) -> WGANGP:
     g, d = setup.fresh()
     cls = WGANGP if log else _WGANGPNoLog
-    return cls(g, d, setup.latent_dim, gp_weight=setup.gp_weight, n_critic=setup.n_critic,
-               generator_optimizer=adam, critic_optimizer=adam, noise_seed=0)
+    return cls(
+        g,
+        d,
+        setup.latent_dim,
+        gp_weight=setup.gp_weight,
+        n_critic=setup.n_critic,
+        generator_optimizer=adam,
+        critic_optimizer=adam,
+        noise_seed=0,
+    )
 
 
 def quiet_trainer(max_steps: int, callbacks: list, **kw) -> L.Trainer:
     """A trainer without logger, progress bar, checkpointing or summary (the plain loop has none either)."""
-    return L.Trainer(accelerator="cpu", devices=1, max_steps=max_steps, logger=False, enable_progress_bar=False,
-                     enable_checkpointing=False, enable_model_summary=False, callbacks=callbacks, **kw)
+    return L.Trainer(
+        accelerator="cpu",
+        devices=1,
+        max_steps=max_steps,
+        logger=False,
+        enable_progress_bar=False,
+        enable_checkpointing=False,
+        enable_model_summary=False,
+        callbacks=callbacks,
+        **kw,
+    )
 
 
 def clocks() -> tuple[float, float]:
@@ -96,7 +115,7 @@ def clocks() -> tuple[float, float]:
 class BatchWindow(L.Callback):
     """Wall and CPU time from the start of batch ``start`` to the end of the last batch, and an optional hook at ``start``."""
 
-    def __init__(self, start: int, at_start: Optional[Callable[[], None]] = None) -> None:
+    def __init__(self, start: int, at_start: Callable[[], None] | None = None) -> None:
         self.start, self.at_start = start, at_start
         self.t0 = self.t1 = (0.0, 0.0)
 
@@ -114,14 +133,16 @@ class BatchWindow(L.Callback):
         return self.t1[0] - self.t0[0], self.t1[1] - self.t0[1]
 
 
-def run_lightning(setup: Setup, warmup: int, steps: int, at_start: Optional[Callable[[], None]] = None, log: bool = True) -> tuple[float, float]:
+def run_lightning(
+    setup: Setup, warmup: int, steps: int, at_start: Callable[[], None] | None = None, log: bool = True
+) -> tuple[float, float]:
     """(wall, CPU) seconds for ``steps`` updates (batches) after ``warmup`` updates, module in a Lightning Trainer."""
     window = BatchWindow(warmup, at_start)
     quiet_trainer(warmup + steps, [window]).fit(lightning_module(setup, log), setup.datamodule)
     return window.seconds
 
 
-def run_plain(setup: Setup, warmup: int, steps: int, at_start: Optional[Callable[[], None]] = None) -> tuple[float, float]:
+def run_plain(setup: Setup, warmup: int, steps: int, at_start: Callable[[], None] | None = None) -> tuple[float, float]:
     """(wall, CPU) seconds for ``steps`` updates after ``warmup`` updates of the plain PyTorch loop."""
     generator, critic = setup.fresh()
     opt_g, opt_d = adam(generator.parameters()), adam(critic.parameters())
@@ -176,5 +197,7 @@ def machine() -> str:
             cpu = next(line.split(":", 1)[1].strip() for line in f if line.startswith("model name"))
     except (OSError, StopIteration):
         pass
-    return (f"{cpu}, {os.cpu_count()} logical CPUs, torch {torch.__version__} ({torch.get_num_threads()} threads), "
-            f"lightning {L.__version__}, Python {platform.python_version()}")
+    return (
+        f"{cpu}, {os.cpu_count()} logical CPUs, torch {torch.__version__} ({torch.get_num_threads()} threads), "
+        f"lightning {L.__version__}, Python {platform.python_version()}"
+    )

@@ -26,11 +26,11 @@ import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-import torch  # noqa: E402
+import torch
+from _common import BatchWindow, machine, quiet, quiet_trainer
 
-from _common import BatchWindow, machine, quiet, quiet_trainer  # noqa: E402
-from lightning_gans import GAN, WGANGP, DigitsDataModule  # noqa: E402
-from lightning_gans.nets import DCGANCritic, DCGANGenerator, ResNetCritic, ResNetGenerator  # noqa: E402
+from lightning_gans import GAN, WGANGP, DigitsDataModule
+from lightning_gans.nets import DCGANCritic, DCGANGenerator, ResNetCritic, ResNetGenerator
 
 LATENT = 64
 MODULES = {"GAN": GAN, "WGANGP": WGANGP}
@@ -70,9 +70,13 @@ def main() -> None:
     logging.getLogger("torch._inductor").setLevel(logging.ERROR)
 
     print(f"# command: python benchmarks/bench_compile.py {' '.join(sys.argv[1:])}".rstrip())
-    print(f"# {args.cycles} timed cycles (n_critic + 1 batches each) after {args.warmup_cycles} warm-up cycles, batch 32, digits 32x32, CPU time, "
-          f"median of {args.rounds} rounds; machine: {machine()}")
-    print("| nets | module | eager ms/batch | compiled ms/batch | speed-up (median) | per round | warm-up wall s (eager / compiled) |")
+    print(
+        f"# {args.cycles} timed cycles (n_critic + 1 batches each) after {args.warmup_cycles} warm-up cycles, batch 32, digits 32x32, CPU time, "
+        f"median of {args.rounds} rounds; machine: {machine()}"
+    )
+    print(
+        "| nets | module | eager ms/batch | compiled ms/batch | speed-up (median) | per round | warm-up wall s (eager / compiled) |"
+    )
     print("|---|---|---|---|---|---|---|", flush=True)
     for setup in args.setups:
         for module in args.modules:
@@ -85,9 +89,12 @@ def main() -> None:
                 ratios.append(e / c)
                 warm_e.append(we)
                 warm_c.append(wc)
-            print(f"| {setup} | {module} | {statistics.median(eager):.1f} | {statistics.median(compiled):.1f} | "
-                  f"**{statistics.median(ratios):.2f}x** | {', '.join(f'{r:.2f}' for r in ratios)} | "
-                  f"{statistics.median(warm_e):.0f} / {statistics.median(warm_c):.0f} |", flush=True)
+            print(
+                f"| {setup} | {module} | {statistics.median(eager):.1f} | {statistics.median(compiled):.1f} | "
+                f"**{statistics.median(ratios):.2f}x** | {', '.join(f'{r:.2f}' for r in ratios)} | "
+                f"{statistics.median(warm_e):.0f} / {statistics.median(warm_c):.0f} |",
+                flush=True,
+            )
 
 
 if __name__ == "__main__":

@@ -17,11 +17,11 @@ import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-import torch  # noqa: E402
+import torch
+from _common import adam, machine, make_setup
 
-from _common import adam, machine, make_setup  # noqa: E402
-from lightning_gans.losses import wasserstein_critic_loss  # noqa: E402
-from lightning_gans.penalties import gradient_penalty  # noqa: E402
+from lightning_gans.losses import wasserstein_critic_loss
+from lightning_gans.penalties import gradient_penalty
 
 STEPS = {"toy": 300, "dcgan": 60}
 

@@ -17,10 +17,9 @@ import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-import lightning as L  # noqa: E402
-import torch  # noqa: E402
-
-from _common import machine, quiet  # noqa: E402
+import lightning as L
+import torch
+from _common import machine, quiet
 
 BATCHES, WARMUP = 2000, 100
 
@@ -52,8 +51,14 @@ class _CPUWindow(L.Callback):
 def per_batch_us(k: int) -> float:
     window = _CPUWindow()
     loader = torch.utils.data.DataLoader(torch.zeros(WARMUP + BATCHES, 2), batch_size=1)
-    L.Trainer(max_epochs=1, logger=False, enable_progress_bar=False, enable_checkpointing=False,
-              enable_model_summary=False, callbacks=[window]).fit(_LogOnly(k), loader)
+    L.Trainer(
+        max_epochs=1,
+        logger=False,
+        enable_progress_bar=False,
+        enable_checkpointing=False,
+        enable_model_summary=False,
+        callbacks=[window],
+    ).fit(_LogOnly(k), loader)
     return 1e6 * window.seconds / BATCHES
 
 
@@ -63,11 +68,11 @@ def main() -> None:
     for _ in range(3):
         bare.append(per_batch_us(0))
         logged.append(per_batch_us(4))
-    b, l = statistics.median(bare), statistics.median(logged)
+    b, lg = statistics.median(bare), statistics.median(logged)
     print(f"# machine: {machine()}")
     print("| Lightning per-batch loop, no work (µs CPU) | one `self.log` call (µs CPU) |")
     print("|---|---|")
-    print(f"| {b:.0f} | {(l - b) / 4:.0f} |")
+    print(f"| {b:.0f} | {(lg - b) / 4:.0f} |")
 
 
 if __name__ == "__main__":

@@ -32,7 +32,6 @@ def _child(setup_name: str, variant: str, threads: int) -> None:
     import warnings
 
     import torch
-
     from _common import make_setup, run_lightning, run_plain
 
     warnings.filterwarnings("ignore")
@@ -61,23 +60,29 @@ def main() -> None:
         return
     sys.path.insert(0, str(HERE))
     import torch
-
     from _common import machine
 
     torch.set_num_threads(args.threads)  # as in the children
     print(f"# machine: {machine()}")
-    print("| setup | plain: RSS after warm-up (MiB) | plain: peak extra during steps (MiB) | Lightning: RSS after warm-up (MiB) | Lightning: peak extra during steps (MiB) |")
+    print(
+        "| setup | plain: RSS after warm-up (MiB) | plain: peak extra during steps (MiB) | Lightning: RSS after warm-up (MiB) | Lightning: peak extra during steps (MiB) |"
+    )
     print("|---|---|---|---|---|")
     for name in args.setups:
         out = {}
         for variant in ("plain", "lightning"):
             proc = subprocess.run(
                 [sys.executable, __file__, "--child", name, variant, "--threads", str(args.threads)],
-                capture_output=True, text=True, check=True,
+                capture_output=True,
+                text=True,
+                check=True,
             )
             out[variant] = json.loads(proc.stdout.strip().splitlines()[-1])
-        p, l = out["plain"], out["lightning"]
-        print(f"| {name} | {p['rss_mib']:.0f} | {p['peak_extra_mib']:.1f} | {l['rss_mib']:.0f} | {l['peak_extra_mib']:.1f} |", flush=True)
+        p, lt = out["plain"], out["lightning"]
+        print(
+            f"| {name} | {p['rss_mib']:.0f} | {p['peak_extra_mib']:.1f} | {lt['rss_mib']:.0f} | {lt['peak_extra_mib']:.1f} |",
+            flush=True,
+        )
 
 
 if __name__ == "__main__":

@@ -39,8 +39,9 @@ from torch import nn
 
 from lightning_gans.data import load_digits_tensor
 from lightning_gans.evaluation import DigitsClassifier, InceptionV3Extractor, RealStatistics, compute_metrics, extract
+
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # the repo root: tests/ holds the random-weight Inception
-from tests.random_inception import ImageTensorDataset, save_random_inception_weights  # noqa: E402
+from tests.random_inception import ImageTensorDataset, save_random_inception_weights
 
 
 def ours(extractor: nn.Module, fake: torch.Tensor, real: torch.Tensor, real_stats: RealStatistics | None, **kw):
@@ -73,45 +74,64 @@ def main() -> None:
     fake, real = fake_u8.float() / 255, real_u8.float() / 255
     kw = dict(kid_subsets=100, kid_subset_size=n, isc_splits=4)
     print(f"# command: python benchmarks/bench_metrics.py {' '.join(sys.argv[1:])}".rstrip())
-    print(f"# Inception-v3 (2048 features), {n} generated + {n} real images of 3x32x32, "
-          f"CPU threads={torch.get_num_threads()}, {args.rounds} rounds, construction + weight loading timed for all")
+    print(
+        f"# Inception-v3 (2048 features), {n} generated + {n} real images of 3x32x32, "
+        f"CPU threads={torch.get_num_threads()}, {args.rounds} rounds, construction + weight loading timed for all"
+    )
     with tempfile.TemporaryDirectory() as tmp:
         weights = args.weights or save_random_inception_weights(f"{tmp}/random-inception.pth")
 
         def theirs(save_cpu_ram: bool):
             return torch_fidelity.calculate_metrics(
-                input1=ImageTensorDataset(fake_u8), input2=ImageTensorDataset(real_u8), cuda=False, isc=True, fid=True,
-                kid=True, feature_extractor_weights_path=weights, cache=False, verbose=False, save_cpu_ram=save_cpu_ram,
+                input1=ImageTensorDataset(fake_u8),
+                input2=ImageTensorDataset(real_u8),
+                cuda=False,
+                isc=True,
+                fid=True,
+                kid=True,
+                feature_extractor_weights_path=weights,
+                cache=False,
+                verbose=False,
+                save_cpu_ram=save_cpu_ram,
                 **kw,  # same names in both APIs
             )
 
         def first():
             return ours(InceptionV3Extractor(weights), fake, real, None, **kw)
 
-        variants = {"torch-fidelity (defaults, 4 loader workers)": lambda: theirs(False),
-                    "torch-fidelity (save_cpu_ram, no workers)": lambda: theirs(True),
-                    "ours, first evaluation": first}
+        variants = {
+            "torch-fidelity (defaults, 4 loader workers)": lambda: theirs(False),
+            "torch-fidelity (save_cpu_ram, no workers)": lambda: theirs(True),
+            "ours, first evaluation": first,
+        }
         names = list(variants)
         times = {name: [] for name in [*names, "ours, repeat (cached real stats)"]}
         results = {}
         for r in range(args.rounds):
-            for name in names[r % 3:] + names[: r % 3]:  # rotate the order
+            for name in names[r % 3 :] + names[: r % 3]:  # rotate the order
                 results[name], wall, cpu = timed(variants[name])
                 times[name].append((wall, cpu))
-            metrics, stats = results["ours, first evaluation"]
-            extractor = InceptionV3Extractor(weights)  # built outside the timing: GANMetrics keeps it between evaluations
-            _, wall, cpu = timed(lambda: ours(extractor, fake, real, stats, **kw))
+            _metrics, stats = results["ours, first evaluation"]
+            extractor = InceptionV3Extractor(
+                weights
+            )  # built outside the timing: GANMetrics keeps it between evaluations
+            _, wall, cpu = timed(lambda e=extractor, s=stats: ours(e, fake, real, s, **kw))
             times["ours, repeat (cached real stats)"].append((wall, cpu))
 
     med = statistics.median
     print("| variant | wall s (median) | CPU s (median) | per-round wall s |")
     print("|---|---|---|---|")
     for name, ts in times.items():
-        print(f"| {name} | {med(w for w, _ in ts):.1f} | {med(c for _, c in ts):.1f} | {', '.join(f'{w:.1f}' for w, _ in ts)} |")
+        print(
+            f"| {name} | {med(w for w, _ in ts):.1f} | {med(c for _, c in ts):.1f} | {', '.join(f'{w:.1f}' for w, _ in ts)} |"
+        )
     theirs_res, ours_res = results[names[1]], results["ours, first evaluation"][0]
-    print(f"values: torch-fidelity FID {theirs_res['frechet_inception_distance']:.4f} IS {theirs_res['inception_score_mean']:.4f} "
-          f"KID {theirs_res['kernel_inception_distance_mean']:.6f}; ours FID {ours_res['fid']:.4f} IS {ours_res['is']:.4f} "
-          f"KID {ours_res['kid']:.6f}")
+    print(
+        f"values: torch-fidelity FID {theirs_res['frechet_inception_distance']:.4f} IS {theirs_res['inception_score_mean']:.4f} "
+        f"KID {theirs_res['kernel_inception_distance_mean']:.6f}; ours FID {ours_res['fid']:.4f} IS {ours_res['is']:.4f} "
+        f"KID {ours_res['kid']:.6f}"
+    )
+
     def ratios(slow: str, fast: str, which: int) -> str:
         per_round = [a[which] / b[which] for a, b in zip(times[slow], times[fast])]
         return f"median {med(per_round):.2f}x (per round {', '.join(f'{x:.2f}' for x in per_round)})"
@@ -119,10 +139,14 @@ def main() -> None:
     ours_first, ours_repeat = "ours, first evaluation", "ours, repeat (cached real stats)"
     for name in names[:2]:
         print(f"throughput ours / {name}: CPU time {ratios(name, ours_first, 1)}; wall {ratios(name, ours_first, 0)}")
-    print(f"headline (CPU time, this process; the no-worker variant does all its work in-process too): "
-          f"ours / torch-fidelity {ratios(names[1], ours_first, 1)} (target >= 1.0x)")
-    print(f"repeat speed-up first/repeat: CPU time {ratios(ours_first, ours_repeat, 1)}; wall {ratios(ours_first, ours_repeat, 0)} "
-          f"(target >= 1.8x; first includes building the network)")
+    print(
+        f"headline (CPU time, this process; the no-worker variant does all its work in-process too): "
+        f"ours / torch-fidelity {ratios(names[1], ours_first, 1)} (target >= 1.0x)"
+    )
+    print(
+        f"repeat speed-up first/repeat: CPU time {ratios(ours_first, ours_repeat, 1)}; wall {ratios(ours_first, ours_repeat, 0)} "
+        f"(target >= 1.8x; first includes building the network)"
+    )
 
     images = load_digits_tensor()[0]
     digits = DigitsClassifier.pretrained()
@@ -130,8 +154,10 @@ def main() -> None:
     kw_d = dict(kid_subsets=100, kid_subset_size=1000, isc_splits=10)
     (_, stats_d), t_first_d, _ = timed(lambda: ours(DigitsClassifier.pretrained(), fake_d, real_d, None, **kw_d))
     _, t_repeat_d, _ = timed(lambda: ours(digits, fake_d, real_d, stats_d, **kw_d))
-    print(f"Digits classifier, 1000 generated + {len(images)} real images: first {t_first_d:.2f} s, "
-          f"repeat {t_repeat_d:.2f} s, speed-up {t_first_d / t_repeat_d:.2f}x")
+    print(
+        f"Digits classifier, 1000 generated + {len(images)} real images: first {t_first_d:.2f} s, "
+        f"repeat {t_repeat_d:.2f} s, speed-up {t_first_d / t_repeat_d:.2f}x"
+    )
 
 
 if __name__ == "__main__":

@@ -20,9 +20,8 @@ import warnings
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-import torch  # noqa: E402
-
-from _common import machine, make_setup, run_lightning, run_plain  # noqa: E402
+import torch
+from _common import machine, make_setup, run_lightning, run_plain
 
 STEPS = {"toy": (60, 600), "dcgan": (12, 120)}  # (warm-up updates, timed updates)
 TARGET = {"toy": 0.90, "dcgan": 0.97}
@@ -32,7 +31,9 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--setups", nargs="+", default=["toy", "dcgan"], choices=sorted(STEPS))
     parser.add_argument("--rounds", type=int, default=5)
-    parser.add_argument("--threads", type=int, default=1, help="torch intra-op threads (1 avoids OpenMP stalls on a shared CPU)")
+    parser.add_argument(
+        "--threads", type=int, default=1, help="torch intra-op threads (1 avoids OpenMP stalls on a shared CPU)"
+    )
     args = parser.parse_args()
     torch.set_num_threads(args.threads)
     warnings.filterwarnings("ignore")
@@ -51,7 +52,11 @@ def main() -> None:
         warmup, steps = STEPS[name]
         plain, light, ratios, wall, nolog = [], [], [], [], []
         for r in range(args.rounds):
-            runs = [("plain", run_plain), ("lightning", run_lightning), ("nolog", lambda *a: run_lightning(*a, log=False))]
+            runs = [
+                ("plain", run_plain),
+                ("lightning", run_lightning),
+                ("nolog", lambda *a: run_lightning(*a, log=False)),
+            ]
             times = {}
             for key, fn in runs if r % 2 == 0 else runs[::-1]:  # alternate the order to cancel drifts in load
                 times[key] = fn(setup, warmup, steps)  # (wall, cpu)
@@ -66,6 +71,7 @@ def main() -> None:
             f"{statistics.median(nolog):.3f} | >= {TARGET[name]:.2f} |",
             flush=True,
         )
+
 
 if __name__ == "__main__":
     main()

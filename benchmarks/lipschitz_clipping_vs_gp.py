@@ -34,8 +34,14 @@ CLIPS = (0.1, 0.01, 0.001)
 
 def _trainer(max_steps: int, callbacks: list) -> Trainer:
     return Trainer(
-        accelerator="cpu", devices=1, max_steps=max_steps, logger=False, enable_checkpointing=False,
-        enable_progress_bar=False, enable_model_summary=False, callbacks=callbacks,
+        accelerator="cpu",
+        devices=1,
+        max_steps=max_steps,
+        logger=False,
+        enable_checkpointing=False,
+        enable_progress_bar=False,
+        enable_model_summary=False,
+        callbacks=callbacks,
     )
 
 
@@ -101,9 +107,16 @@ def figure(results: dict, path: Path) -> None:
     for label, stats in results.items():
         norms = _layers(stats, "layer_input_grad_norm")
         ax.semilogy(range(1, len(norms) + 1), norms, marker="o", label=label)
-    ax.set(xlabel="critic layer (1 = input)", ylabel="||dL / d input of layer|| (log)", title="(a) gradient norms across depth")
+    ax.set(
+        xlabel="critic layer (1 = input)",
+        ylabel="||dL / d input of layer|| (log)",
+        title="(a) gradient norms across depth",
+    )
     ax.legend()
-    for ax, label, title in ((axes[1], "clip c=0.01", "(b) weights, weight clipping c=0.01"), (axes[2], "GP", "(c) weights, gradient penalty")):
+    for ax, label, title in (
+        (axes[1], "clip c=0.01", "(b) weights, weight clipping c=0.01"),
+        (axes[2], "GP", "(c) weights, gradient penalty"),
+    ):
         ax.hist(results[label]["samples/weights"].numpy(), bins=60, color="C1" if label == "GP" else "C0")
         ax.set(xlabel="critic parameter value", ylabel="count", title=title)
     ax = axes[3]
@@ -135,8 +148,12 @@ def main() -> None:
         results[f"clip c={clip}"] = run(clip, args.generator_steps)
     results["GP"] = run(None, args.generator_steps)
 
-    print(f"\nCritic: {DEPTH} hidden ReLU layers x {WIDTH}; {args.generator_steps} generator updates, n_critic=5, 8 Gaussians.")
-    print(f"{'run':<14}{'pile-up':>9}{'|grad f| real':>15}{'fake':>8}{'interp mean':>13}{'max':>8}{'empirical':>11}{'prod ||W||2':>13}{'secs':>7}")
+    print(
+        f"\nCritic: {DEPTH} hidden ReLU layers x {WIDTH}; {args.generator_steps} generator updates, n_critic=5, 8 Gaussians."
+    )
+    print(
+        f"{'run':<14}{'pile-up':>9}{'|grad f| real':>15}{'fake':>8}{'interp mean':>13}{'max':>8}{'empirical':>11}{'prod ||W||2':>13}{'secs':>7}"
+    )
     for label, s in results.items():
         print(
             f"{label:<14}{s['pile_up']:>9.3f}{float(s['grad_norm/real/mean']):>15.3g}{float(s['grad_norm/fake/mean']):>8.3g}"

@@ -28,7 +28,7 @@ import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from _common import machine  # noqa: E402
+from _common import machine
 
 ROOT = Path(__file__).resolve().parents[1]
 CONFIG = ROOT / "examples" / "wgangp_digits_metrics.yaml"
@@ -47,15 +47,25 @@ def main() -> None:
         command += ["--trainer.max_steps", str(args.max_steps)]
     out = os.path.abspath(args.keep) if args.keep else tempfile.mkdtemp(prefix="main_job_")
     os.makedirs(out, exist_ok=True)
-    command += ["--trainer.default_root_dir", out, "--trainer.enable_progress_bar", "false",
-                "--trainer.logger", "lightning.pytorch.loggers.CSVLogger", "--trainer.logger.save_dir", out]
+    command += [
+        "--trainer.default_root_dir",
+        out,
+        "--trainer.enable_progress_bar",
+        "false",
+        "--trainer.logger",
+        "lightning.pytorch.loggers.CSVLogger",
+        "--trainer.logger.save_dir",
+        out,
+    ]
     env = dict(os.environ)
     if args.threads is not None:
         env["OMP_NUM_THREADS"] = str(args.threads)
 
     print(f"# command: {('python benchmarks/main_job.py ' + shlex.join(sys.argv[1:])).strip()}")
-    print(f"# runs: lightning-gans fit --config examples/wgangp_digits_metrics.yaml"
-          f"{'' if args.max_steps is None else f' --trainer.max_steps {args.max_steps}'} (+ CSV logger, no progress bar)")
+    print(
+        f"# runs: lightning-gans fit --config examples/wgangp_digits_metrics.yaml"
+        f"{'' if args.max_steps is None else f' --trainer.max_steps {args.max_steps}'} (+ CSV logger, no progress bar)"
+    )
     print(f"# machine: {machine()}; the job's OMP_NUM_THREADS={env.get('OMP_NUM_THREADS', 'unset')}")
     load_before = os.getloadavg()[0]
     t0 = time.perf_counter()
@@ -64,18 +74,23 @@ def main() -> None:
     usage = resource.getrusage(resource.RUSAGE_CHILDREN)
     if proc.returncode != 0:
         sys.exit(f"the job failed with exit status {proc.returncode}:\n{proc.stderr[-4000:]}")
-    print(f"exit status 0; wall time {wall:.0f} s ({int(wall // 60)} min {wall % 60:.0f} s); "
-          f"CPU time {usage.ru_utime + usage.ru_stime:.0f} s; peak RSS {usage.ru_maxrss / 2**20:.2f} GiB; "
-          f"load average {load_before:.1f} before, {os.getloadavg()[0]:.1f} after")
+    print(
+        f"exit status 0; wall time {wall:.0f} s ({int(wall // 60)} min {wall % 60:.0f} s); "
+        f"CPU time {usage.ru_utime + usage.ru_stime:.0f} s; peak RSS {usage.ru_maxrss / 2**20:.2f} GiB; "
+        f"load average {load_before:.1f} before, {os.getloadavg()[0]:.1f} after"
+    )
     (metrics_csv,) = glob.glob(os.path.join(out, "**", "metrics.csv"), recursive=True)
-    rows = [r for r in csv.DictReader(open(metrics_csv)) if r.get("eval/fid")]
+    with open(metrics_csv, newline="") as f:
+        rows = [r for r in csv.DictReader(f) if r.get("eval/fid")]
     n_critic = 5  # WGANGP's default, which the config keeps: one batch = one update, n_critic + 1 per generator step
     print("| generator steps | batches (logger step) | eval/fid | eval/is | eval/kid |")
     print("|---|---|---|---|---|")
     for r in rows:
         batches = int(r["step"])
-        print(f"| {batches // (n_critic + 1)} | {batches} | {float(r['eval/fid']):.3g} | {float(r['eval/is']):.3g} | "
-              f"{float(r['eval/kid']):.3g} |")
+        print(
+            f"| {batches // (n_critic + 1)} | {batches} | {float(r['eval/fid']):.3g} | {float(r['eval/is']):.3g} | "
+            f"{float(r['eval/kid']):.3g} |"
+        )
     if args.keep is None:
         shutil.rmtree(out, ignore_errors=True)
 

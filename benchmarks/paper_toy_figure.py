@@ -36,9 +36,9 @@ import shlex
 import sys
 import textwrap
 import time
+from collections.abc import Callable
 from functools import partial
 from pathlib import Path
-from typing import Callable, Optional
 
 import lightning as L
 import torch
@@ -47,9 +47,8 @@ from lightning.pytorch.callbacks import Callback
 from lightning_gans import GAN, WGAN, WGANGP, AdversarialModule, ToyDataModule
 from lightning_gans.callbacks import GeneratorEMA
 from lightning_gans.data import TOY_DISTRIBUTIONS
-from lightning_gans.nets import MLPCritic, MLPGenerator
-
 from lightning_gans.evaluation.toy import HIGH_QUALITY, MODES_COVERED, W1, toy_metrics
+from lightning_gans.nets import MLPCritic, MLPGenerator
 
 DATASETS = ["8gaussians", "25gaussians", "swissroll"]
 TITLES = {"8gaussians": "8 Gaussians", "25gaussians": "25 Gaussians", "swissroll": "Swiss roll"}
@@ -59,17 +58,17 @@ _ADAM = partial(torch.optim.Adam, lr=1e-4, betas=(0.5, 0.9))
 _RMSPROP = partial(torch.optim.RMSprop, lr=5e-5)
 
 
-def _wgangp(g, d, lr: Optional[float]) -> AdversarialModule:
+def _wgangp(g, d, lr: float | None) -> AdversarialModule:
     opt = _ADAM if lr is None else partial(torch.optim.Adam, lr=lr, betas=(0.5, 0.9))
     return WGANGP(g, d, LATENT_DIM, gp_weight=0.1, n_critic=5, generator_optimizer=opt, critic_optimizer=opt)
 
 
-def _wgan(g, d, lr: Optional[float]) -> AdversarialModule:
+def _wgan(g, d, lr: float | None) -> AdversarialModule:
     opt = _RMSPROP if lr is None else partial(torch.optim.RMSprop, lr=lr)
     return WGAN(g, d, LATENT_DIM, clip_value=0.01, n_critic=5, generator_optimizer=opt, critic_optimizer=opt)
 
 
-def _gan(g, d, lr: Optional[float]) -> AdversarialModule:
+def _gan(g, d, lr: float | None) -> AdversarialModule:
     opt = _ADAM if lr is None else partial(torch.optim.Adam, lr=lr, betas=(0.5, 0.9))
     return GAN(g, d, LATENT_DIM, loss="non_saturating", n_critic=1, generator_optimizer=opt, critic_optimizer=opt)
 
@@ -78,7 +77,7 @@ PRESETS: dict[str, Callable[..., AdversarialModule]] = {"WGAN-GP": _wgangp, "WGA
 """The authors' toy settings per model, built on the given nets (``lr=None``: the paper's learning rate)."""
 
 
-def build(model: str, seed: int, hidden_dim: int = 512, lr: Optional[float] = None) -> AdversarialModule:
+def build(model: str, seed: int, hidden_dim: int = 512, lr: float | None = None) -> AdversarialModule:
     """The preset ``model`` with fresh nets of ``hidden_dim`` (3 ReLU layers), seeded."""
     L.seed_everything(seed, verbose=False)
     module = PRESETS[model](MLPGenerator(LATENT_DIM, 2, hidden_dim, 3), MLPCritic(2, hidden_dim, 3), lr)
@@ -93,8 +92,9 @@ class _StepSchedule(Callback):
     ``train_cpu_seconds`` is the process CPU time since ``fit`` started minus the time spent in ``on_checkpoint``.
     """
 
-    def __init__(self, eval_at: list[int], on_checkpoint: Optional[Callable] = None,
-                 lr_decay: Optional[tuple[int, float]] = None) -> None:
+    def __init__(
+        self, eval_at: list[int], on_checkpoint: Callable | None = None, lr_decay: tuple[int, float] | None = None
+    ) -> None:
         self.eval_at, self.on_checkpoint, self.lr_decay = sorted(set(eval_at)), on_checkpoint, lr_decay
         self._done: set[int] = set()
         self._decayed = False
@@ -119,9 +119,18 @@ class _StepSchedule(Callback):
             self._eval_cpu += time.process_time() - t
 
 
-def train(model: str, dataset: str, generator_steps: int, seed: int = 0, hidden_dim: int = 512,
-          lr: Optional[float] = None, ema: float = 0.0, eval_at: Optional[list[int]] = None,
-          on_checkpoint: Optional[Callable] = None, lr_decay: Optional[tuple[int, float]] = None) -> AdversarialModule:
+def train(
+    model: str,
+    dataset: str,
+    generator_steps: int,
+    seed: int = 0,
+    hidden_dim: int = 512,
+    lr: float | None = None,
+    ema: float = 0.0,
+    eval_at: list[int] | None = None,
+    on_checkpoint: Callable | None = None,
+    lr_decay: tuple[int, float] | None = None,
+) -> AdversarialModule:
     """Train one preset for ``generator_steps`` generator updates (``max_steps = steps * (n_critic + 1)``).
 
     ``eval_at``/``on_checkpoint``: call ``on_checkpoint(module, g, train_cpu_s)`` after each of these generator
@@ -133,8 +142,13 @@ def train(model: str, dataset: str, generator_steps: int, seed: int = 0, hidden_
     if eval_at or lr_decay:
         callbacks.append(_StepSchedule(eval_at or [], on_checkpoint, lr_decay))
     trainer = L.Trainer(
-        accelerator="cpu", devices=1, max_steps=generator_steps * (module.n_critic + 1), logger=False,
-        callbacks=callbacks, enable_progress_bar=False, enable_checkpointing=False,
+        accelerator="cpu",
+        devices=1,
+        max_steps=generator_steps * (module.n_critic + 1),
+        logger=False,
+        callbacks=callbacks,
+        enable_progress_bar=False,
+        enable_checkpointing=False,
         enable_model_summary=False,
     )
     trainer.fit(module, ToyDataModule(dataset, batch_size=BATCH_SIZE, batches_per_epoch=1000, seed=seed))
@@ -142,7 +156,9 @@ def train(model: str, dataset: str, generator_steps: int, seed: int = 0, hidden_
     return module
 
 
-def evaluate(module: AdversarialModule, dataset: str, seed: int, n: int = 2000) -> tuple[dict[str, float], torch.Tensor, torch.Tensor]:
+def evaluate(
+    module: AdversarialModule, dataset: str, seed: int, n: int = 2000
+) -> tuple[dict[str, float], torch.Tensor, torch.Tensor]:
     """Metrics of ``n`` samples (fixed noise) against ``n`` fresh real points; also returns both point sets."""
     rng = torch.Generator().manual_seed(10_000 + seed)
     real = TOY_DISTRIBUTIONS[dataset].sample(n, rng)
@@ -165,7 +181,9 @@ def _fmt(m: dict[str, float], dataset: str) -> tuple[str, str, str]:
     return modes, good, f"{m[W1]:.3f}"
 
 
-def plot_grid(panels: dict[tuple[str, str], tuple], datasets: list[str], models: list[str], path: Path, note: str) -> None:
+def plot_grid(
+    panels: dict[tuple[str, str], tuple], datasets: list[str], models: list[str], path: Path, note: str
+) -> None:
     """Rows: datasets; columns: models. Each panel: critic contours, real (orange) and generated (green) points."""
     import matplotlib
 
@@ -176,7 +194,9 @@ def plot_grid(panels: dict[tuple[str, str], tuple], datasets: list[str], models:
     axis = torch.linspace(-extent, extent, res)
     xx, yy = torch.meshgrid(axis, axis, indexing="xy")
     grid_points = torch.stack([xx.flatten(), yy.flatten()], dim=1)
-    fig, axes = plt.subplots(len(datasets), len(models), figsize=(3.4 * len(models), 3.4 * len(datasets)), squeeze=False)
+    fig, axes = plt.subplots(
+        len(datasets), len(models), figsize=(3.4 * len(models), 3.4 * len(datasets)), squeeze=False
+    )
     for i, dataset in enumerate(datasets):
         for j, model in enumerate(models):
             ax = axes[i][j]
@@ -194,7 +214,7 @@ def plot_grid(panels: dict[tuple[str, str], tuple], datasets: list[str], models:
             ax.set_aspect("equal")
             ax.set_xticks([])
             ax.set_yticks([])
-            modes, good, w1 = _fmt(metrics, dataset)
+            modes, _good, w1 = _fmt(metrics, dataset)
             caption = f"W1 {w1}" + (f", {modes} modes" if modes != "–" else "")
             ax.set_title(f"{model}: {caption}", fontsize=9)
             if j == 0:
@@ -212,16 +232,29 @@ def main() -> None:
     parser.add_argument("--generator-steps", type=int, default=1000)
     parser.add_argument("--hidden-dim", type=int, default=512, help="the paper's 512; smaller for a cheaper run")
     parser.add_argument("--lr", type=float, default=None, help="override the paper's learning rate for every model")
-    parser.add_argument("--ema", type=float, default=0.0, help="sample from a GeneratorEMA with this decay (0: none, as the paper)")
+    parser.add_argument(
+        "--ema", type=float, default=0.0, help="sample from a GeneratorEMA with this decay (0: none, as the paper)"
+    )
     parser.add_argument("--seeds", type=int, nargs="+", default=[0])
     parser.add_argument("--datasets", nargs="+", default=DATASETS, choices=DATASETS)
     parser.add_argument("--models", nargs="+", default=list(PRESETS), choices=list(PRESETS))
     parser.add_argument("--figure", default="docs/img/paper_toy_figure.png", help="'' for none")
     parser.add_argument("--json", type=Path, default=None, help="also write every row as JSON here")
-    parser.add_argument("--eval-at", type=int, nargs="+", default=None, metavar="G",
-                        help="also evaluate after these generator steps of the same run (a budget curve; adds a G steps column)")
-    parser.add_argument("--lr-decay-at", type=int, default=None, metavar="G",
-                        help="multiply both learning rates by --lr-decay-factor after G generator steps (default: constant lr)")
+    parser.add_argument(
+        "--eval-at",
+        type=int,
+        nargs="+",
+        default=None,
+        metavar="G",
+        help="also evaluate after these generator steps of the same run (a budget curve; adds a G steps column)",
+    )
+    parser.add_argument(
+        "--lr-decay-at",
+        type=int,
+        default=None,
+        metavar="G",
+        help="multiply both learning rates by --lr-decay-factor after G generator steps (default: constant lr)",
+    )
     parser.add_argument("--lr-decay-factor", type=float, default=0.1)
     args = parser.parse_args()
     if args.eval_at and max(args.eval_at) > args.generator_steps:
@@ -231,9 +264,12 @@ def main() -> None:
 
     quiet()
 
-    note = (f"{args.generator_steps} G steps, MLP 3 x {args.hidden_dim}"
-            + (f", lr {args.lr:g}" if args.lr else "") + (f", EMA {args.ema:g}" if args.ema else "")
-            + (f", lr x{args.lr_decay_factor:g} after {args.lr_decay_at} G steps" if lr_decay else ""))
+    note = (
+        f"{args.generator_steps} G steps, MLP 3 x {args.hidden_dim}"
+        + (f", lr {args.lr:g}" if args.lr else "")
+        + (f", EMA {args.ema:g}" if args.ema else "")
+        + (f", lr x{args.lr_decay_factor:g} after {args.lr_decay_at} G steps" if lr_decay else "")
+    )
     curve = bool(args.eval_at)
     gcol, gsep = ("G steps | ", "---|") if curve else ("", "")
     print(f"# command: python benchmarks/paper_toy_figure.py {shlex.join(sys.argv[1:])}".rstrip())
@@ -246,7 +282,9 @@ def main() -> None:
             floor = real_floor(dataset, seed)
             modes, good, w1 = _fmt(floor, dataset)
             greal = "– | " if curve else ""
-            print(f"| {dataset} | real (second sample) | {seed} | {greal}{modes} | {good} | {w1} | 1.00 | 0 |", flush=True)
+            print(
+                f"| {dataset} | real (second sample) | {seed} | {greal}{modes} | {good} | {w1} | 1.00 | 0 |", flush=True
+            )
             rows.append({"dataset": dataset, "model": "real", "seed": seed, **floor})
             for model in args.models:
 
@@ -255,9 +293,21 @@ def main() -> None:
                     modes, good, w1 = _fmt(metrics, dataset)
                     ratio = metrics[W1] / floor[W1]
                     gval = f"{g} | " if curve else ""
-                    print(f"| {dataset} | {model} | {seed} | {gval}{modes} | {good} | {w1} | {ratio:.2f} | {cpu:.0f} |", flush=True)
-                    rows.append({"dataset": dataset, "model": model, "seed": seed, "generator_steps": g, "cpu_seconds": cpu,
-                                 "w1_over_floor": ratio, **metrics})
+                    print(
+                        f"| {dataset} | {model} | {seed} | {gval}{modes} | {good} | {w1} | {ratio:.2f} | {cpu:.0f} |",
+                        flush=True,
+                    )
+                    rows.append(
+                        {
+                            "dataset": dataset,
+                            "model": model,
+                            "seed": seed,
+                            "generator_steps": g,
+                            "cpu_seconds": cpu,
+                            "w1_over_floor": ratio,
+                            **metrics,
+                        }
+                    )
                     if args.json:
                         args.json.parent.mkdir(parents=True, exist_ok=True)
                         args.json.write_text(json.dumps({"command": sys.argv, "rows": rows}, indent=1))
@@ -265,8 +315,18 @@ def main() -> None:
 
                 t0 = time.process_time()
                 eval_at = [g for g in (args.eval_at or []) if g < args.generator_steps]
-                module = train(model, dataset, args.generator_steps, seed, args.hidden_dim, args.lr, args.ema,
-                               eval_at=eval_at, on_checkpoint=report, lr_decay=lr_decay)
+                module = train(
+                    model,
+                    dataset,
+                    args.generator_steps,
+                    seed,
+                    args.hidden_dim,
+                    args.lr,
+                    args.ema,
+                    eval_at=eval_at,
+                    on_checkpoint=report,
+                    lr_decay=lr_decay,
+                )
                 cpu = time.process_time() - t0
                 eval_cpu = sum(c._eval_cpu for c in module.trainer.callbacks if isinstance(c, _StepSchedule))
                 metrics, fake, real = report(module, args.generator_steps, cpu - eval_cpu)

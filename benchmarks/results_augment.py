@@ -26,16 +26,16 @@ import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-import lightning as L  # noqa: E402
-import torch  # noqa: E402
-from torch.utils.data import TensorDataset  # noqa: E402
-from torchdata.stateful_dataloader import StatefulDataLoader  # noqa: E402
+import lightning as L
+import torch
+from _common import machine, quiet
+from torch.utils.data import TensorDataset
+from torchdata.stateful_dataloader import StatefulDataLoader
 
-from _common import machine, quiet  # noqa: E402
-from lightning_gans import GAN  # noqa: E402
-from lightning_gans.callbacks import AdaptiveAugment, DiffAugment, GANMetrics  # noqa: E402
-from lightning_gans.data import load_digits_tensor  # noqa: E402
-from lightning_gans.nets import DCGANCritic, DCGANGenerator  # noqa: E402
+from lightning_gans import GAN
+from lightning_gans.callbacks import AdaptiveAugment, DiffAugment, GANMetrics
+from lightning_gans.data import load_digits_tensor
+from lightning_gans.nets import DCGANCritic, DCGANGenerator
 
 LATENT = 32
 ROWS = ("none", "diffaugment", "ada")
@@ -69,20 +69,38 @@ def run(row: str, seed: int, args, train: torch.Tensor, real: torch.Tensor) -> t
     model = GAN(
         DCGANGenerator(latent_dim=LATENT, image_size=args.image_size, channels=1, base_channels=args.base_channels),
         DCGANCritic(image_size=args.image_size, channels=1, base_channels=args.base_channels, norm="batch"),
-        latent_dim=LATENT, noise_seed=seed,
+        latent_dim=LATENT,
+        noise_seed=seed,
     )
-    metrics = GANMetrics(num_samples=args.num_samples, feature_extractor="digits", every_n_epochs=None,
-                         every_n_generator_steps=args.eval_every, at_train_end=True, on_validate=False, on_test=False,
-                         real_samples=real, real_key="digits16-all", cache=False, seed=seed)
+    metrics = GANMetrics(
+        num_samples=args.num_samples,
+        feature_extractor="digits",
+        every_n_epochs=None,
+        every_n_generator_steps=args.eval_every,
+        at_train_end=True,
+        on_validate=False,
+        on_test=False,
+        real_samples=real,
+        real_key="digits16-all",
+        cache=False,
+        seed=seed,
+    )
     history = History(metrics, args.eval_every)
     extra: list[L.Callback] = []
     if row == "diffaugment":
         extra = [DiffAugment("color,translation,cutout")]
     elif row == "ada":
         extra = [AdaptiveAugment(target=0.6, interval=4, speed_kimg=args.ada_speed_kimg)]
-    trainer = L.Trainer(accelerator="cpu", devices=1, max_steps=args.generator_steps * (model.n_critic + 1), logger=False,
-                        enable_progress_bar=False, enable_checkpointing=False, enable_model_summary=False,
-                        callbacks=[*extra, metrics, history])
+    trainer = L.Trainer(
+        accelerator="cpu",
+        devices=1,
+        max_steps=args.generator_steps * (model.n_critic + 1),
+        logger=False,
+        enable_progress_bar=False,
+        enable_checkpointing=False,
+        enable_model_summary=False,
+        callbacks=[*extra, metrics, history],
+    )
     t0 = time.perf_counter()
     trainer.fit(model, DigitsSubset(train, args.batch_size))
     assert model.generator_steps == args.generator_steps
@@ -112,21 +130,43 @@ def main() -> None:
     train = real[order[: args.subset]].clone()
 
     print(f"# command: python benchmarks/results_augment.py {' '.join(sys.argv[1:])}".rstrip())
-    print(f"# data: {args.subset} of {len(real)} digits (subset seed {args.subset_seed}) at {args.image_size}x{args.image_size}; "
-          f"GAN (non-saturating), DCGAN base {args.base_channels}, latent {LATENT}, batch {args.batch_size}, "
-          f"{args.generator_steps} generator updates; FID/IS/KID (digits classifier) of {args.num_samples} samples vs all {len(real)} digits")
+    print(
+        f"# data: {args.subset} of {len(real)} digits (subset seed {args.subset_seed}) at {args.image_size}x{args.image_size}; "
+        f"GAN (non-saturating), DCGAN base {args.base_channels}, latent {LATENT}, batch {args.batch_size}, "
+        f"{args.generator_steps} generator updates; FID/IS/KID (digits classifier) of {args.num_samples} samples vs all {len(real)} digits"
+    )
     print(f"# ADA: target 0.6, interval 4, speed {args.ada_speed_kimg:g} kimg (paper: 500)")
     print(f"# machine: {machine()}")
     header = [f"FID @ {s}" for s in range(args.eval_every, args.generator_steps, args.eval_every)]
-    print("| augmentation | seed | " + " | ".join(header + ["FID (end)", "IS (end)", "KID (end)", "time (s)", "note"]) + " |")
+    print(
+        "| augmentation | seed | "
+        + " | ".join([*header, "FID (end)", "IS (end)", "KID (end)", "time (s)", "note"])
+        + " |"
+    )
     print("|---" * (len(header) + 7) + "|", flush=True)
     finals: dict[str, list[float]] = {}
     for row in args.rows:
         for seed in args.seeds:
             m, hist, seconds, note = run(row, seed, args, train, real)
-            mids = [f"{hist[s]['eval/fid']:.2f}" if s in hist else "-" for s in range(args.eval_every, args.generator_steps, args.eval_every)]
-            print(f"| {row} | {seed} | " + " | ".join(mids + [f"{m['eval/fid']:.2f}", f"{m['eval/is']:.2f}", f"{m['eval/kid']:.2f}",
-                                                          f"{seconds:.0f}", note]) + " |", flush=True)
+            mids = [
+                f"{hist[s]['eval/fid']:.2f}" if s in hist else "-"
+                for s in range(args.eval_every, args.generator_steps, args.eval_every)
+            ]
+            print(
+                f"| {row} | {seed} | "
+                + " | ".join(
+                    [
+                        *mids,
+                        f"{m['eval/fid']:.2f}",
+                        f"{m['eval/is']:.2f}",
+                        f"{m['eval/kid']:.2f}",
+                        f"{seconds:.0f}",
+                        note,
+                    ]
+                )
+                + " |",
+                flush=True,
+            )
             finals.setdefault(row, []).append(m["eval/fid"])
     print("\n| augmentation | final FID, mean of seeds | per seed |\n|---|---|---|")
     for row, values in finals.items():

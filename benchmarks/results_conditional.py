@@ -32,16 +32,16 @@ import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-import lightning as L  # noqa: E402
-import torch  # noqa: E402
+import lightning as L
+import torch
+from _common import machine, quiet
 
-from _common import machine, quiet  # noqa: E402
-from lightning_gans import ACGAN, GAN, DigitsDataModule  # noqa: E402
-from lightning_gans.callbacks import GANMetrics, SpectralNorm  # noqa: E402
-from lightning_gans.data import load_digits_tensor  # noqa: E402
-from lightning_gans.evaluation import DigitsClassifier, extract  # noqa: E402
-from lightning_gans.evaluation.conditional import class_accuracy  # noqa: E402
-from lightning_gans.nets import DCGANCritic, DCGANGenerator  # noqa: E402
+from lightning_gans import ACGAN, GAN, DigitsDataModule
+from lightning_gans.callbacks import GANMetrics, SpectralNorm
+from lightning_gans.data import load_digits_tensor
+from lightning_gans.evaluation import DigitsClassifier, extract
+from lightning_gans.evaluation.conditional import class_accuracy
+from lightning_gans.nets import DCGANCritic, DCGANGenerator
 
 LATENT = 32
 ROWS = {  # row -> (module class, critic conditioning or None for unconditional, generator's embedding_dim)
@@ -60,15 +60,33 @@ def run_row(name: str, generator_steps: int, base_channels: int, num_samples: in
     critic_kw = {} if conditioning is None else {"conditioning": conditioning}
     generator_kw = {} if embedding_dim is None else {"embedding_dim": embedding_dim}
     model = cls(
-        DCGANGenerator(latent_dim=LATENT, image_size=8, channels=1, base_channels=base_channels, num_classes=k, **generator_kw),
+        DCGANGenerator(
+            latent_dim=LATENT, image_size=8, channels=1, base_channels=base_channels, num_classes=k, **generator_kw
+        ),
         DCGANCritic(image_size=8, channels=1, base_channels=base_channels, norm="none", num_classes=k, **critic_kw),
-        latent_dim=LATENT, num_classes=k, noise_seed=seed,
+        latent_dim=LATENT,
+        num_classes=k,
+        noise_seed=seed,
     )
-    metrics = GANMetrics(num_samples=num_samples, feature_extractor="digits", metrics=("fid",), every_n_epochs=None,
-                         at_train_end=True, on_validate=False, on_test=False, cache=False, seed=seed)
+    metrics = GANMetrics(
+        num_samples=num_samples,
+        feature_extractor="digits",
+        metrics=("fid",),
+        every_n_epochs=None,
+        at_train_end=True,
+        on_validate=False,
+        on_test=False,
+        cache=False,
+        seed=seed,
+    )
     trainer = L.Trainer(
-        accelerator="cpu", devices=1, max_steps=generator_steps * (model.n_critic + 1), logger=False,
-        enable_progress_bar=False, enable_checkpointing=False, enable_model_summary=False,
+        accelerator="cpu",
+        devices=1,
+        max_steps=generator_steps * (model.n_critic + 1),
+        logger=False,
+        enable_progress_bar=False,
+        enable_checkpointing=False,
+        enable_model_summary=False,
         callbacks=[SpectralNorm(), metrics],
     )
     t0 = time.perf_counter()
@@ -96,8 +114,10 @@ def main() -> None:
     quiet(args.threads)
 
     print(f"# command: python benchmarks/results_conditional.py {' '.join(sys.argv[1:])}".rstrip())
-    print(f"# budget: {args.generator_steps} generator updates per row (n_critic 1), batch 64, DCGAN 8x8 base "
-          f"{args.base_channels}, latent {LATENT}, SpectralNorm critic; {args.num_samples} generated (i mod 10) vs 1797 real; seed {args.seed}")
+    print(
+        f"# budget: {args.generator_steps} generator updates per row (n_critic 1), batch 64, DCGAN 8x8 base "
+        f"{args.base_channels}, latent {LATENT}, SpectralNorm critic; {args.num_samples} generated (i mod 10) vs 1797 real; seed {args.seed}"
+    )
     print(f"# machine: {machine()}")
     images, labels = load_digits_tensor()
     _, logits = extract(DigitsClassifier.pretrained(), images.split(256), (-1.0, 1.0))
@@ -108,14 +128,20 @@ def main() -> None:
         m, seconds = results[name]
         print(f"# {name}: done in {seconds:.0f} s", flush=True)
 
-    print("\n| critic conditioning | FID | intra-FID (mean of 10) | class accuracy | min class accuracy | train + eval time (s) |")
+    print(
+        "\n| critic conditioning | FID | intra-FID (mean of 10) | class accuracy | min class accuracy | train + eval time (s) |"
+    )
     print("|---|---|---|---|---|---|")
-    print(f"| real digits (classifier reference) | - | - | {real['class_accuracy']:.3f} | "
-          f"{min(real[f'class_accuracy_{k}'] for k in range(10)):.3f} | - |")
+    print(
+        f"| real digits (classifier reference) | - | - | {real['class_accuracy']:.3f} | "
+        f"{min(real[f'class_accuracy_{k}'] for k in range(10)):.3f} | - |"
+    )
     for name, (m, seconds) in results.items():
         intra = f"{m['eval/intra_fid']:.2f}" if "eval/intra_fid" in m else "-"
-        print(f"| {name} | {m['eval/fid']:.2f} | {intra} | {m['eval/class_accuracy']:.3f} | "
-              f"{min(m[f'eval/class_accuracy_{k}'] for k in range(10)):.3f} | {seconds:.0f} |")
+        print(
+            f"| {name} | {m['eval/fid']:.2f} | {intra} | {m['eval/class_accuracy']:.3f} | "
+            f"{min(m[f'eval/class_accuracy_{k}'] for k in range(10)):.3f} | {seconds:.0f} |"
+        )
 
     print("\nPer-class accuracy of the digits classifier on the requested class:\n")
     print("| row | " + " | ".join(str(k) for k in range(10)) + " |")

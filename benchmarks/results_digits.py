@@ -29,23 +29,23 @@ import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-import lightning as L  # noqa: E402
-import torch  # noqa: E402
+import lightning as L
+import torch
+from _common import machine, quiet
 
-from _common import machine, quiet  # noqa: E402
-from lightning_gans import GAN, WGAN, WGANGP, DigitsDataModule  # noqa: E402
-from lightning_gans.callbacks import GANMetrics, LSUVInit, SpectralNorm  # noqa: E402
-from lightning_gans.data import load_digits_tensor  # noqa: E402
-from lightning_gans.evaluation import DigitsClassifier, RealStatistics, compute_metrics, extract, inception_score  # noqa: E402
-from lightning_gans.nets import DCGANCritic, DCGANGenerator  # noqa: E402
+from lightning_gans import GAN, WGAN, WGANGP, DigitsDataModule
+from lightning_gans.callbacks import GANMetrics, LSUVInit, SpectralNorm
+from lightning_gans.data import load_digits_tensor
+from lightning_gans.evaluation import DigitsClassifier, RealStatistics, compute_metrics, extract, inception_score
+from lightning_gans.nets import DCGANCritic, DCGANGenerator
 
 LATENT = 32
 # row name -> (module class, critic norm, extra callbacks factory)
 ROWS = {
-    "GAN": (GAN, "batch", lambda: []),
+    "GAN": (GAN, "batch", list),
     "GAN + SpectralNorm": (GAN, "none", lambda: [SpectralNorm()]),
-    "WGAN": (WGAN, "batch", lambda: []),
-    "WGAN-GP": (WGANGP, "layer", lambda: []),
+    "WGAN": (WGAN, "batch", list),
+    "WGAN-GP": (WGANGP, "layer", list),
     "WGAN-GP + LSUVInit": (WGANGP, "layer", lambda: [LSUVInit()]),
 }
 
@@ -56,13 +56,27 @@ def run_row(name: str, generator_steps: int, base_channels: int, num_samples: in
     model = cls(
         DCGANGenerator(latent_dim=LATENT, image_size=8, channels=1, base_channels=base_channels),
         DCGANCritic(image_size=8, channels=1, base_channels=base_channels, norm=norm),
-        latent_dim=LATENT, noise_seed=seed,
+        latent_dim=LATENT,
+        noise_seed=seed,
     )
-    metrics = GANMetrics(num_samples=num_samples, feature_extractor="digits", every_n_epochs=None, at_train_end=True,
-                         on_validate=False, on_test=False, cache=False, seed=seed)
+    metrics = GANMetrics(
+        num_samples=num_samples,
+        feature_extractor="digits",
+        every_n_epochs=None,
+        at_train_end=True,
+        on_validate=False,
+        on_test=False,
+        cache=False,
+        seed=seed,
+    )
     trainer = L.Trainer(
-        accelerator="cpu", devices=1, max_steps=generator_steps * (model.n_critic + 1), logger=False,
-        enable_progress_bar=False, enable_checkpointing=False, enable_model_summary=False,
+        accelerator="cpu",
+        devices=1,
+        max_steps=generator_steps * (model.n_critic + 1),
+        logger=False,
+        enable_progress_bar=False,
+        enable_checkpointing=False,
+        enable_model_summary=False,
         callbacks=[*extra(), metrics],
     )
     t0 = time.perf_counter()
@@ -88,36 +102,51 @@ def main() -> None:
     parser.add_argument("--base-channels", type=int, default=64)
     parser.add_argument("--num-samples", type=int, default=2000)
     parser.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2], help="one training run per seed and row")
-    parser.add_argument("--rows", nargs="*", default=list(ROWS), choices=list(ROWS), help="model rows (none: references only)")
+    parser.add_argument(
+        "--rows", nargs="*", default=list(ROWS), choices=list(ROWS), help="model rows (none: references only)"
+    )
     parser.add_argument("--threads", type=int, default=1)
     args = parser.parse_args()
     quiet(args.threads)
 
     print(f"# command: python benchmarks/results_digits.py {' '.join(sys.argv[1:])}".rstrip())
-    print(f"# budget: {args.generator_steps} generator updates per row, batch 64, DCGAN 8x8 base {args.base_channels}, "
-          f"latent {LATENT}; {args.num_samples} generated vs 1797 real; seeds {args.seeds}")
+    print(
+        f"# budget: {args.generator_steps} generator updates per row, batch 64, DCGAN 8x8 base {args.base_channels}, "
+        f"latent {LATENT}; {args.num_samples} generated vs 1797 real; seeds {args.seeds}"
+    )
     print(f"# machine: {machine()}")
     seeds = ", ".join(map(str, args.seeds))
-    print(f"| model | FID, seeds {seeds} | FID mean [min, max] | IS mean [min, max] | KID mean [min, max] | train + eval time per run (s) |")
+    print(
+        f"| model | FID, seeds {seeds} | FID mean [min, max] | IS mean [min, max] | KID mean [min, max] | train + eval time per run (s) |"
+    )
     print("|---|---|---|---|---|---|")
     images, _ = load_digits_tensor()
     _, logits = extract(DigitsClassifier.pretrained(), images.split(256), (-1.0, 1.0))
     real_is, real_is_std = inception_score(logits, 10, args.seeds[0])
     halves = [real_halves(seed) for seed in args.seeds]
     half_fid = [h["fid"] for h in halves]
-    print(f"| real digits, half vs half (reference) | {' / '.join(f'{v:.2f}' for v in half_fid)} | "
-          f"{_spread(half_fid)} | {_spread([h['is'] for h in halves])} | {_spread([h['kid'] for h in halves])} | - |")
-    print(f"| real digits, all (IS reference) | - | - | {real_is:.2f} ± {real_is_std:.2f} (std over splits) | - | - |", flush=True)
+    print(
+        f"| real digits, half vs half (reference) | {' / '.join(f'{v:.2f}' for v in half_fid)} | "
+        f"{_spread(half_fid)} | {_spread([h['is'] for h in halves])} | {_spread([h['kid'] for h in halves])} | - |"
+    )
+    print(
+        f"| real digits, all (IS reference) | - | - | {real_is:.2f} ± {real_is_std:.2f} (std over splits) | - | - |",
+        flush=True,
+    )
     for name in args.rows:
         runs = [run_row(name, args.generator_steps, args.base_channels, args.num_samples, seed) for seed in args.seeds]
         fid, is_, kid = ([m[f"eval/{k}"] for m, _ in runs] for k in ("fid", "is", "kid"))
         seconds = sum(t for _, t in runs) / len(runs)
-        print(f"| {name} | {' / '.join(f'{v:.2f}' for v in fid)} | {_spread(fid)} | {_spread(is_)} | {_spread(kid)} | {seconds:.0f} |", flush=True)
+        print(
+            f"| {name} | {' / '.join(f'{v:.2f}' for v in fid)} | {_spread(fid)} | {_spread(is_)} | {_spread(kid)} | {seconds:.0f} |",
+            flush=True,
+        )
 
 
 def _spread(values: list[float]) -> str:
     """``mean [min, max]`` with two decimals."""
     return f"{sum(values) / len(values):.2f} [{min(values):.2f}, {max(values):.2f}]"
+
 
 if __name__ == "__main__":
     main()

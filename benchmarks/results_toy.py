@@ -29,15 +29,15 @@ from functools import partial
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-import lightning as L  # noqa: E402
-import torch  # noqa: E402
+import lightning as L
+import torch
+from _common import machine, quiet
 
-from _common import machine, quiet  # noqa: E402
-from lightning_gans import GAN, WGAN, WGANGP, ToyDataModule  # noqa: E402
-from lightning_gans.callbacks import GeneratorEMA  # noqa: E402
-from lightning_gans.data import TOY_DISTRIBUTIONS  # noqa: E402
-from lightning_gans.evaluation.toy import HIGH_QUALITY, MODES_COVERED, W1, toy_metrics  # noqa: E402
-from lightning_gans.nets import MLPCritic, MLPGenerator  # noqa: E402
+from lightning_gans import GAN, WGAN, WGANGP, ToyDataModule
+from lightning_gans.callbacks import GeneratorEMA
+from lightning_gans.data import TOY_DISTRIBUTIONS
+from lightning_gans.evaluation.toy import HIGH_QUALITY, MODES_COVERED, W1, toy_metrics
+from lightning_gans.nets import MLPCritic, MLPGenerator
 
 _ADAM_5E4 = partial(torch.optim.Adam, lr=5e-4, betas=(0.0, 0.9))
 MODELS = {
@@ -50,14 +50,21 @@ MODELS = {
 DATASETS = ["8gaussians", "25gaussians", "swissroll"]
 
 
-def train(model_name: str, dataset: str, generator_steps: int, hidden_dim: int, seed: int, ema: float) -> L.LightningModule:
+def train(
+    model_name: str, dataset: str, generator_steps: int, hidden_dim: int, seed: int, ema: float
+) -> L.LightningModule:
     L.seed_everything(seed, verbose=False)
     cls, kwargs = MODELS[model_name]
     model = cls(MLPGenerator(2, 2, hidden_dim, 3), MLPCritic(2, hidden_dim, 3), latent_dim=2, noise_seed=seed, **kwargs)
     trainer = L.Trainer(
-        accelerator="cpu", devices=1, max_steps=generator_steps * (model.n_critic + 1), logger=False,
+        accelerator="cpu",
+        devices=1,
+        max_steps=generator_steps * (model.n_critic + 1),
+        logger=False,
         callbacks=[GeneratorEMA(ema)] if ema else [],
-        enable_progress_bar=False, enable_checkpointing=False, enable_model_summary=False,
+        enable_progress_bar=False,
+        enable_checkpointing=False,
+        enable_model_summary=False,
     )
     trainer.fit(model, ToyDataModule(dataset, batch_size=256, batches_per_epoch=1000, seed=seed))
     assert model.generator_steps == generator_steps
@@ -74,16 +81,22 @@ def main() -> None:
     parser.add_argument("--models", nargs="+", default=["GAN", "WGAN", "WGAN-GP"], choices=list(MODELS))
     parser.add_argument("--ema", type=float, default=0.0, help="sample from a GeneratorEMA with this decay (0: none)")
     parser.add_argument("--threads", type=int, default=1)
-    parser.add_argument("--plots", default="runs/results_toy", help="directory for one real-vs-generated PNG per row ('' for none)")
+    parser.add_argument(
+        "--plots", default="runs/results_toy", help="directory for one real-vs-generated PNG per row ('' for none)"
+    )
     args = parser.parse_args()
     quiet(args.threads)
 
     command = "python benchmarks/results_toy.py " + shlex.join(sys.argv[1:])
     print(f"# command: {command.strip()}")
     ema = f"; samples from GeneratorEMA({args.ema})" if args.ema else ""
-    print(f"# budget: {args.generator_steps} generator updates per model, batch 256, MLP hidden {args.hidden_dim} x 3; seed {args.seed}{ema}")
+    print(
+        f"# budget: {args.generator_steps} generator updates per model, batch 256, MLP hidden {args.hidden_dim} x 3; seed {args.seed}{ema}"
+    )
     print(f"# machine: {machine()}")
-    print("| dataset | model | modes covered | high-quality samples | W1 (exact, N=%d) | train time (s) |" % args.eval_samples)
+    print(
+        f"| dataset | model | modes covered | high-quality samples | W1 (exact, N={args.eval_samples}) | train time (s) |"
+    )
     print("|---|---|---|---|---|---|")
     eval_rng = torch.Generator().manual_seed(10_000 + args.seed)
     for dataset in args.datasets:
@@ -107,8 +120,16 @@ def main() -> None:
                 from lightning_gans.callbacks.toy_plot import plot_toy
 
                 os.makedirs(args.plots, exist_ok=True)
-                image = plot_toy(real[:1000], points[:1000], model.critic, title=f"{name} on {dataset}, {args.generator_steps} G steps")
-                write_png(torch.from_numpy(image).permute(2, 0, 1).contiguous(), os.path.join(args.plots, f"{dataset}_{name}.png"))
+                image = plot_toy(
+                    real[:1000],
+                    points[:1000],
+                    model.critic,
+                    title=f"{name} on {dataset}, {args.generator_steps} G steps",
+                )
+                write_png(
+                    torch.from_numpy(image).permute(2, 0, 1).contiguous(),
+                    os.path.join(args.plots, f"{dataset}_{name}.png"),
+                )
 
 
 if __name__ == "__main__":

@@ -31,7 +31,6 @@ import argparse
 import sys
 from functools import partial
 from pathlib import Path
-from typing import Optional
 
 import lightning as L
 import torch
@@ -47,15 +46,31 @@ HIDDEN = 64
 
 
 def _quiet_trainer(max_steps: int, callbacks: list) -> L.Trainer:
-    return L.Trainer(accelerator="cpu", devices=1, max_steps=max_steps, logger=False, enable_progress_bar=False,
-                     enable_checkpointing=False, enable_model_summary=False, callbacks=callbacks)
+    return L.Trainer(
+        accelerator="cpu",
+        devices=1,
+        max_steps=max_steps,
+        logger=False,
+        enable_progress_bar=False,
+        enable_checkpointing=False,
+        enable_model_summary=False,
+        callbacks=callbacks,
+    )
 
 
 def _model(seed: int, n_critic: int, lr: float) -> GAN:
     L.seed_everything(seed, verbose=False)
     adam = partial(torch.optim.Adam, lr=lr, betas=(0.5, 0.999))
-    return GAN(MLPGenerator(2, 2, HIDDEN, 3), MLPCritic(2, HIDDEN, 3), latent_dim=2, loss="minimax", n_critic=n_critic,
-               generator_optimizer=adam, critic_optimizer=adam, noise_seed=seed)
+    return GAN(
+        MLPGenerator(2, 2, HIDDEN, 3),
+        MLPCritic(2, HIDDEN, 3),
+        latent_dim=2,
+        loss="minimax",
+        n_critic=n_critic,
+        generator_optimizer=adam,
+        critic_optimizer=adam,
+        noise_seed=seed,
+    )
 
 
 def _callbacks(noise_std: float, anneal_steps: int) -> list:
@@ -88,14 +103,21 @@ def gradient_at_init(seed: int, critic_steps: int = 300, noise_std: float = 0.0,
     model = _model(seed, n_critic=critic_steps + 1, lr=lr)  # no generator update within the run
     probe = _GeneratorGradient(seed)
     # sigma held constant: annealing counts generator updates, of which there are none here
-    trainer = _quiet_trainer(critic_steps, _callbacks(noise_std, anneal_steps=10**9) + [probe])
+    trainer = _quiet_trainer(critic_steps, [*_callbacks(noise_std, anneal_steps=10**9), probe])
     trainer.fit(model, ToyDataModule(DATASET, batch_size=256, batches_per_epoch=max(critic_steps, 1), seed=seed))
     assert model.generator_steps == 0 and model.critic_steps == critic_steps
     return probe.norms
 
 
-def train(seed: int, generator_steps: int, noise_std: float, anneal_fraction: float = 0.5, n_critic: int = 5,
-          lr: float = 1e-3, eval_samples: int = 2000) -> dict[str, float]:
+def train(
+    seed: int,
+    generator_steps: int,
+    noise_std: float,
+    anneal_fraction: float = 0.5,
+    n_critic: int = 5,
+    lr: float = 1e-3,
+    eval_samples: int = 2000,
+) -> dict[str, float]:
     """Train the min-max GAN for ``generator_steps`` generator updates; W1 and modes of its samples."""
     model = _model(seed, n_critic=n_critic, lr=lr)
     anneal = max(1, int(anneal_fraction * generator_steps))
@@ -107,8 +129,14 @@ def train(seed: int, generator_steps: int, noise_std: float, anneal_fraction: fl
     real = toy.sample(eval_samples, eval_rng)
     fake = model.sample(eval_samples, noise=torch.randn(eval_samples, 2, generator=eval_rng))
     modes, good = mode_coverage(fake, toy.centers, toy.std)
-    return {"w1": wasserstein1_exact(fake, real), "modes": float(modes), "high_quality": good,
-            "distance_from_origin": float(fake.norm(dim=1).mean()), "samples": fake, "real": real}
+    return {
+        "w1": wasserstein1_exact(fake, real),
+        "modes": float(modes),
+        "high_quality": good,
+        "distance_from_origin": float(fake.norm(dim=1).mean()),
+        "samples": fake,
+        "real": real,
+    }
 
 
 def plot(curves: dict[float, list[list[float]]], samples: dict[float, tuple], path: Path, train_steps: int) -> None:
@@ -121,8 +149,13 @@ def plot(curves: dict[float, list[list[float]]], samples: dict[float, tuple], pa
     colors = ["tab:red", "tab:blue", "tab:green", "tab:purple"]
     for (std, runs), color in zip(curves.items(), colors):
         for k, norms in enumerate(runs):
-            axes[0].plot(range(1, len(norms) + 1), norms, color=color, alpha=0.8,
-                         label=("no noise" if std == 0 else f"InstanceNoise $\\sigma$={std:g}") if k == 0 else None)
+            axes[0].plot(
+                range(1, len(norms) + 1),
+                norms,
+                color=color,
+                alpha=0.8,
+                label=("no noise" if std == 0 else f"InstanceNoise $\\sigma$={std:g}") if k == 0 else None,
+            )
     axes[0].set_yscale("log")
     axes[0].set_xlabel("discriminator updates (generator frozen at init)")
     axes[0].set_ylabel("||grad of E log(1 - D(G(z)))||")
@@ -156,8 +189,10 @@ def main() -> None:
 
     quiet()
     print(f"# command: python benchmarks/theory_instance_noise.py {' '.join(sys.argv[1:])}".rstrip())
-    print(f"# GAN (minimax loss), MLPs 3 x {HIDDEN}, Adam 1e-3 betas (0.5, 0.999), batch 256, n_critic 5 in training; "
-          f"InstanceNoise(initial_std={args.noise_std:g}) constant in (1), annealed to 0 over the first half of training in (2)")
+    print(
+        f"# GAN (minimax loss), MLPs 3 x {HIDDEN}, Adam 1e-3 betas (0.5, 0.999), batch 256, n_critic 5 in training; "
+        f"InstanceNoise(initial_std={args.noise_std:g}) constant in (1), annealed to 0 over the first half of training in (2)"
+    )
     curves: dict[float, list[list[float]]] = {}
     print("\n(1) generator gradient norm against the frozen initial generator, after k discriminator updates")
     marks = [1, 10, 30, 100, args.critic_steps]
@@ -178,7 +213,10 @@ def main() -> None:
             r = train(seed, args.train_steps, std)
             if seed == args.seeds[0]:
                 samples[std] = (r["samples"], r["real"], r["w1"])
-            print(f"| {std:g} | {seed} | {r['w1']:.3f} | {int(r['modes'])}/8 | {r['high_quality']:.1%} | {r['distance_from_origin']:.3f} |", flush=True)
+            print(
+                f"| {std:g} | {seed} | {r['w1']:.3f} | {int(r['modes'])}/8 | {r['high_quality']:.1%} | {r['distance_from_origin']:.3f} |",
+                flush=True,
+            )
     plot(curves, samples, args.figure, args.train_steps)
     print(f"# figure: {args.figure}")
 

@@ -71,15 +71,25 @@ def _critic(seed: int, hidden_dim: int) -> MLPCritic:
     return MLPCritic(in_dim=2, hidden_dim=hidden_dim, num_layers=2)
 
 
-def wgangp_estimate(theta: float, seed: int = 0, steps: int = 400, gp_weight: float = 10.0, batch_size: int = 256,
-                    hidden_dim: int = 64, lr: float = 1e-3, eval_samples: int = 8192) -> float:
+def wgangp_estimate(
+    theta: float,
+    seed: int = 0,
+    steps: int = 400,
+    gp_weight: float = 10.0,
+    batch_size: int = 256,
+    hidden_dim: int = 64,
+    lr: float = 1e-3,
+    eval_samples: int = 8192,
+) -> float:
     """Train a WGAN-GP critic between ``P_0`` (real) and ``P_theta`` (fake); its W1 estimate on fresh samples."""
     rng = torch.Generator().manual_seed(seed)
     critic = _critic(seed, hidden_dim)
     opt = torch.optim.Adam(critic.parameters(), lr=lr, betas=(0.5, 0.9))
     for _ in range(steps):
         real, fake = parallel_lines(0.0, batch_size, rng), parallel_lines(theta, batch_size, rng)
-        loss = wasserstein_critic_loss(critic(real), critic(fake)) + gp_weight * gradient_penalty(critic, real, fake)  # interpolation from the seeded global RNG
+        loss = wasserstein_critic_loss(critic(real), critic(fake)) + gp_weight * gradient_penalty(
+            critic, real, fake
+        )  # interpolation from the seeded global RNG
         opt.zero_grad(set_to_none=True)
         loss.backward()
         opt.step()
@@ -88,8 +98,15 @@ def wgangp_estimate(theta: float, seed: int = 0, steps: int = 400, gp_weight: fl
         return float(critic(real).mean() - critic(fake).mean())
 
 
-def js_lower_bound(theta: float, seed: int = 0, steps: int = 400, batch_size: int = 256, hidden_dim: int = 64,
-                   lr: float = 1e-3, eval_samples: int = 8192) -> float:
+def js_lower_bound(
+    theta: float,
+    seed: int = 0,
+    steps: int = 400,
+    batch_size: int = 256,
+    hidden_dim: int = 64,
+    lr: float = 1e-3,
+    eval_samples: int = 8192,
+) -> float:
     """Train a GAN discriminator between ``P_0`` and ``P_theta``; ``(log 4 - loss) / 2`` on fresh samples (<= JS)."""
     rng = torch.Generator().manual_seed(seed)
     critic = _critic(seed, hidden_dim)
@@ -105,7 +122,9 @@ def js_lower_bound(theta: float, seed: int = 0, steps: int = 400, batch_size: in
         return float((math.log(4.0) - minimax_critic_loss(critic(real), critic(fake))) / 2)
 
 
-def plot(thetas: list[float], w_est: list[list[float]], js_est: list[list[float]], gp_weight: float, path: Path) -> None:
+def plot(
+    thetas: list[float], w_est: list[list[float]], js_est: list[list[float]], gp_weight: float, path: Path
+) -> None:
     import matplotlib
 
     matplotlib.use("Agg")
@@ -114,20 +133,36 @@ def plot(thetas: list[float], w_est: list[list[float]], js_est: list[list[float]
     fine = torch.linspace(-1, 1, 401).tolist()
     fig, (left, right) = plt.subplots(1, 2, figsize=(10, 4))
     left.plot(fine, [wasserstein1(t) for t in fine], color="black", lw=2, label="$W_1 = |\\theta|$ (analytic)")
-    left.plot(fine, [penalised_optimum(t, gp_weight) for t in fine], color="0.5", ls=":",
-              label=f"penalised optimum, $\\lambda$={gp_weight:g}")
+    left.plot(
+        fine,
+        [penalised_optimum(t, gp_weight) for t in fine],
+        color="0.5",
+        ls=":",
+        label=f"penalised optimum, $\\lambda$={gp_weight:g}",
+    )
     for k, row in enumerate(zip(*w_est)):
-        left.scatter(thetas, row, s=18, color="tab:blue", label="WGAN-GP critic estimate (per seed)" if k == 0 else None, zorder=3)
+        left.scatter(
+            thetas,
+            row,
+            s=18,
+            color="tab:blue",
+            label="WGAN-GP critic estimate (per seed)" if k == 0 else None,
+            zorder=3,
+        )
     left.set_xlabel("$\\theta$")
     left.set_title("Earth-Mover: continuous, slope 1")
     left.legend(fontsize=8)
     for side in (-1, 1):  # log 2 on each side of 0, open at 0 where JS drops to 0
         half = [t for t in fine if side * t > 0]
-        right.plot(half, [js_divergence(t) for t in half], color="black", lw=2, label="JS (analytic)" if side > 0 else None)
+        right.plot(
+            half, [js_divergence(t) for t in half], color="black", lw=2, label="JS (analytic)" if side > 0 else None
+        )
     right.scatter([0.0], [LOG2], s=40, facecolors="white", edgecolors="black", zorder=5)
     right.scatter([0.0], [0.0], s=40, color="black", zorder=5)
     for k, row in enumerate(zip(*js_est)):
-        right.scatter(thetas, row, s=14, color="tab:red", label="GAN discriminator bound (per seed)" if k == 0 else None, zorder=6)
+        right.scatter(
+            thetas, row, s=14, color="tab:red", label="GAN discriminator bound (per seed)" if k == 0 else None, zorder=6
+        )
     right.set_ylim(-0.05, 0.8)
     right.set_xlim(-1.05, 1.05)
     right.set_xlabel("$\\theta$")
@@ -142,7 +177,9 @@ def plot(thetas: list[float], w_est: list[list[float]], js_est: list[list[float]
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--thetas", type=float, nargs="+", default=[-1.0, -0.75, -0.5, -0.25, -0.1, 0.0, 0.1, 0.25, 0.5, 0.75, 1.0])
+    parser.add_argument(
+        "--thetas", type=float, nargs="+", default=[-1.0, -0.75, -0.5, -0.25, -0.1, 0.0, 0.1, 0.25, 0.5, 0.75, 1.0]
+    )
     parser.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2])
     parser.add_argument("--steps", type=int, default=400)
     parser.add_argument("--gp-weight", type=float, default=10.0)
@@ -150,8 +187,12 @@ def main() -> None:
     args = parser.parse_args()
     torch.set_num_threads(1)
     print(f"# command: python benchmarks/theory_js_vs_em.py {' '.join(sys.argv[1:])}".rstrip())
-    print(f"# {args.steps} critic steps per estimate, batch 256, MLPCritic 2 x 64, lambda {args.gp_weight:g}; seeds {args.seeds}")
-    print("| theta | W1 = abs(theta) | penalised optimum | WGAN-GP estimate (mean, min..max) | JS | GAN bound on JS (mean, min..max) |")
+    print(
+        f"# {args.steps} critic steps per estimate, batch 256, MLPCritic 2 x 64, lambda {args.gp_weight:g}; seeds {args.seeds}"
+    )
+    print(
+        "| theta | W1 = abs(theta) | penalised optimum | WGAN-GP estimate (mean, min..max) | JS | GAN bound on JS (mean, min..max) |"
+    )
     print("|---|---|---|---|---|---|")
     w_est, js_est = [], []
     for theta in args.thetas:
@@ -159,9 +200,12 @@ def main() -> None:
         j = [js_lower_bound(theta, seed, args.steps) for seed in args.seeds]
         w_est.append(w)
         js_est.append(j)
-        print(f"| {theta:+.2f} | {wasserstein1(theta):.3f} | {penalised_optimum(theta, args.gp_weight):.3f} | "
-              f"{sum(w) / len(w):.3f} ({min(w):.3f}..{max(w):.3f}) | {js_divergence(theta):.3f} | "
-              f"{sum(j) / len(j):.3f} ({min(j):.3f}..{max(j):.3f}) |", flush=True)
+        print(
+            f"| {theta:+.2f} | {wasserstein1(theta):.3f} | {penalised_optimum(theta, args.gp_weight):.3f} | "
+            f"{sum(w) / len(w):.3f} ({min(w):.3f}..{max(w):.3f}) | {js_divergence(theta):.3f} | "
+            f"{sum(j) / len(j):.3f} ({min(j):.3f}..{max(j):.3f}) |",
+            flush=True,
+        )
     plot(args.thetas, w_est, js_est, args.gp_weight, args.figure)
     print(f"# figure: {args.figure}")
 

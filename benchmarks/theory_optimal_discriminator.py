@@ -90,8 +90,10 @@ def value(discriminator_prob: Tensor, x: Tensor) -> float:
 def js_divergence(x: Tensor) -> float:
     """``JS(p_data || p_g)`` in nats, by quadrature on ``x``."""
     m = 0.5 * (p_data(x) + p_g(x))
+
     def kl(p: Tensor) -> Tensor:
         return torch.where(p > 0, p * torch.log(p / m), torch.zeros_like(p))
+
     return float(0.5 * torch.trapezoid(kl(p_data(x)) + kl(p_g(x)), x))
 
 
@@ -108,7 +110,9 @@ class Result:
     critic: MLPCritic
 
 
-def train_discriminator(seed: int = 0, steps: int = 1500, batch_size: int = 512, hidden_dim: int = 64, lr: float = 2e-3) -> MLPCritic:
+def train_discriminator(
+    seed: int = 0, steps: int = 1500, batch_size: int = 512, hidden_dim: int = 64, lr: float = 2e-3
+) -> MLPCritic:
     """Train an ``MLPCritic(in_dim=1)`` against the frozen generator with ``minimax_critic_loss`` (= ``-V``).
 
     Adam with the learning rate decayed linearly to 0 over the run, so the last iterates settle near
@@ -171,7 +175,7 @@ def plot(results: list[Result], path: Path) -> None:
     for ax in (top, bottom):
         ax.fill_between(x, 0, 1, where=~bulk, color="0.92", transform=ax.get_xaxis_transform(), zorder=0)
     bottom.set_ylim(-0.02, 1.02)
-    bottom.set_xlabel("x  (grey: $p_{data}+p_g$ < %.2f, not compared)" % SUPPORT_DENSITY)
+    bottom.set_xlabel(f"x  (grey: $p_{{data}}+p_g$ < {SUPPORT_DENSITY:.2f}, not compared)")
     bottom.set_ylabel("D(x)")
     bottom.legend(loc="upper right", fontsize=8)
     fig.suptitle("Optimal discriminator (Goodfellow et al. 2014, Prop. 1), frozen generator")
@@ -195,7 +199,10 @@ def main() -> None:
     for seed in args.seeds:
         r = evaluate(train_discriminator(seed, args.steps), seed)
         results.append(r)
-        print(f"| {seed} | {r.max_error:.4f} | {r.mean_error:.4f} | {r.value_trained:.5f} | {r.value_optimal:.5f} | {r.value_theorem:.5f} |", flush=True)
+        print(
+            f"| {seed} | {r.max_error:.4f} | {r.mean_error:.4f} | {r.value_trained:.5f} | {r.value_optimal:.5f} | {r.value_theorem:.5f} |",
+            flush=True,
+        )
     plot(results, args.figure)
     print(f"# figure: {args.figure}")
 

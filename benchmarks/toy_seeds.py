@@ -36,10 +36,19 @@ class _Probe(L.Callback):
 def run(seed: int, generator_steps: int, every: int) -> list[tuple[int, int, float]]:
     L.seed_everything(seed, verbose=False)
     adam = partial(torch.optim.Adam, lr=5e-4, betas=(0.0, 0.9))
-    model = WGANGP(MLPGenerator(2, 2, 128), MLPCritic(2, 128), latent_dim=2, generator_optimizer=adam, critic_optimizer=adam)
+    model = WGANGP(
+        MLPGenerator(2, 2, 128), MLPCritic(2, 128), latent_dim=2, generator_optimizer=adam, critic_optimizer=adam
+    )
     probe = _Probe(every)
-    trainer = L.Trainer(max_steps=generator_steps * 6, accelerator="cpu", logger=False, enable_progress_bar=False,
-                        enable_checkpointing=False, enable_model_summary=False, callbacks=[GeneratorEMA(0.99), probe])
+    trainer = L.Trainer(
+        max_steps=generator_steps * 6,
+        accelerator="cpu",
+        logger=False,
+        enable_progress_bar=False,
+        enable_checkpointing=False,
+        enable_model_summary=False,
+        callbacks=[GeneratorEMA(0.99), probe],
+    )
     trainer.fit(model, ToyDataModule("8gaussians", batch_size=256, batches_per_epoch=1000))
     return probe.rows
 

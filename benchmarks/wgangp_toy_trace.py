@@ -22,14 +22,14 @@ import sys
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-import lightning as L  # noqa: E402
-import torch  # noqa: E402
+import lightning as L
+import torch
+from _common import machine, quiet
 
-from _common import machine, quiet  # noqa: E402
-from lightning_gans import WGANGP, ToyDataModule  # noqa: E402
-from lightning_gans.data import TOY_DISTRIBUTIONS  # noqa: E402
-from lightning_gans.nets import MLPCritic, MLPGenerator  # noqa: E402
-from lightning_gans.penalties import gradient_penalty  # noqa: E402
+from lightning_gans import WGANGP, ToyDataModule
+from lightning_gans.data import TOY_DISTRIBUTIONS
+from lightning_gans.nets import MLPCritic, MLPGenerator
+from lightning_gans.penalties import gradient_penalty
 
 
 class CriticTrace(L.Callback):
@@ -68,18 +68,28 @@ def main() -> None:
     quiet(args.threads)
 
     print(f"# command: {('python benchmarks/wgangp_toy_trace.py ' + shlex.join(sys.argv[1:])).strip()}")
-    print(f"# WGAN-GP (lambda 10, Adam 1e-4 (0, 0.9), n_critic 5), 8 Gaussians, MLP {args.hidden_dim} x 3, batch 256, "
-          f"seed {args.seed}; fixed evaluation batch of {args.eval_samples} real + {args.eval_samples} generated")
+    print(
+        f"# WGAN-GP (lambda 10, Adam 1e-4 (0, 0.9), n_critic 5), 8 Gaussians, MLP {args.hidden_dim} x 3, batch 256, "
+        f"seed {args.seed}; fixed evaluation batch of {args.eval_samples} real + {args.eval_samples} generated"
+    )
     print(f"# machine: {machine()}")
     eval_rng = torch.Generator().manual_seed(10_000 + args.seed)
     real = TOY_DISTRIBUTIONS["8gaussians"].sample(args.eval_samples, eval_rng)
     noise = torch.randn(args.eval_samples, 2, generator=eval_rng)
     trace = CriticTrace(args.every, real, noise)
     L.seed_everything(args.seed, verbose=False)
-    model = WGANGP(MLPGenerator(2, 2, args.hidden_dim, 3), MLPCritic(2, args.hidden_dim, 3), latent_dim=2, noise_seed=args.seed)
+    model = WGANGP(
+        MLPGenerator(2, 2, args.hidden_dim, 3), MLPCritic(2, args.hidden_dim, 3), latent_dim=2, noise_seed=args.seed
+    )
     trainer = L.Trainer(
-        accelerator="cpu", devices=1, max_steps=args.generator_steps * (model.n_critic + 1), logger=False, callbacks=[trace],
-        enable_progress_bar=False, enable_checkpointing=False, enable_model_summary=False,
+        accelerator="cpu",
+        devices=1,
+        max_steps=args.generator_steps * (model.n_critic + 1),
+        logger=False,
+        callbacks=[trace],
+        enable_progress_bar=False,
+        enable_checkpointing=False,
+        enable_model_summary=False,
     )
     trainer.fit(model, ToyDataModule("8gaussians", batch_size=256, batches_per_epoch=1000, seed=args.seed))
     print("| generator step | E[D(real)] - E[D(fake)] | gradient penalty |")

@@ -1,6 +1,6 @@
 """A user's own project: bring your networks, instantiate or subclass a module, train with any Trainer.
 
-    python examples/user_project.py            # trains two small models on the 8-Gaussians toy (~1 min on CPU)
+python examples/user_project.py            # trains two small models on the 8-Gaussians toy (~1 min on CPU)
 """
 
 from __future__ import annotations
@@ -31,7 +31,9 @@ class Critic(nn.Module):
 
     def __init__(self) -> None:
         super().__init__()
-        self.net = nn.Sequential(nn.Linear(2, 64), nn.LeakyReLU(0.2), nn.Linear(64, 64), nn.LeakyReLU(0.2), nn.Linear(64, 1))
+        self.net = nn.Sequential(
+            nn.Linear(2, 64), nn.LeakyReLU(0.2), nn.Linear(64, 64), nn.LeakyReLU(0.2), nn.Linear(64, 1)
+        )
 
     def forward(self, x: Tensor) -> Tensor:
         return self.net(x)
@@ -56,14 +58,24 @@ def main(generator_steps: int = 1000) -> None:
     seed_everything(0)
     toy = TOY_DISTRIBUTIONS["8gaussians"]
     for model in (
-        WGANGP(Generator(), Critic(), latent_dim=8, critic_optimizer=partial(torch.optim.Adam, lr=3e-4, betas=(0.0, 0.9))),
+        WGANGP(
+            Generator(), Critic(), latent_dim=8, critic_optimizer=partial(torch.optim.Adam, lr=3e-4, betas=(0.0, 0.9))
+        ),
         RelativisticGAN(Generator(), Critic(), latent_dim=8),
     ):
-        trainer = Trainer(max_steps=generator_steps * (model.n_critic + 1), accelerator="cpu", logger=False,
-                          enable_checkpointing=False, enable_progress_bar=False, enable_model_summary=False)
+        trainer = Trainer(
+            max_steps=generator_steps * (model.n_critic + 1),
+            accelerator="cpu",
+            logger=False,
+            enable_checkpointing=False,
+            enable_progress_bar=False,
+            enable_model_summary=False,
+        )
         trainer.fit(model, ToyDataModule(batch_size=256))
         modes, quality = mode_coverage(model.sample(2000), toy.centers, toy.std)
-        print(f"{type(model).__name__}: {model.generator_steps} generator steps, {modes}/8 modes, {quality:.1%} within 3 sigma")
+        print(
+            f"{type(model).__name__}: {model.generator_steps} generator steps, {modes}/8 modes, {quality:.1%} within 3 sigma"
+        )
 
 
 if __name__ == "__main__":

@@ -15,15 +15,15 @@ __version__ = "0.1.0"
 
 __all__ = [
     "ACGAN",
-    "AdversarialLoss",
-    "AdversarialModule",
-    "DigitsDataModule",
     "GAN",
-    "ImageDataModule",
     "LOSSES",
     "PENALTIES",
     "SNGAN",
-    "ToyDataModule",
     "WGAN",
     "WGANGP",
+    "AdversarialLoss",
+    "AdversarialModule",
+    "DigitsDataModule",
+    "ImageDataModule",
+    "ToyDataModule",
 ]

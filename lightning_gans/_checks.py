@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import numbers
-from typing import Any, Optional
+from typing import Any
 
 __all__ = ["integer", "number", "optional_integer"]
 
@@ -19,12 +19,12 @@ def integer(name: str, value: Any, minimum: int = 1) -> int:
     return int(value)
 
 
-def optional_integer(name: str, value: Any, minimum: int = 1) -> Optional[int]:
+def optional_integer(name: str, value: Any, minimum: int = 1) -> int | None:
     """:func:`integer`, or ``None`` passed through."""
     return None if value is None else integer(name, value, minimum)
 
 
-def number(name: str, value: Any, minimum: Optional[float] = None, strict: bool = False) -> float:
+def number(name: str, value: Any, minimum: float | None = None, strict: bool = False) -> float:
     """``value`` as a finite ``float`` if it is a real number (not a bool or a string) within range.
 
     Args:

@@ -59,13 +59,13 @@ def has_submodule(module: nn.Module, name: str) -> bool:
 # ``save_hyperparameters()``, which holds the instantiated networks instead.
 from lightning.pytorch.core.mixins.hparams_mixin import _given_hyperparameters  # noqa: E402
 
-# Walks the __init__ frames of a class hierarchy and collects their arguments; what
-# save_hyperparameters uses. Public in name (no underscore) but undocumented.
-from lightning.pytorch.utilities.parsing import collect_init_args  # noqa: E402
-
 # Base class for a CheckpointIO that delegates to another. Public alternative: subclass CheckpointIO
 # and forward every method by hand (``_WrappingCheckpointIO`` also forwards ``teardown``/``remove``).
 from lightning.pytorch.plugins.io.wrapper import _WrappingCheckpointIO as WrappingCheckpointIO  # noqa: E402
+
+# Walks the __init__ frames of a class hierarchy and collects their arguments; what
+# save_hyperparameters uses. Public in name (no underscore) but undocumented.
+from lightning.pytorch.utilities.parsing import collect_init_args  # noqa: E402
 
 
 def callback_state_key(callback: Any, **kwargs: Any) -> str:
@@ -143,7 +143,6 @@ class CheckpointHparamsCLI(LightningCLI):
 
     def _subcommand_parser(self, subcommand: str) -> Any:
         return self._subcommand_parsers[subcommand]
-
 
 
 # -- wandb-workspaces: the JSON a Workspace would send (lightning_gans/wandb_workspace.py) ---------

@@ -7,7 +7,7 @@ saved average without importing :mod:`lightning_gans.callbacks`.
 from __future__ import annotations
 
 import copy
-from typing import Any, Optional
+from typing import Any
 
 from torch import nn
 
@@ -32,7 +32,9 @@ def attach(pl_module: nn.Module, ema: nn.Module) -> None:
     state dict, DDP and ``.to()``); writing the instance attribute directly keeps it a plain reference.
     """
     if has_submodule(pl_module, "ema_generator"):
-        raise ValueError(f"{type(pl_module).__name__} registers `ema_generator` as a submodule; GeneratorEMA manages it.")
+        raise ValueError(
+            f"{type(pl_module).__name__} registers `ema_generator` as a submodule; GeneratorEMA manages it."
+        )
     object.__setattr__(pl_module, "ema_generator", ema)
 
 
@@ -49,7 +51,7 @@ def _sampling_states(checkpoint: dict[str, Any]) -> list[dict[str, Any]]:
     return found
 
 
-def attach_saved_ema(pl_module: nn.Module, checkpoint: dict[str, Any]) -> Optional[nn.Module]:
+def attach_saved_ema(pl_module: nn.Module, checkpoint: dict[str, Any]) -> nn.Module | None:
     """Re-attach the EMA generator a sampling ``GeneratorEMA`` saved, when a module is loaded without a Trainer.
 
     Called from ``AdversarialModule.on_load_checkpoint`` (before the state dict is loaded: the copy

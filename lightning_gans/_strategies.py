@@ -21,7 +21,8 @@ from __future__ import annotations
 import importlib
 import os
 import zipfile
-from typing import Any, Iterator, Optional
+from collections.abc import Iterator
+from typing import Any
 
 import torch
 from lightning.pytorch import Trainer
@@ -36,7 +37,14 @@ try:  # deepspeed's strategy class imports without deepspeed installed
 except ImportError:  # pragma: no cover
     DeepSpeedStrategy = ()  # type: ignore[assignment,misc]
 
-__all__ = ["prepare_strategy", "load_checkpoint_file", "non_finite_entries", "refuse_non_finite", "saved_class_path", "resolve_class"]
+__all__ = [
+    "load_checkpoint_file",
+    "non_finite_entries",
+    "prepare_strategy",
+    "refuse_non_finite",
+    "resolve_class",
+    "saved_class_path",
+]
 
 _OPTIMIZER_NAMES = ("generator_optimizer", "critic_optimizer")  # the order of configure_optimizers
 
@@ -82,7 +90,10 @@ def non_finite_entries(checkpoint: dict[str, Any]) -> list[str]:
     Only ``state_dict`` and ``optimizer_states`` are checked: other entries may hold infinities on
     purpose (``ModelCheckpoint`` keeps ``kth_value = inf`` until it has a score).
     """
-    entries = {"state_dict": checkpoint.get("state_dict") or {}, "optimizer_states": checkpoint.get("optimizer_states") or []}
+    entries = {
+        "state_dict": checkpoint.get("state_dict") or {},
+        "optimizer_states": checkpoint.get("optimizer_states") or [],
+    }
     return [name for name, t in _tensors(entries) if t.is_floating_point() and not bool(torch.isfinite(t).all())]
 
 
@@ -102,7 +113,7 @@ def _listed(names: list[str], limit: int = 5) -> str:
     return ", ".join(names[:limit]) + (f" and {len(names) - limit} more" if len(names) > limit else "")
 
 
-def load_checkpoint_file(path: Any, load: Optional[Any] = None) -> dict[str, Any]:
+def load_checkpoint_file(path: Any, load: Any | None = None) -> dict[str, Any]:
     """Load a checkpoint, or raise an error naming ``ckpt_path`` and what is wrong with the file.
 
     Args:
@@ -119,7 +130,9 @@ def load_checkpoint_file(path: Any, load: Optional[Any] = None) -> dict[str, Any
         if not os.path.exists(path):
             raise FileNotFoundError(f"`ckpt_path` {str(path)!r} does not exist.")
         if os.path.isfile(path) and os.path.getsize(path) == 0:
-            raise ValueError(f"`ckpt_path` {str(path)!r} is empty (0 bytes): the write that made it was interrupted. Resume from an earlier checkpoint.")
+            raise ValueError(
+                f"`ckpt_path` {str(path)!r} is empty (0 bytes): the write that made it was interrupted. Resume from an earlier checkpoint."
+            )
         if zipfile.is_zipfile(path):
             try:
                 with zipfile.ZipFile(path) as archive:
@@ -182,7 +195,7 @@ class _GuardedCheckpointIO(WrappingCheckpointIO):
         super().__init__(checkpoint_io)
         self._trainer = trainer
 
-    def save_checkpoint(self, checkpoint: dict[str, Any], path: Any, storage_options: Optional[Any] = None) -> None:
+    def save_checkpoint(self, checkpoint: dict[str, Any], path: Any, storage_options: Any | None = None) -> None:
         refuse_non_finite(checkpoint, path)
         local = isinstance(path, (str, os.PathLike)) and "://" not in str(path) and storage_options is None
         if not local:
@@ -197,7 +210,9 @@ class _GuardedCheckpointIO(WrappingCheckpointIO):
             if os.path.exists(partial):
                 os.remove(partial)
 
-    def load_checkpoint(self, path: Any, map_location: Optional[Any] = None, weights_only: Optional[bool] = None) -> dict[str, Any]:
+    def load_checkpoint(
+        self, path: Any, map_location: Any | None = None, weights_only: bool | None = None
+    ) -> dict[str, Any]:
         checkpoint = load_checkpoint_file(
             path, lambda p: self.checkpoint_io.load_checkpoint(p, map_location=map_location, weights_only=weights_only)
         )
@@ -209,7 +224,7 @@ class _GuardedCheckpointIO(WrappingCheckpointIO):
         return checkpoint
 
 
-def saved_class_path(checkpoint: dict[str, Any]) -> Optional[str]:
+def saved_class_path(checkpoint: dict[str, Any]) -> str | None:
     """The module class a checkpoint was written by, as an import path, if it says.
 
     The LightningCLI's ``_class_path`` (as the user spelt it, e.g. ``lightning_gans.WGAN``) first, else
@@ -222,7 +237,7 @@ def saved_class_path(checkpoint: dict[str, Any]) -> Optional[str]:
     return state["class_path"] if isinstance(state, dict) and isinstance(state.get("class_path"), str) else None
 
 
-def resolve_class(class_path: str) -> Optional[type]:
+def resolve_class(class_path: str) -> type | None:
     """The class an import path such as ``"lightning_gans.WGAN"`` names, or ``None``."""
     module_name, _, name = class_path.rpartition(".")
     try:
@@ -268,7 +283,11 @@ def _keep_configured_optimizer_settings(module: Any, checkpoint: dict[str, Any])
     if not saved_states or configure is None:
         return
     fresh = configure()
-    if not isinstance(fresh, (list, tuple)) or len(fresh) != len(saved_states) or not all(isinstance(o, torch.optim.Optimizer) for o in fresh):
+    if (
+        not isinstance(fresh, (list, tuple))
+        or len(fresh) != len(saved_states)
+        or not all(isinstance(o, torch.optim.Optimizer) for o in fresh)
+    ):
         return
     scheduled = {"lr", "initial_lr"} if checkpoint.get("lr_schedulers") else set()
     for i, (opt, saved) in enumerate(zip(fresh, saved_states)):
@@ -279,7 +298,9 @@ def _keep_configured_optimizer_settings(module: Any, checkpoint: dict[str, Any])
             continue
         if any(set(n) != set(o) for n, o in zip(new_groups, old_groups)):
             checkpoint["optimizer_states"][i] = opt.state_dict()
-            rank_zero_warn(f"`{name}` is a {type(opt).__name__} now and was another optimizer in the checkpoint: its state starts afresh.")
+            rank_zero_warn(
+                f"`{name}` is a {type(opt).__name__} now and was another optimizer in the checkpoint: its state starts afresh."
+            )
             continue
         changed = set()
         for new, old in zip(new_groups, old_groups):

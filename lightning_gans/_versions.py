@@ -13,7 +13,6 @@ requirement and that the locked Lightning version lies inside it.
 from __future__ import annotations
 
 import warnings
-from typing import Optional
 
 __all__ = ["LIGHTNING_TESTED", "UntestedVersionWarning", "check_lightning_version"]
 
@@ -27,7 +26,7 @@ class UntestedVersionWarning(UserWarning):
     """A dependency's installed version lies outside the range lightning-gans is tested with."""
 
 
-def check_lightning_version(version: Optional[str] = None) -> bool:
+def check_lightning_version(version: str | None = None) -> bool:
     """Warn (once per version and process) when Lightning's version is outside :data:`LIGHTNING_TESTED`.
 
     Called once by ``import lightning_gans``.

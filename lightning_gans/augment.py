@@ -32,33 +32,33 @@ number of channels works.
 from __future__ import annotations
 
 import math
-from typing import Callable, Optional
+from collections.abc import Callable
 
 import torch
 import torch.nn.functional as F
 from torch import Tensor
 
 __all__ = [
-    "brightness",
-    "saturation",
-    "contrast",
-    "translation",
-    "cutout",
+    "ADA_OPS",
     "DIFF_AUGMENT_OPS",
+    "ada_augment",
+    "brightness",
+    "contrast",
+    "cutout",
     "diff_augment",
     "parse_policy",
-    "ADA_OPS",
-    "ada_augment",
+    "saturation",
+    "translation",
 ]
 
-Augment = Callable[[Tensor, Optional[torch.Generator]], Tensor]
+Augment = Callable[[Tensor, torch.Generator | None], Tensor]
 
 
-def _rand(x: Tensor, *shape: int, rng: Optional[torch.Generator]) -> Tensor:
+def _rand(x: Tensor, *shape: int, rng: torch.Generator | None) -> Tensor:
     return torch.rand(shape, device=x.device, dtype=x.dtype, generator=rng)
 
 
-def _randn(x: Tensor, *shape: int, rng: Optional[torch.Generator]) -> Tensor:
+def _randn(x: Tensor, *shape: int, rng: torch.Generator | None) -> Tensor:
     return torch.randn(shape, device=x.device, dtype=x.dtype, generator=rng)
 
 
@@ -69,24 +69,24 @@ def _check_images(x: Tensor) -> None:
 
 # ---------------------------------------------------------------------------------------------
 # DiffAugment
-def brightness(x: Tensor, rng: Optional[torch.Generator] = None) -> Tensor:
+def brightness(x: Tensor, rng: torch.Generator | None = None) -> Tensor:
     """Add one offset ``U[-0.5, 0.5)`` per sample (DiffAugment ``color``)."""
     return x + (_rand(x, x.shape[0], 1, 1, 1, rng=rng) - 0.5)
 
 
-def saturation(x: Tensor, rng: Optional[torch.Generator] = None) -> Tensor:
+def saturation(x: Tensor, rng: torch.Generator | None = None) -> Tensor:
     """Scale each pixel's deviation from its channel mean by ``U[0, 2)`` per sample (DiffAugment ``color``)."""
     mean = x.mean(dim=1, keepdim=True)  # (N, 1, H, W)
     return (x - mean) * (_rand(x, x.shape[0], 1, 1, 1, rng=rng) * 2) + mean
 
 
-def contrast(x: Tensor, rng: Optional[torch.Generator] = None) -> Tensor:
+def contrast(x: Tensor, rng: torch.Generator | None = None) -> Tensor:
     """Scale each sample's deviation from its mean by ``U[0.5, 1.5)`` (DiffAugment ``color``)."""
     mean = x.mean(dim=(1, 2, 3), keepdim=True)  # (N, 1, 1, 1)
     return (x - mean) * (_rand(x, x.shape[0], 1, 1, 1, rng=rng) + 0.5) + mean
 
 
-def translation(x: Tensor, rng: Optional[torch.Generator] = None, ratio: float = 0.125) -> Tensor:
+def translation(x: Tensor, rng: torch.Generator | None = None, ratio: float = 0.125) -> Tensor:
     """Shift each sample by whole pixels, up to ``round(ratio * side)`` each way, filling with zeros.
 
     Output pixel ``(i, j)`` of sample ``n`` is input pixel ``(i - dy_n, j - dx_n)`` or 0 outside.
@@ -104,7 +104,7 @@ def translation(x: Tensor, rng: Optional[torch.Generator] = None, ratio: float =
     return out.permute(0, 3, 1, 2)
 
 
-def cutout(x: Tensor, rng: Optional[torch.Generator] = None, ratio: float = 0.5) -> Tensor:
+def cutout(x: Tensor, rng: torch.Generator | None = None, ratio: float = 0.5) -> Tensor:
     """Zero one square of side ``round(ratio * side)`` per sample, centred anywhere in the image
     (clipped at the border)."""
     _check_images(x)
@@ -134,11 +134,13 @@ def parse_policy(policy: str) -> tuple[str, ...]:
     names = tuple(p.strip() for p in policy.split(",") if p.strip())
     unknown = [p for p in names if p not in DIFF_AUGMENT_OPS]
     if unknown or not names:
-        raise ValueError(f"Unknown `policy` entries {unknown or [policy]}; expected a comma-separated subset of {sorted(DIFF_AUGMENT_OPS)}.")
+        raise ValueError(
+            f"Unknown `policy` entries {unknown or [policy]}; expected a comma-separated subset of {sorted(DIFF_AUGMENT_OPS)}."
+        )
     return names
 
 
-def diff_augment(x: Tensor, policy: str = "color,translation,cutout", rng: Optional[torch.Generator] = None) -> Tensor:
+def diff_augment(x: Tensor, policy: str = "color,translation,cutout", rng: torch.Generator | None = None) -> Tensor:
     """Apply DiffAugment's ops of ``policy`` to every sample of ``x`` (Zhao et al. 2020).
 
     Example:
@@ -156,9 +158,16 @@ def diff_augment(x: Tensor, policy: str = "color,translation,cutout", rng: Optio
 # ---------------------------------------------------------------------------------------------
 # ADA
 ADA_OPS = (
-    "xflip", "rotate90", "xint",  # blit
-    "scale", "rotate", "aniso", "xfrac",  # geometric
-    "brightness", "contrast", "saturation",  # colour
+    "xflip",
+    "rotate90",
+    "xint",  # blit
+    "scale",
+    "rotate",
+    "aniso",
+    "xfrac",  # geometric
+    "brightness",
+    "contrast",
+    "saturation",  # colour
 )
 """Transforms :func:`ada_augment` can apply, in the order ADA's pipeline composes them."""
 
@@ -174,10 +183,12 @@ _SATURATION_STD = 1.0  # log2
 def _matrix(a: Tensor, b: Tensor, c: Tensor, d: Tensor, tx: Tensor, ty: Tensor) -> Tensor:
     """Batch of 3x3 affine matrices ``[[a, b, tx], [c, d, ty], [0, 0, 1]]``, shape ``(N, 3, 3)``."""
     zero, one = torch.zeros_like(a), torch.ones_like(a)
-    return torch.stack([torch.stack([a, b, tx], -1), torch.stack([c, d, ty], -1), torch.stack([zero, zero, one], -1)], -2)
+    return torch.stack(
+        [torch.stack([a, b, tx], -1), torch.stack([c, d, ty], -1), torch.stack([zero, zero, one], -1)], -2
+    )
 
 
-def ada_augment(x: Tensor, p: float, rng: Optional[torch.Generator] = None, ops: tuple[str, ...] = ADA_OPS) -> Tensor:
+def ada_augment(x: Tensor, p: float, rng: torch.Generator | None = None, ops: tuple[str, ...] = ADA_OPS) -> Tensor:
     """Apply each transform of ``ops`` to each sample with probability ``p`` (ADA, Karras et al. 2020).
 
     Every random number of every op is drawn whatever ``p`` is (a fixed number of draws per call);
@@ -203,7 +214,7 @@ def ada_augment(x: Tensor, p: float, rng: Optional[torch.Generator] = None, ops:
         raise ValueError(f"`p` must be in [0, 1], got {p!r}.")
     if p == 0.0 or not ops:
         return x
-    n, c, h, w = x.shape
+    n, _, h, w = x.shape
     f32 = torch.float32
 
     def gate(values: Tensor, identity: float) -> Tensor:  # keep `values` with probability p, else identity

@@ -21,27 +21,27 @@ from __future__ import annotations
 
 import os
 import sys
-from typing import Any, Optional
+from typing import Any
 
 from lightning.pytorch import Callback, LightningDataModule, LightningModule, Trainer
 from lightning.pytorch.callbacks import ModelCheckpoint
 from lightning.pytorch.cli import LightningCLI
 from lightning.pytorch.utilities.exceptions import SIGTERMException
 
-import lightning_gans  # noqa: F401  (registers GAN, WGAN, WGANGP and the datamodules for class resolution)
+import lightning_gans
 import lightning_gans.callbacks  # noqa: F401
 from lightning_gans._compat import CheckpointHparamsCLI
 from lightning_gans._strategies import load_checkpoint_file, resolve_class, saved_class_path
 from lightning_gans.callbacks.save_config import LoggerSaveConfigCallback
 from lightning_gans.modules import AdversarialModule
 
-__all__ = ["main", "run", "GANCLI", "SIGTERM_EXIT_STATUS"]
+__all__ = ["GANCLI", "SIGTERM_EXIT_STATUS", "main", "run"]
 
 SIGTERM_EXIT_STATUS = 143
 """Exit status after SIGTERM ended ``fit`` (128 + 15, as a shell reports a process ended by SIGTERM)."""
 
 
-def main(args: Optional[list[str]] = None) -> int:
+def main(args: list[str] | None = None) -> int:
     """Console entry point (``sys.exit(main())``): run the CLI and return the exit status.
 
     Args:
@@ -74,7 +74,7 @@ DESCRIPTION = (
 """The top-level ``--help`` text: every command the console script runs, not only LightningCLI's."""
 
 
-def run(args: Optional[list[str]] = None) -> LightningCLI:
+def run(args: list[str] | None = None) -> LightningCLI:
     """Run the CLI and return it (for Python callers who want ``cli.model`` or ``cli.trainer``)."""
     return GANCLI(
         AdversarialModule,
@@ -99,9 +99,11 @@ class GANCLI(CheckpointHparamsCLI):
 
     def add_arguments_to_parser(self, parser: Any) -> None:
         # A datamodule with `conditional: true` makes the module class-conditional (docs/conditional.md).
-        parser.link_arguments("data", "model.init_args.num_classes", compute_fn=self._data_num_classes, apply_on="instantiate")
+        parser.link_arguments(
+            "data", "model.init_args.num_classes", compute_fn=self._data_num_classes, apply_on="instantiate"
+        )
 
-    def _data_num_classes(self, data: Any) -> Optional[int]:
+    def _data_num_classes(self, data: Any) -> int | None:
         """The datamodule's ``num_classes`` (None if it has none); an explicit, different ``model.num_classes`` is an error."""
         num_classes = getattr(data, "num_classes", None)
         subcommand = self.config.get("subcommand")
@@ -185,7 +187,9 @@ class _CheckpointOnSigterm(Callback):
 
 def _preemption_path(trainer: Trainer) -> str:
     callback = trainer.checkpoint_callback
-    directory = callback.dirpath if isinstance(callback, ModelCheckpoint) and callback.dirpath else trainer.default_root_dir
+    directory = (
+        callback.dirpath if isinstance(callback, ModelCheckpoint) and callback.dirpath else trainer.default_root_dir
+    )
     return os.path.join(directory, ModelCheckpoint.CHECKPOINT_NAME_LAST + ModelCheckpoint.FILE_EXTENSION)
 
 

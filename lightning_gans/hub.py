@@ -19,7 +19,8 @@ from __future__ import annotations
 
 import importlib
 import json
-from typing import Any, Mapping, Optional, Sequence
+from collections.abc import Mapping, Sequence
+from typing import Any
 
 import torch
 from lightning_utilities.core.imports import RequirementCache
@@ -28,7 +29,7 @@ from torch.nn.utils import parametrize
 
 from lightning_gans.layers import is_spectral_normed
 
-__all__ = ["PretrainedGenerator", "HUB_HINT"]
+__all__ = ["HUB_HINT", "PretrainedGenerator"]
 
 _HUB_AVAILABLE = RequirementCache("huggingface_hub") and RequirementCache("safetensors")
 HUB_HINT = "Hub support needs huggingface_hub and safetensors: `pip install 'lightning-gans[hub]'`."
@@ -145,10 +146,10 @@ class PretrainedGenerator(
         self,
         generator: Mapping[str, Any],
         latent_dim: int,
-        num_classes: Optional[int] = None,
+        num_classes: int | None = None,
         value_range: Sequence[float] = (-1.0, 1.0),
-        run_config: Optional[Mapping[str, Any]] = None,
-        metrics: Optional[Mapping[str, float]] = None,
+        run_config: Mapping[str, Any] | None = None,
+        metrics: Mapping[str, float] | None = None,
         source: str = "",
     ) -> None:
         super().__init__()
@@ -158,7 +159,10 @@ class PretrainedGenerator(
         if not (isinstance(cls, type) and issubclass(cls, nn.Module)):
             raise ValueError(f"`generator` class_path {generator['class_path']!r} is not an nn.Module class.")
         self.generator = cls(**dict(generator.get("init_args") or {}))
-        self.generator_config = {"class_path": generator["class_path"], "init_args": dict(generator.get("init_args") or {})}
+        self.generator_config = {
+            "class_path": generator["class_path"],
+            "init_args": dict(generator.get("init_args") or {}),
+        }
         self.latent_dim = int(latent_dim)
         self.num_classes = num_classes
         self.value_range = (float(value_range[0]), float(value_range[1]))
@@ -167,7 +171,7 @@ class PretrainedGenerator(
         self.source = source
         self.eval()
 
-    def forward(self, z: Tensor, labels: Optional[Tensor] = None) -> Tensor:
+    def forward(self, z: Tensor, labels: Tensor | None = None) -> Tensor:
         """The generator's output for noise ``z`` ``(N, latent_dim)`` (and ``labels`` ``(N,)`` when conditional)."""
         if self.num_classes is None:
             if labels is not None:
@@ -178,7 +182,7 @@ class PretrainedGenerator(
         return self.generator(z, labels)
 
     @torch.no_grad()
-    def sample(self, n: int, labels: Optional[Tensor] = None, rng: Optional[torch.Generator] = None) -> Tensor:
+    def sample(self, n: int, labels: Tensor | None = None, rng: torch.Generator | None = None) -> Tensor:
         """``n`` samples in eval mode: noise from ``rng`` and, for a conditional generator without ``labels``, uniform labels."""
         device = next(self.parameters()).device
         z = torch.randn(n, self.latent_dim, generator=rng, device=device)
@@ -197,11 +201,11 @@ class PretrainedGenerator(
         module: nn.Module,
         *,
         ema: bool = True,
-        generator_config: Optional[Mapping[str, Any]] = None,
+        generator_config: Mapping[str, Any] | None = None,
         value_range: Sequence[float] = (-1.0, 1.0),
-        run_config: Optional[Mapping[str, Any]] = None,
-        metrics: Optional[Mapping[str, float]] = None,
-    ) -> "PretrainedGenerator":
+        run_config: Mapping[str, Any] | None = None,
+        metrics: Mapping[str, float] | None = None,
+    ) -> PretrainedGenerator:
         """The generator of an adversarial module (its EMA generator when set and ``ema``), weights copied.
 
         Args:
@@ -219,23 +223,34 @@ class PretrainedGenerator(
                 "`generator_config` is needed: this module was not made by the LightningCLI, so its hyper-parameters do "
                 "not record how to build the generator. Pass {'class_path': ..., 'init_args': {...}}."
             )
-        source_net = module.ema_generator if ema and getattr(module, "ema_generator", None) is not None else module.generator
+        source_net = (
+            module.ema_generator if ema and getattr(module, "ema_generator", None) is not None else module.generator
+        )
         out = cls(
-            dict(config), module.latent_dim, getattr(module, "num_classes", None), value_range, run_config, metrics,
+            dict(config),
+            module.latent_dim,
+            getattr(module, "num_classes", None),
+            value_range,
+            run_config,
+            metrics,
             source=f"{'EMA generator' if source_net is not module.generator else 'generator'} of a {type(module).__name__}",
         )
         out.generator.load_state_dict(_plain_state_dict(source_net))
         return out
 
     @classmethod
-    def from_checkpoint(cls, ckpt_path: str, *, ema: bool = True, metrics: Optional[Mapping[str, float]] = None) -> "PretrainedGenerator":
+    def from_checkpoint(
+        cls, ckpt_path: str, *, ema: bool = True, metrics: Mapping[str, float] | None = None
+    ) -> PretrainedGenerator:
         """The generator of a ``lightning-gans fit`` checkpoint, with its run's ``config.yaml`` for the model card."""
         from lightning_gans.commands._run import load_run
 
         run = load_run(ckpt_path, ema=ema)
-        return cls.from_module(run.module, ema=ema, value_range=run.value_range(), run_config=run.config, metrics=metrics)
+        return cls.from_module(
+            run.module, ema=ema, value_range=run.value_range(), run_config=run.config, metrics=metrics
+        )
 
-    def generate_model_card(self, *args: Any, **kwargs: Any) -> "ModelCard":
+    def generate_model_card(self, *args: Any, **kwargs: Any) -> ModelCard:
         """The model card: usage, the final metrics as a table and the run's config as YAML."""
         import yaml
 
@@ -251,6 +266,11 @@ class PretrainedGenerator(
         kwargs.setdefault("latent_dim", self.latent_dim)
         kwargs.setdefault("num_classes", self.num_classes if self.num_classes is not None else "unconditional")
         kwargs.setdefault("weights", self.source or "generator")
-        kwargs.setdefault("metrics", "    " + format_metrics_table(self.metrics).replace("\n", "\n    ") if self.metrics else "Not evaluated.")
-        kwargs.setdefault("run_config", yaml.safe_dump(json.loads(json.dumps(config, default=str)), sort_keys=False).rstrip())
+        kwargs.setdefault(
+            "metrics",
+            "    " + format_metrics_table(self.metrics).replace("\n", "\n    ") if self.metrics else "Not evaluated.",
+        )
+        kwargs.setdefault(
+            "run_config", yaml.safe_dump(json.loads(json.dumps(config, default=str)), sort_keys=False).rstrip()
+        )
         return super().generate_model_card(*args, **kwargs)

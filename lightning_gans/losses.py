@@ -21,26 +21,26 @@ Derivations:
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Callable, Optional
 
 import torch.nn.functional as F
 from torch import Tensor
 
 __all__ = [
-    "AdversarialLoss",
     "LOSSES",
+    "AdversarialLoss",
     "get_loss",
+    "hinge_critic_loss",
+    "hinge_generator_loss",
+    "least_squares_critic_loss",
+    "least_squares_generator_loss",
     "minimax_critic_loss",
     "minimax_generator_loss",
     "non_saturating_generator_loss",
     "wasserstein_critic_loss",
     "wasserstein_diagnostics",
     "wasserstein_generator_loss",
-    "hinge_critic_loss",
-    "hinge_generator_loss",
-    "least_squares_critic_loss",
-    "least_squares_generator_loss",
 ]
 
 
@@ -125,7 +125,7 @@ class AdversarialLoss:
 
     critic: Callable[[Tensor, Tensor], Tensor]
     generator: Callable[[Tensor], Tensor]
-    diagnostics: Optional[Diagnostics] = None
+    diagnostics: Diagnostics | None = None
 
     def critic_diagnostics(self, real_logits: Tensor, fake_logits: Tensor) -> dict[str, Tensor]:
         """The loss's diagnostics of one critic update's scores (empty for most losses)."""
@@ -153,4 +153,3 @@ def get_loss(loss: str | AdversarialLoss) -> AdversarialLoss:
     if loss not in LOSSES:
         raise ValueError(f"Unknown `loss` {loss!r}; expected one of {sorted(LOSSES)} or an AdversarialLoss.")
     return LOSSES[loss]
-

@@ -2,7 +2,9 @@
 
 import warnings
 
-from lightning_gans.evaluation.toy import *  # noqa: F401,F403
+from lightning_gans.evaluation.toy import *  # noqa: F403
 from lightning_gans.evaluation.toy import __all__  # noqa: F401
 
-warnings.warn("`lightning_gans.metrics_toy` moved to `lightning_gans.evaluation.toy`.", DeprecationWarning, stacklevel=2)
+warnings.warn(
+    "`lightning_gans.metrics_toy` moved to `lightning_gans.evaluation.toy`.", DeprecationWarning, stacklevel=2
+)

@@ -22,11 +22,12 @@ from __future__ import annotations
 
 import importlib
 import inspect
-from contextlib import contextmanager
 import random
 import warnings
+from collections.abc import Callable, Iterable, Iterator
+from contextlib import contextmanager
 from functools import partial
-from typing import Any, Callable, Iterable, Iterator, Optional, Union
+from typing import Any
 
 import numpy as np
 import torch
@@ -45,15 +46,15 @@ from lightning_gans.protocol import grad_scale, scores_per_sample, split_batch
 
 __all__ = [
     "ACGAN",
-    "AdversarialModule",
     "GAN",
-    "WGAN",
-    "WGANGP",
     "PENALTIES",
     "SNGAN",
+    "WGAN",
+    "WGANGP",
+    "AdversarialModule",
+    "LabelledCritic",
     "OptimizerCallable",
     "Penalty",
-    "LabelledCritic",
 ]
 
 OptimizerCallable = Callable[[Iterable], Optimizer]
@@ -77,7 +78,7 @@ class LabelledCritic:
     of the real samples they start from).
     """
 
-    def __init__(self, module: "AdversarialModule", labels: Optional[Tensor]) -> None:
+    def __init__(self, module: AdversarialModule, labels: Tensor | None) -> None:
         self.module = module
         self.labels = labels
 
@@ -91,23 +92,58 @@ class LabelledCritic:
 
 
 # Named functions, not lambdas: a module holding one must pickle (``strategy="ddp_spawn"``).
-def _gradient_penalty(critic: LabelledCritic, real: Tensor, fake: Tensor, labels: Optional[Tensor], rng: Optional[torch.Generator], scale: Optional[float]) -> Tensor:
+def _gradient_penalty(
+    critic: LabelledCritic,
+    real: Tensor,
+    fake: Tensor,
+    labels: Tensor | None,
+    rng: torch.Generator | None,
+    scale: float | None,
+) -> Tensor:
     return P.gradient_penalty(critic, real, fake, rng=rng, grad_scale=scale)
 
 
-def _lipschitz_penalty(critic: LabelledCritic, real: Tensor, fake: Tensor, labels: Optional[Tensor], rng: Optional[torch.Generator], scale: Optional[float]) -> Tensor:
+def _lipschitz_penalty(
+    critic: LabelledCritic,
+    real: Tensor,
+    fake: Tensor,
+    labels: Tensor | None,
+    rng: torch.Generator | None,
+    scale: float | None,
+) -> Tensor:
     return P.lipschitz_penalty(critic, real, fake, rng=rng, grad_scale=scale)
 
 
-def _zero_centered_gp(critic: LabelledCritic, real: Tensor, fake: Tensor, labels: Optional[Tensor], rng: Optional[torch.Generator], scale: Optional[float]) -> Tensor:
+def _zero_centered_gp(
+    critic: LabelledCritic,
+    real: Tensor,
+    fake: Tensor,
+    labels: Tensor | None,
+    rng: torch.Generator | None,
+    scale: float | None,
+) -> Tensor:
     return P.zero_centered_gradient_penalty(critic, real, fake, rng=rng, grad_scale=scale)
 
 
-def _r1_penalty(critic: LabelledCritic, real: Tensor, fake: Tensor, labels: Optional[Tensor], rng: Optional[torch.Generator], scale: Optional[float]) -> Tensor:
+def _r1_penalty(
+    critic: LabelledCritic,
+    real: Tensor,
+    fake: Tensor,
+    labels: Tensor | None,
+    rng: torch.Generator | None,
+    scale: float | None,
+) -> Tensor:
     return P.r1_penalty(critic, real, grad_scale=scale)
 
 
-def _frobenius_penalty(critic: LabelledCritic, real: Tensor, fake: Tensor, labels: Optional[Tensor], rng: Optional[torch.Generator], scale: Optional[float]) -> Tensor:
+def _frobenius_penalty(
+    critic: LabelledCritic,
+    real: Tensor,
+    fake: Tensor,
+    labels: Tensor | None,
+    rng: torch.Generator | None,
+    scale: float | None,
+) -> Tensor:
     return P.frobenius_penalty(critic)
 
 
@@ -120,7 +156,12 @@ PENALTIES: dict[str, Penalty] = {
 }
 """Penalties selectable by name through ``penalty=``; a callable with the :data:`Penalty` signature also works."""
 
-_INPUT_GRADIENT_PENALTIES = {"gradient_penalty", "lipschitz_penalty", "zero_centered_gp", "r1"}  # per-sample: BatchNorm breaks them
+_INPUT_GRADIENT_PENALTIES = {
+    "gradient_penalty",
+    "lipschitz_penalty",
+    "zero_centered_gp",
+    "r1",
+}  # per-sample: BatchNorm breaks them
 
 # Names under which the modules log; dashboards and callbacks rely on them.
 CRITIC_LOSS = "train/critic_loss"
@@ -144,7 +185,7 @@ def _adam(lr: float, betas: tuple[float, float]) -> OptimizerCallable:
     return partial(torch.optim.Adam, lr=lr, betas=betas)
 
 
-def _optimizer_factory(name: str, value: Any) -> Optional[OptimizerCallable]:
+def _optimizer_factory(name: str, value: Any) -> OptimizerCallable | None:
     if value is None:
         return None
     if isinstance(value, Optimizer):
@@ -183,14 +224,28 @@ def _new_style_penalty(penalty: Callable[..., Tensor]) -> Penalty:
     return partial(_call_old_style_penalty, penalty)
 
 
-def _call_old_style_penalty(penalty: Callable[..., Tensor], critic: LabelledCritic, real: Tensor, fake: Tensor, labels: Optional[Tensor], rng: Optional[torch.Generator], scale: Optional[float]) -> Tensor:
+def _call_old_style_penalty(
+    penalty: Callable[..., Tensor],
+    critic: LabelledCritic,
+    real: Tensor,
+    fake: Tensor,
+    labels: Tensor | None,
+    rng: torch.Generator | None,
+    scale: float | None,
+) -> Tensor:
     return penalty(critic, real, fake, rng, scale)
 
 
-def _deprecated_generator_kw(rng: Optional[torch.Generator], generator: Optional[torch.Generator], where: str) -> Optional[torch.Generator]:
+def _deprecated_generator_kw(
+    rng: torch.Generator | None, generator: torch.Generator | None, where: str
+) -> torch.Generator | None:
     if generator is None:
         return rng
-    warnings.warn(f"`{where}(generator=...)` is now `{where}(rng=...)`; `generator` names a network.", DeprecationWarning, stacklevel=3)
+    warnings.warn(
+        f"`{where}(generator=...)` is now `{where}(rng=...)`; `generator` names a network.",
+        DeprecationWarning,
+        stacklevel=3,
+    )
     return generator
 
 
@@ -248,16 +303,16 @@ class AdversarialModule(LightningModule):
         generator: nn.Module,
         critic: nn.Module,
         latent_dim: int,
-        loss: Union[str, AdversarialLoss] = "non_saturating",
+        loss: str | AdversarialLoss = "non_saturating",
         n_critic: int = 1,
-        penalty: Union[str, Penalty, None] = None,
+        penalty: str | Penalty | None = None,
         penalty_weight: float = 0.0,
-        generator_optimizer: Optional[OptimizerCallable] = None,
-        critic_optimizer: Optional[OptimizerCallable] = None,
-        noise_seed: Optional[int] = None,
+        generator_optimizer: OptimizerCallable | None = None,
+        critic_optimizer: OptimizerCallable | None = None,
+        noise_seed: int | None = None,
         penalty_every: int = 1,
-        num_classes: Optional[int] = None,
-        compile: Union[bool, dict[str, Any]] = False,
+        num_classes: int | None = None,
+        compile: bool | dict[str, Any] = False,
     ) -> None:
         super().__init__()
         for name, net in (("generator", generator), ("critic", critic)):
@@ -287,40 +342,48 @@ class AdversarialModule(LightningModule):
         self.generator = generator
         self.critic = critic
         self.loss = get_loss(loss)
-        self.penalty = PENALTIES[penalty] if isinstance(penalty, str) else (None if penalty is None else _new_style_penalty(penalty))
+        self.penalty = (
+            PENALTIES[penalty]
+            if isinstance(penalty, str)
+            else (None if penalty is None else _new_style_penalty(penalty))
+        )
         #: Name under which the penalty is logged: ``train/gradient_penalty`` for the named gradient penalty.
         self.penalty_log_name = GRADIENT_PENALTY if penalty == "gradient_penalty" else PENALTY
-        self._generator_optimizer = _optimizer_factory("generator_optimizer", generator_optimizer) or type(self).default_generator_optimizer
-        self._critic_optimizer = _optimizer_factory("critic_optimizer", critic_optimizer) or type(self).default_critic_optimizer
+        self._generator_optimizer = (
+            _optimizer_factory("generator_optimizer", generator_optimizer) or type(self).default_generator_optimizer
+        )
+        self._critic_optimizer = (
+            _optimizer_factory("critic_optimizer", critic_optimizer) or type(self).default_critic_optimizer
+        )
         self.noise_seed = int(torch.randint(0, 2**62, ()).item()) if noise_seed is None else noise_seed
         #: Optional averaged copy of the generator used by :meth:`sample` (set by ``GeneratorEMA``).
-        self.ema_generator: Optional[nn.Module] = None
+        self.ema_generator: nn.Module | None = None
         #: Std of the Gaussian instance noise added to real and fake samples before the critic sees
         #: them (see :meth:`critic_inputs`); 0 disables it. Set each batch by ``InstanceNoise``.
         self.instance_noise_std: float = 0.0
         #: Optional differentiable augmentation ``(x, rng) -> x'`` applied by :meth:`critic_inputs` to
         #: real and fake samples separately (after instance noise); installed by augmentation callbacks.
-        self.critic_augment: Optional[Callable[[Tensor, torch.Generator], Tensor]] = None
+        self.critic_augment: Callable[[Tensor, torch.Generator], Tensor] | None = None
         #: ``torch.compile`` arguments for the nets' forwards in the updates, ``None`` when not compiling.
-        self.compile_options: Optional[dict[str, Any]] = _compile_options(compile)
+        self.compile_options: dict[str, Any] | None = _compile_options(compile)
         self._compiled: dict[str, Callable[..., Tensor]] = {}  # compiled forwards, built in setup
         self._eager = 0  # > 0 inside eager_forwards()
 
         self.critic_steps = 0
         self.generator_steps = 0
         self._cycle_position = 0  # critic updates made since the last generator update
-        self._rng: Optional[torch.Generator] = None
+        self._rng: torch.Generator | None = None
         self._first_update_done = False  # the first generator call names `latent_dim` when it fails
-        self._latest: dict[str, Union[Tensor, float]] = {}  # latest value of each logged metric
+        self._latest: dict[str, Tensor | float] = {}  # latest value of each logged metric
         self._save_serialisable_hyperparameters()
 
     # ----------------------------------------------------------------------------------------
     # The networks: the only two places they are called
-    def generate(self, z: Tensor, labels: Optional[Tensor] = None) -> Tensor:
+    def generate(self, z: Tensor, labels: Tensor | None = None) -> Tensor:
         """The generator's samples for latents ``z`` ``(N, latent_dim)`` (and ``labels`` ``(N,)`` when conditional)."""
         return _run_generator(self._forward("generator"), z, labels, self.num_classes)
 
-    def discriminate(self, x: Tensor, labels: Optional[Tensor] = None) -> Tensor:
+    def discriminate(self, x: Tensor, labels: Tensor | None = None) -> Tensor:
         """The critic's scores of ``x`` as shape ``(N,)`` (``labels`` passed when conditional).
 
         Raises:
@@ -364,7 +427,7 @@ class AdversarialModule(LightningModule):
         """Loss the generator minimises. ``real`` is the batch of this update, for losses that need it."""
         return self.loss.generator(fake_scores)
 
-    def critic_inputs(self, real: Tensor, fake: Tensor, rng: Optional[torch.Generator] = None) -> tuple[Tensor, Tensor]:
+    def critic_inputs(self, real: Tensor, fake: Tensor, rng: torch.Generator | None = None) -> tuple[Tensor, Tensor]:
         """What the critic sees of a real and a fake batch, in both the critic and generator updates.
 
         Adds instance noise ``N(0, instance_noise_std^2)`` to both (Arjovsky & Bottou 2017,
@@ -375,18 +438,20 @@ class AdversarialModule(LightningModule):
         """
         std = float(self.instance_noise_std)
         if std != 0.0:
-            noise = torch.randn((2,) + tuple(real.shape), device=real.device, dtype=real.dtype, generator=rng)
+            noise = torch.randn((2, *tuple(real.shape)), device=real.device, dtype=real.dtype, generator=rng)
             real, fake = real + std * noise[0], fake + std * noise[1]
         if self.critic_augment is not None:
             real, fake = self.critic_augment(real, rng), self.critic_augment(fake, rng)
         return real, fake
 
-    def sample_noise(self, n: int, rng: Optional[torch.Generator] = None, *, generator: Optional[torch.Generator] = None) -> Tensor:
+    def sample_noise(
+        self, n: int, rng: torch.Generator | None = None, *, generator: torch.Generator | None = None
+    ) -> Tensor:
         """Draw ``n`` latent vectors from the prior, standard normal ``(n, latent_dim)``, from ``rng``."""
         rng = _deprecated_generator_kw(rng, generator, "sample_noise")
         return torch.randn(n, self.latent_dim, device=self.device, generator=rng)
 
-    def sample_labels(self, n: int, rng: Optional[torch.Generator] = None) -> Optional[Tensor]:
+    def sample_labels(self, n: int, rng: torch.Generator | None = None) -> Tensor | None:
         """``n`` uniform class labels from ``rng`` for a conditional module, ``None`` for an unconditional one."""
         if self.num_classes is None:
             return None
@@ -394,7 +459,7 @@ class AdversarialModule(LightningModule):
 
     # ----------------------------------------------------------------------------------------
     # One update each: public, so a variant can override them
-    def critic_update(self, real: Tensor, labels: Optional[Tensor], rng: torch.Generator) -> dict[str, Tensor]:
+    def critic_update(self, real: Tensor, labels: Tensor | None, rng: torch.Generator) -> dict[str, Tensor]:
         """One critic optimizer step on a real batch; returns the diagnostics to log.
 
         Fakes are generated without gradients, with the batch's ``labels``; the loss is
@@ -418,7 +483,9 @@ class AdversarialModule(LightningModule):
         fake_scores = self.discriminate(fake, labels)
         loss = self.critic_loss(real_scores, fake_scores)
         logs = {CRITIC_LOSS: loss.detach(), REAL_SIGN: real_scores.detach().sign().mean()}  # ADA's r_t of this batch
-        logs.update({f"train/{k}": v.detach() for k, v in self.loss.critic_diagnostics(real_scores, fake_scores).items()})
+        logs.update(
+            {f"train/{k}": v.detach() for k, v in self.loss.critic_diagnostics(real_scores, fake_scores).items()}
+        )
         total = loss
         if self.penalty is not None and self.critic_steps % self.penalty_every == 0:
             penalty = self.penalty(LabelledCritic(self, labels), real, fake, labels, rng, self._grad_scale())
@@ -429,7 +496,7 @@ class AdversarialModule(LightningModule):
         opt.step()
         return logs
 
-    def generator_update(self, real: Tensor, labels: Optional[Tensor], rng: torch.Generator) -> dict[str, Tensor]:
+    def generator_update(self, real: Tensor, labels: Tensor | None, rng: torch.Generator) -> dict[str, Tensor]:
         """One generator optimizer step; returns the diagnostics to log.
 
         The critic's parameters are frozen (``toggled_optimizer``) while the generator's loss
@@ -459,10 +526,10 @@ class AdversarialModule(LightningModule):
         self,
         n: int,
         *,
-        labels: Union[Tensor, int, None] = None,
-        noise: Optional[Tensor] = None,
-        rng: Optional[torch.Generator] = None,
-        generator: Optional[torch.Generator] = None,
+        labels: Tensor | int | None = None,
+        noise: Tensor | None = None,
+        rng: torch.Generator | None = None,
+        generator: torch.Generator | None = None,
     ) -> Tensor:
         """Return ``n`` generated samples without touching training state.
 
@@ -517,7 +584,9 @@ class AdversarialModule(LightningModule):
         prepare_strategy(self.trainer)
         if self.compile_options is not None and not self._compiled:
             # After callbacks' setup (spectral norm is in place); the wrappers share the nets' parameters.
-            self._compiled = {name: torch.compile(getattr(self, name), **self.compile_options) for name in ("generator", "critic")}
+            self._compiled = {
+                name: torch.compile(getattr(self, name), **self.compile_options) for name in ("generator", "critic")
+            }
 
     def on_fit_start(self) -> None:
         # An average loaded with the weights (``load_from_checkpoint``) describes the generator as it
@@ -595,7 +664,7 @@ class AdversarialModule(LightningModule):
 
     # ----------------------------------------------------------------------------------------
     # Internals of the alternation
-    def _generate_like(self, real: Tensor, labels: Optional[Tensor], rng: torch.Generator) -> Tensor:
+    def _generate_like(self, real: Tensor, labels: Tensor | None, rng: torch.Generator) -> Tensor:
         """A fake batch the size and shape of ``real`` (the shapes are checked, naming what disagrees)."""
         z = self.sample_noise(real.shape[0], rng)
         if self._first_update_done:
@@ -616,7 +685,7 @@ class AdversarialModule(LightningModule):
             )
         return fake
 
-    def _batch_labels(self, labels: Optional[Tensor], n: int) -> Optional[Tensor]:
+    def _batch_labels(self, labels: Tensor | None, n: int) -> Tensor | None:
         """The batch's labels for a conditional module (checked), ``None`` for an unconditional one."""
         if self.num_classes is None:
             return None  # an unconditional module trains on labelled data as on unlabelled data
@@ -627,7 +696,9 @@ class AdversarialModule(LightningModule):
             )
         return _checked_labels(labels, n, self.num_classes)
 
-    def _sample_labels_argument(self, labels: Union[Tensor, int, None], n: int, rng: Optional[torch.Generator]) -> Optional[Tensor]:
+    def _sample_labels_argument(
+        self, labels: Tensor | int | None, n: int, rng: torch.Generator | None
+    ) -> Tensor | None:
         if self.num_classes is None:
             if labels is not None:
                 raise ValueError("`labels` given, but this module is unconditional (`num_classes` is None).")
@@ -649,7 +720,7 @@ class AdversarialModule(LightningModule):
         self._rng.manual_seed(seed)
         return self._rng
 
-    def _grad_scale(self) -> Optional[float]:
+    def _grad_scale(self) -> float | None:
         """The GradScaler's current scale under ``16-mixed``, else ``None``."""
         return grad_scale(self._trainer)
 
@@ -672,7 +743,7 @@ class AdversarialModule(LightningModule):
         self.save_hyperparameters(ignore=[k for k, v in values.items() if not _is_plain(v)], frame=frame)
 
 
-def _compile_options(value: Union[bool, dict[str, Any]]) -> Optional[dict[str, Any]]:
+def _compile_options(value: bool | dict[str, Any]) -> dict[str, Any] | None:
     """``compile=`` as ``torch.compile`` keyword arguments (``None``: off); bad values name `compile`."""
     if isinstance(value, bool):
         return {} if value else None
@@ -681,16 +752,18 @@ def _compile_options(value: Union[bool, dict[str, Any]]) -> Optional[dict[str, A
     allowed = set(inspect.signature(torch.compile).parameters) - {"model"}
     unknown = sorted(set(value) - allowed)
     if unknown:
-        raise ValueError(f"`compile` has arguments torch.compile does not take: {unknown}; expected some of {sorted(allowed)}.")
+        raise ValueError(
+            f"`compile` has arguments torch.compile does not take: {unknown}; expected some of {sorted(allowed)}."
+        )
     return dict(value)
 
 
-def _run_generator(net: nn.Module, z: Tensor, labels: Optional[Tensor], num_classes: Optional[int]) -> Tensor:
+def _run_generator(net: nn.Module, z: Tensor, labels: Tensor | None, num_classes: int | None) -> Tensor:
     _check_labels_given(labels, num_classes)
     return net(z) if num_classes is None else net(z, labels)
 
 
-def _check_labels_given(labels: Optional[Tensor], num_classes: Optional[int]) -> None:
+def _check_labels_given(labels: Tensor | None, num_classes: int | None) -> None:
     """Labels for a conditional module's nets, none for an unconditional one's (they would be silently ignored)."""
     if num_classes is None and labels is not None:
         raise ValueError("`labels` given, but this module is unconditional (`num_classes` is None).")
@@ -718,7 +791,13 @@ def _global_rng_state() -> dict[str, Any]:
     version, internal, gauss_next = random.getstate()
     return {
         "torch": torch.get_rng_state(),
-        "numpy": {"kind": kind, "keys": torch.from_numpy(keys.astype(np.int64)), "pos": int(pos), "has_gauss": int(has_gauss), "gauss": float(gauss)},
+        "numpy": {
+            "kind": kind,
+            "keys": torch.from_numpy(keys.astype(np.int64)),
+            "pos": int(pos),
+            "has_gauss": int(has_gauss),
+            "gauss": float(gauss),
+        },
         "python": {"version": version, "internal": list(internal), "gauss_next": gauss_next},
     }
 
@@ -815,13 +894,13 @@ class WGAN(AdversarialModule):
         generator: nn.Module,
         critic: nn.Module,
         latent_dim: int,
-        clip_value: Optional[float] = 0.01,
+        clip_value: float | None = 0.01,
         n_critic: int = 5,
-        generator_optimizer: Optional[OptimizerCallable] = None,
-        critic_optimizer: Optional[OptimizerCallable] = None,
-        noise_seed: Optional[int] = None,
-        num_classes: Optional[int] = None,
-        compile: Union[bool, dict[str, Any]] = False,
+        generator_optimizer: OptimizerCallable | None = None,
+        critic_optimizer: OptimizerCallable | None = None,
+        noise_seed: int | None = None,
+        num_classes: int | None = None,
+        compile: bool | dict[str, Any] = False,
     ) -> None:
         if clip_value is not None:
             clip_value = _checks.number("clip_value", clip_value, minimum=0.0, strict=True)
@@ -874,12 +953,12 @@ class WGANGP(AdversarialModule):
         latent_dim: int,
         gp_weight: float = 10.0,
         n_critic: int = 5,
-        generator_optimizer: Optional[OptimizerCallable] = None,
-        critic_optimizer: Optional[OptimizerCallable] = None,
-        noise_seed: Optional[int] = None,
+        generator_optimizer: OptimizerCallable | None = None,
+        critic_optimizer: OptimizerCallable | None = None,
+        noise_seed: int | None = None,
         penalty_every: int = 1,
-        num_classes: Optional[int] = None,
-        compile: Union[bool, dict[str, Any]] = False,
+        num_classes: int | None = None,
+        compile: bool | dict[str, Any] = False,
     ) -> None:
         super().__init__(
             generator=generator,
@@ -932,14 +1011,14 @@ class SNGAN(AdversarialModule):
         latent_dim: int,
         n_critic: int = 5,
         spectral_norm: bool = True,
-        penalty: Union[str, Penalty, None] = None,
+        penalty: str | Penalty | None = None,
         penalty_weight: float = 0.0,
         penalty_every: int = 1,
-        generator_optimizer: Optional[OptimizerCallable] = None,
-        critic_optimizer: Optional[OptimizerCallable] = None,
-        noise_seed: Optional[int] = None,
-        num_classes: Optional[int] = None,
-        compile: Union[bool, dict[str, Any]] = False,
+        generator_optimizer: OptimizerCallable | None = None,
+        critic_optimizer: OptimizerCallable | None = None,
+        noise_seed: int | None = None,
+        num_classes: int | None = None,
+        compile: bool | dict[str, Any] = False,
     ) -> None:
         if not isinstance(spectral_norm, bool):
             raise TypeError(f"`spectral_norm` must be a bool, got {spectral_norm!r}.")
@@ -1016,21 +1095,26 @@ class ACGAN(AdversarialModule):
         generator: nn.Module,
         critic: nn.Module,
         latent_dim: int,
-        num_classes: Optional[int] = None,
+        num_classes: int | None = None,
         classifier_weight: float = 1.0,
-        loss: Union[str, AdversarialLoss] = "non_saturating",
+        loss: str | AdversarialLoss = "non_saturating",
         n_critic: int = 1,
-        penalty: Union[str, Penalty, None] = None,
+        penalty: str | Penalty | None = None,
         penalty_weight: float = 0.0,
-        generator_optimizer: Optional[OptimizerCallable] = None,
-        critic_optimizer: Optional[OptimizerCallable] = None,
-        noise_seed: Optional[int] = None,
+        generator_optimizer: OptimizerCallable | None = None,
+        critic_optimizer: OptimizerCallable | None = None,
+        noise_seed: int | None = None,
         penalty_every: int = 1,
-        compile: Union[bool, dict[str, Any]] = False,
+        compile: bool | dict[str, Any] = False,
     ) -> None:
         if num_classes is None:
-            raise ValueError("`num_classes`: ACGAN is class-conditional; give the number of classes (the CLI takes it from the data).")
-        if not callable(getattr(critic, "score_and_classify", None)) or getattr(critic, "conditioning", "auxiliary") != "auxiliary":
+            raise ValueError(
+                "`num_classes`: ACGAN is class-conditional; give the number of classes (the CLI takes it from the data)."
+            )
+        if (
+            not callable(getattr(critic, "score_and_classify", None))
+            or getattr(critic, "conditioning", "auxiliary") != "auxiliary"
+        ):
             raise TypeError(
                 f"`critic` must have `score_and_classify(x) -> (scores, class logits)` for ACGAN, got a {type(critic).__name__}; "
                 "e.g. DCGANCritic(..., num_classes=K, conditioning='auxiliary')."
@@ -1057,10 +1141,12 @@ class ACGAN(AdversarialModule):
         """The critic's adversarial scores ``(N,)`` and class logits ``(N, num_classes)`` of ``x``, in one pass."""
         scores, logits = self.critic.score_and_classify(x)
         if logits is None or logits.shape != (x.shape[0], self.num_classes):
-            raise ValueError(f"`critic`.score_and_classify must return class logits of shape ({x.shape[0]}, {self.num_classes}).")
+            raise ValueError(
+                f"`critic`.score_and_classify must return class logits of shape ({x.shape[0]}, {self.num_classes})."
+            )
         return scores_per_sample(scores, x.shape[0]), logits
 
-    def critic_update(self, real: Tensor, labels: Optional[Tensor], rng: torch.Generator) -> dict[str, Tensor]:
+    def critic_update(self, real: Tensor, labels: Tensor | None, rng: torch.Generator) -> dict[str, Tensor]:
         """:meth:`AdversarialModule.critic_update` plus ``classifier_weight * (CE(real) + CE(fake))``."""
         opt = self.critic_optimizer
         with torch.no_grad():
@@ -1072,12 +1158,16 @@ class ACGAN(AdversarialModule):
         ce_real = nn.functional.cross_entropy(real_logits, labels)  # -L_C on real samples
         ce_fake = nn.functional.cross_entropy(fake_logits, labels)  # -L_C on generated samples
         logs = {CRITIC_LOSS: loss.detach(), REAL_SIGN: real_scores.detach().sign().mean()}
-        logs.update({f"train/{k}": v.detach() for k, v in self.loss.critic_diagnostics(real_scores, fake_scores).items()})
-        logs.update({
-            CLASSIFIER_LOSS_REAL: ce_real.detach(),
-            CLASSIFIER_LOSS_FAKE: ce_fake.detach(),
-            CLASSIFIER_ACCURACY_REAL: (real_logits.detach().argmax(dim=1) == labels).float().mean(),
-        })
+        logs.update(
+            {f"train/{k}": v.detach() for k, v in self.loss.critic_diagnostics(real_scores, fake_scores).items()}
+        )
+        logs.update(
+            {
+                CLASSIFIER_LOSS_REAL: ce_real.detach(),
+                CLASSIFIER_LOSS_FAKE: ce_fake.detach(),
+                CLASSIFIER_ACCURACY_REAL: (real_logits.detach().argmax(dim=1) == labels).float().mean(),
+            }
+        )
         total = loss + self.classifier_weight * (ce_real + ce_fake)
         if self.penalty is not None and self.critic_steps % self.penalty_every == 0:
             penalty = self.penalty(LabelledCritic(self, labels), real, fake, labels, rng, self._grad_scale())
@@ -1088,7 +1178,7 @@ class ACGAN(AdversarialModule):
         opt.step()
         return logs
 
-    def generator_update(self, real: Tensor, labels: Optional[Tensor], rng: torch.Generator) -> dict[str, Tensor]:
+    def generator_update(self, real: Tensor, labels: Tensor | None, rng: torch.Generator) -> dict[str, Tensor]:
         """:meth:`AdversarialModule.generator_update` plus ``classifier_weight * CE(fake)``."""
         opt = self.generator_optimizer
         with self.toggled_optimizer(opt):

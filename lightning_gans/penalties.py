@@ -16,20 +16,20 @@ its gradient stay finite when an input gradient is exactly zero.
 from __future__ import annotations
 
 import warnings
-from typing import Callable, Optional
+from collections.abc import Callable
 
 import torch
 from torch import Tensor, nn
 
 __all__ = [
-    "interpolate",
-    "input_gradients",
+    "frobenius_penalty",
     "gradient_norms",
     "gradient_penalty",
+    "input_gradients",
+    "interpolate",
     "lipschitz_penalty",
-    "zero_centered_gradient_penalty",
     "r1_penalty",
-    "frobenius_penalty",
+    "zero_centered_gradient_penalty",
 ]
 
 Critic = Callable[[Tensor], Tensor]
@@ -38,14 +38,18 @@ _EPS = 1e-12
 _MAX_INPUT_GRAD_SCALE = 2.0**10  # cap on ``grad_scale`` in :func:`input_gradients` (fp16 holds values up to 65504)
 
 
-def _rng(rng: Optional[torch.Generator], generator: Optional[torch.Generator]) -> Optional[torch.Generator]:
+def _rng(rng: torch.Generator | None, generator: torch.Generator | None) -> torch.Generator | None:
     if generator is None:
         return rng
-    warnings.warn("penalties: `generator=` is now `rng=` (`generator` names a network).", DeprecationWarning, stacklevel=3)
+    warnings.warn(
+        "penalties: `generator=` is now `rng=` (`generator` names a network).", DeprecationWarning, stacklevel=3
+    )
     return generator
 
 
-def interpolate(real: Tensor, fake: Tensor, rng: Optional[torch.Generator] = None, *, generator: Optional[torch.Generator] = None) -> Tensor:
+def interpolate(
+    real: Tensor, fake: Tensor, rng: torch.Generator | None = None, *, generator: torch.Generator | None = None
+) -> Tensor:
     """Per-sample random points on the lines between ``real`` and ``fake`` (WGAN-GP, Alg. 1 line 6).
 
     Args:
@@ -57,13 +61,17 @@ def interpolate(real: Tensor, fake: Tensor, rng: Optional[torch.Generator] = Non
         ``eps * real + (1 - eps) * fake`` with one ``eps ~ U[0, 1]`` per sample, detached.
     """
     if real.shape != fake.shape:
-        raise ValueError(f"`real` and `fake` must have the same shape; got {tuple(real.shape)} and {tuple(fake.shape)}.")
+        raise ValueError(
+            f"`real` and `fake` must have the same shape; got {tuple(real.shape)} and {tuple(fake.shape)}."
+        )
     rng = _rng(rng, generator)
     alpha = torch.rand((real.shape[0],) + (1,) * (real.dim() - 1), device=real.device, dtype=real.dtype, generator=rng)
     return (alpha * real.detach() + (1.0 - alpha) * fake.detach()).detach()
 
 
-def input_gradients(critic: Critic, inputs: Tensor, grad_scale: Optional[float] = None, create_graph: bool = True) -> Tensor:
+def input_gradients(
+    critic: Critic, inputs: Tensor, grad_scale: float | None = None, create_graph: bool = True
+) -> Tensor:
     """Gradients of the critic's scores with respect to its inputs, in fp32, shape ``(N, *S)``.
 
     Args:
@@ -97,9 +105,9 @@ def gradient_penalty(
     real: Tensor,
     fake: Tensor,
     *,
-    grad_scale: Optional[float] = None,
-    rng: Optional[torch.Generator] = None,
-    generator: Optional[torch.Generator] = None,
+    grad_scale: float | None = None,
+    rng: torch.Generator | None = None,
+    generator: torch.Generator | None = None,
 ) -> Tensor:
     """Two-sided gradient penalty of WGAN-GP (Gulrajani et al. 2017, https://arxiv.org/abs/1704.00028).
 
@@ -120,9 +128,9 @@ def lipschitz_penalty(
     real: Tensor,
     fake: Tensor,
     *,
-    grad_scale: Optional[float] = None,
-    rng: Optional[torch.Generator] = None,
-    generator: Optional[torch.Generator] = None,
+    grad_scale: float | None = None,
+    rng: torch.Generator | None = None,
+    generator: torch.Generator | None = None,
 ) -> Tensor:
     """One-sided penalty of WGAN-LP (Petzka et al. 2018, https://arxiv.org/abs/1709.08894).
 
@@ -139,8 +147,8 @@ def zero_centered_gradient_penalty(
     real: Tensor,
     fake: Tensor,
     *,
-    grad_scale: Optional[float] = None,
-    rng: Optional[torch.Generator] = None,
+    grad_scale: float | None = None,
+    rng: torch.Generator | None = None,
 ) -> Tensor:
     """Zero-centred gradient penalty at interpolates (Thanh-Tung et al. 2019, https://arxiv.org/abs/1902.03984).
 
@@ -159,7 +167,7 @@ def zero_centered_gradient_penalty(
     return input_gradients(critic, x_hat, grad_scale).flatten(1).pow(2).sum(dim=1).mean()
 
 
-def r1_penalty(critic: Critic, real: Tensor, *, grad_scale: Optional[float] = None) -> Tensor:
+def r1_penalty(critic: Critic, real: Tensor, *, grad_scale: float | None = None) -> Tensor:
     """R1 penalty on real data (Mescheder et al. 2018, https://arxiv.org/abs/1801.04406).
 
     The paper's regulariser is ``gamma / 2 * r1_penalty``: pass ``gamma / 2`` as the weight. It is

@@ -14,7 +14,7 @@ Example:
 
 from __future__ import annotations
 
-from typing import Any, Optional, Protocol, runtime_checkable
+from typing import Any, Protocol, runtime_checkable
 
 import torch
 from torch import Tensor, nn
@@ -46,7 +46,7 @@ class AdversarialProtocol(Protocol):
     generator: nn.Module
     critic: nn.Module
     latent_dim: int
-    num_classes: Optional[int]
+    num_classes: int | None
     generator_steps: int
     critic_steps: int
 
@@ -56,15 +56,17 @@ class AdversarialProtocol(Protocol):
     @property
     def critic_optimizer(self) -> Any: ...
 
-    def generate(self, z: Tensor, labels: Optional[Tensor] = None) -> Tensor: ...
+    def generate(self, z: Tensor, labels: Tensor | None = None) -> Tensor: ...
 
-    def discriminate(self, x: Tensor, labels: Optional[Tensor] = None) -> Tensor: ...
+    def discriminate(self, x: Tensor, labels: Tensor | None = None) -> Tensor: ...
 
-    def sample(self, n: int, *, labels: Any = None, noise: Optional[Tensor] = None, rng: Optional[torch.Generator] = None) -> Tensor: ...
+    def sample(
+        self, n: int, *, labels: Any = None, noise: Tensor | None = None, rng: torch.Generator | None = None
+    ) -> Tensor: ...
 
-    def sample_noise(self, n: int, rng: Optional[torch.Generator] = None) -> Tensor: ...
+    def sample_noise(self, n: int, rng: torch.Generator | None = None) -> Tensor: ...
 
-    def sample_labels(self, n: int, rng: Optional[torch.Generator] = None) -> Optional[Tensor]: ...
+    def sample_labels(self, n: int, rng: torch.Generator | None = None) -> Tensor | None: ...
 
 
 def require(pl_module: Any, callback: Any, *names: str) -> None:
@@ -87,7 +89,7 @@ def require(pl_module: Any, callback: Any, *names: str) -> None:
         )
 
 
-def split_batch(batch: Any) -> tuple[Tensor, Optional[Tensor]]:
+def split_batch(batch: Any) -> tuple[Tensor, Tensor | None]:
     """Split a training batch into ``(real, labels)``; ``labels`` is ``None`` for unlabelled data.
 
     Accepts a Tensor of real samples, or a sequence ``(real,)`` / ``(real, labels, ...)`` as
@@ -102,7 +104,9 @@ def split_batch(batch: Any) -> tuple[Tensor, Optional[Tensor]]:
     if isinstance(batch, (list, tuple)) and batch and isinstance(batch[0], Tensor):
         labels = batch[1] if len(batch) > 1 and isinstance(batch[1], Tensor) else None
         return batch[0], labels
-    raise TypeError(f"`batch` must be a Tensor or a (Tensor, ...) sequence of real samples, got {type(batch).__name__}.")
+    raise TypeError(
+        f"`batch` must be a Tensor or a (Tensor, ...) sequence of real samples, got {type(batch).__name__}."
+    )
 
 
 def scores_per_sample(scores: Tensor, n: int) -> Tensor:
@@ -114,11 +118,13 @@ def scores_per_sample(scores: Tensor, n: int) -> Tensor:
     if scores.dim() == 2 and scores.shape[1] == 1:
         scores = scores.squeeze(1)
     if scores.shape != (n,):
-        raise ValueError(f"`critic` must return one score per sample, shape ({n},) or ({n}, 1); got {tuple(scores.shape)}.")
+        raise ValueError(
+            f"`critic` must return one score per sample, shape ({n},) or ({n}, 1); got {tuple(scores.shape)}."
+        )
     return scores
 
 
-def grad_scaler(trainer: Any) -> Optional[torch.amp.GradScaler]:
+def grad_scaler(trainer: Any) -> torch.amp.GradScaler | None:
     """The trainer's enabled GradScaler under ``16-mixed``, else ``None``."""
     if trainer is None:
         return None
@@ -126,7 +132,7 @@ def grad_scaler(trainer: Any) -> Optional[torch.amp.GradScaler]:
     return scaler if scaler is not None and scaler.is_enabled() else None
 
 
-def grad_scale(trainer: Any) -> Optional[float]:
+def grad_scale(trainer: Any) -> float | None:
     """The GradScaler's current scale under ``16-mixed``, else ``None``."""
     scaler = grad_scaler(trainer)
     return None if scaler is None else float(scaler.get_scale())

@@ -15,14 +15,20 @@ Example:
 from __future__ import annotations
 
 import json
-from typing import Any, Sequence
+from collections.abc import Sequence
+from typing import Any
 
 from lightning_gans import modules as M
 
 __all__ = ["EVAL_METRICS", "LOSS_METRICS", "MEDIA_KEYS", "build_workspace", "workspace_spec"]
 
 LOSS_METRICS: tuple[str, ...] = (
-    M.CRITIC_LOSS, M.GENERATOR_LOSS, M.WASSERSTEIN_ESTIMATE, M.GRADIENT_PENALTY, M.PENALTY, M.REAL_SIGN,
+    M.CRITIC_LOSS,
+    M.GENERATOR_LOSS,
+    M.WASSERSTEIN_ESTIMATE,
+    M.GRADIENT_PENALTY,
+    M.PENALTY,
+    M.REAL_SIGN,
 )
 """Training metrics plotted against ``train/generator_step`` (the names the modules log)."""
 
@@ -63,14 +69,21 @@ def build_workspace(
     import wandb_workspaces.workspaces as ws
 
     loss_panels = [wr.LinePlot(title=key.rpartition("/")[2], x=M.GENERATOR_STEP, y=[key]) for key in losses]
-    eval_panels = [wr.LinePlot(title=key.rpartition("/")[2].upper(), x="trainer/global_step", y=[key]) for key in evaluation]
+    eval_panels = [
+        wr.LinePlot(title=key.rpartition("/")[2].upper(), x="trainer/global_step", y=[key]) for key in evaluation
+    ]
     media = [wr.MediaBrowser(title="samples", media_keys=list(media_keys), num_columns=len(media_keys))]
     return ws.Workspace(
         entity=entity,
         project=project,
         name=name,
         sections=[
-            ws.Section(name="Losses", panels=loss_panels, is_open=True, panel_settings=ws.SectionPanelSettings(x_axis=M.GENERATOR_STEP)),
+            ws.Section(
+                name="Losses",
+                panels=loss_panels,
+                is_open=True,
+                panel_settings=ws.SectionPanelSettings(x_axis=M.GENERATOR_STEP),
+            ),
             ws.Section(name="Evaluation", panels=eval_panels, is_open=True),
             ws.Section(name="Samples", panels=media, is_open=True),
         ],

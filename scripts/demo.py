@@ -23,7 +23,7 @@ import subprocess
 import sys
 import time
 from pathlib import Path
-from typing import Any, Optional
+from typing import Any
 
 ROOT = Path(__file__).resolve().parents[1]
 GRID_NAME = "demo_samples.png"
@@ -43,14 +43,18 @@ def _default_root_dir(config: Path, cli_args: list[str]) -> Path:
     return Path(trainer.get("default_root_dir") or ".")
 
 
-def _newest(paths: list[Path]) -> Optional[Path]:
+def _newest(paths: list[Path]) -> Path | None:
     return max(paths, key=lambda p: p.stat().st_mtime) if paths else None
 
 
-def find_log_dir(root: Path, since: float) -> Optional[Path]:
+def find_log_dir(root: Path, since: float) -> Path | None:
     """The directory of the newest logger output (event file or metrics.csv) written after ``since``."""
-    written = [p for pattern in ("events.out.tfevents.*", "metrics.csv") for p in root.rglob(pattern)
-               if p.stat().st_mtime >= since]
+    written = [
+        p
+        for pattern in ("events.out.tfevents.*", "metrics.csv")
+        for p in root.rglob(pattern)
+        if p.stat().st_mtime >= since
+    ]
     newest = _newest(written)
     return newest.parent if newest is not None else None
 
@@ -64,9 +68,9 @@ def read_scalars(log_dir: Path) -> dict[str, tuple[int, float]]:
             for row in csv.DictReader(f):
                 step = int(float(row.get("step") or 0))
                 for key, value in row.items():
-                    if key not in ("step", "epoch") and value not in (None, ""):
-                        if key not in out or step >= out[key][0]:
-                            out[key] = (step, float(value))
+                    fresh = key not in out or step >= out[key][0]
+                    if key not in ("step", "epoch") and value not in (None, "") and fresh:
+                        out[key] = (step, float(value))
     if list(log_dir.glob("events.out.tfevents.*")):
         from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
 
@@ -122,7 +126,7 @@ def write_sample_grid(checkpoint: Path, path: Path, n: int = 64, seed: int = 0) 
     return path
 
 
-def main(argv: Optional[list[str]] = None) -> int:
+def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n", 1)[0])
     parser.add_argument("--config", type=Path, default=ROOT / "examples" / "wgangp_digits_metrics.yaml")
     parser.add_argument("cli_args", nargs="*", help="extra arguments for `lightning-gans fit` (after --)")

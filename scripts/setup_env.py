@@ -43,9 +43,6 @@ import tempfile
 import time
 from pathlib import Path
 
-if sys.version_info < (3, 10):  # pragma: no cover - checked before anything else runs
-    sys.exit(f"lightning-gans needs python3 >= 3.10; {sys.executable} is {sys.version.split()[0]}.")
-
 ROOT = Path(__file__).resolve().parents[1]
 LOCK = ROOT / "requirements" / "lock.txt"
 PYPROJECT = ROOT / "pyproject.toml"
@@ -128,7 +125,10 @@ def probe(python: Path, lock: Path, imports: tuple[str, ...] = CORE_IMPORTS) -> 
     try:
         proc = subprocess.run(
             [str(python), "-I", "-c", _PROBE, str(lock), ",".join(imports)],
-            cwd=str(python.parent), capture_output=True, text=True, timeout=600,
+            cwd=str(python.parent),
+            capture_output=True,
+            text=True,
+            timeout=600,
         )
     except (OSError, subprocess.SubprocessError) as err:
         return None, f"{python} does not run ({err})"
@@ -200,8 +200,11 @@ def diagnose(
     if just_installed:
         return ("refresh", stale) if stale else ("ok", [])
     if stamp is None:
-        return ("refresh", ["no stamp (env not made by this script)"] + stale) if stale else (
-            "adopt", ["no stamp, but the env matches the lock"])
+        return (
+            ("refresh", ["no stamp (env not made by this script)", *stale])
+            if stale
+            else ("adopt", ["no stamp, but the env matches the lock"])
+        )
     if stamp.get("lock_sha256") != sha256(lock):
         stale.append(f"{lock.name} changed since the last set-up")
     if stamp.get("pyproject_sha256") != sha256(pyproject):
@@ -209,7 +212,9 @@ def diagnose(
     return ("refresh", stale) if stale else ("ok", [])
 
 
-def write_stamp(venv: Path, python_version: str, root: Path = ROOT, lock: Path = LOCK, pyproject: Path = PYPROJECT) -> None:
+def write_stamp(
+    venv: Path, python_version: str, root: Path = ROOT, lock: Path = LOCK, pyproject: Path = PYPROJECT
+) -> None:
     """Record what the env was set up from (read by :func:`diagnose`)."""
     stamp = {
         "lock_sha256": sha256(lock),
@@ -257,13 +262,30 @@ def install(venv: Path, action: str) -> None:
         (venv / CREATED_NAME).write_text("made by scripts/setup_env.py; the stamp follows when set-up ends\n")
     python = str(venv_python(venv))
     log = venv / LOG_NAME
-    print(f"set-up: installing {LOCK.relative_to(ROOT)} + this checkout (editable, [{EXTRAS}]) into {venv} "
-          f"(a first install downloads ~4 GB, mostly torch and its CUDA libraries; pip's log: {log})", flush=True)
+    print(
+        f"set-up: installing {LOCK.relative_to(ROOT)} + this checkout (editable, [{EXTRAS}]) into {venv} "
+        f"(a first install downloads ~4 GB, mostly torch and its CUDA libraries; pip's log: {log})",
+        flush=True,
+    )
     pip = _locked_pip(LOCK)
     if pip:
         _run_logged([python, "-m", "pip", "install", "--disable-pip-version-check", pip], log)
-    _run_logged([python, "-m", "pip", "install", "--disable-pip-version-check", "--progress-bar", "off",
-                 "-r", str(LOCK), "-e", f".[{EXTRAS}]"], log)
+    _run_logged(
+        [
+            python,
+            "-m",
+            "pip",
+            "install",
+            "--disable-pip-version-check",
+            "--progress-bar",
+            "off",
+            "-r",
+            str(LOCK),
+            "-e",
+            f".[{EXTRAS}]",
+        ],
+        log,
+    )
 
 
 @contextlib.contextmanager
@@ -293,13 +315,19 @@ def ensure(venv: Path) -> int:
 def _ensure(venv: Path) -> int:
     start = time.monotonic()
     lock_minor = _lock_python_minor(LOCK)
-    if lock_minor and lock_minor != "%d.%d" % sys.version_info[:2] and not venv.exists():
-        print(f"set-up: note: the lock was tested on python {lock_minor}; with {sys.version.split()[0]} the "
-              "packages marked for newer pythons resolve within pyproject.toml's ranges instead", flush=True)
+    if lock_minor and lock_minor != "{}.{}".format(*sys.version_info[:2]) and not venv.exists():
+        print(
+            f"set-up: note: the lock was tested on python {lock_minor}; with {sys.version.split()[0]} the "
+            "packages marked for newer pythons resolve within pyproject.toml's ranges instead",
+            flush=True,
+        )
     action, reasons = diagnose(venv)
     if action == "ok":
-        print(f"set-up: {venv} is up to date with {LOCK.relative_to(ROOT)} (stamp {venv / STAMP_NAME}); "
-              f"skipping installation [{time.monotonic() - start:.1f} s]", flush=True)
+        print(
+            f"set-up: {venv} is up to date with {LOCK.relative_to(ROOT)} (stamp {venv / STAMP_NAME}); "
+            f"skipping installation [{time.monotonic() - start:.1f} s]",
+            flush=True,
+        )
         return 0
     for reason in reasons:
         print(f"set-up: {action}: {reason}", flush=True)
@@ -335,19 +363,35 @@ def write_lock(venv: Path, lock: Path = LOCK) -> None:
     resolve it within pyproject's ranges instead of failing.
     """
     python = str(venv_python(venv))
-    freeze = subprocess.run([python, "-m", "pip", "freeze", "--all", "--exclude-editable"],
-                            capture_output=True, text=True, check=True).stdout
-    requires = json.loads(subprocess.run([python, "-I", "-c", _REQUIRES_PYTHON],
-                                         capture_output=True, text=True, check=True).stdout)
+    freeze = subprocess.run(
+        [python, "-m", "pip", "freeze", "--all", "--exclude-editable"], capture_output=True, text=True, check=True
+    ).stdout
+    requires = json.loads(
+        subprocess.run([python, "-I", "-c", _REQUIRES_PYTHON], capture_output=True, text=True, check=True).stdout
+    )
     requires = {_normalize(k): v for k, v in requires.items()}
-    minors = json.loads(subprocess.run(
-        [python, "-I", "-c",
-         "import json, sys; from packaging.specifiers import SpecifierSet as S\n"
-         f"r = json.loads(sys.argv[1]); m = {list(PYTHON_MINORS)}\n"
-         "print(json.dumps({k: min([x for x in m if S(v or '').contains('3.%d' % x)] or [0]) for k, v in r.items()}))",
-         json.dumps(requires)], capture_output=True, text=True, check=True).stdout)
-    version = subprocess.run([python, "-c", "import platform; print(platform.python_version(), platform.system(), "
-                              "platform.machine())"], capture_output=True, text=True, check=True).stdout.split()
+    minors = json.loads(
+        subprocess.run(
+            [
+                python,
+                "-I",
+                "-c",
+                "import json, sys; from packaging.specifiers import SpecifierSet as S\n"
+                f"r = json.loads(sys.argv[1]); m = {list(PYTHON_MINORS)}\n"
+                "print(json.dumps({k: min([x for x in m if S(v or '').contains('3.%d' % x)] or [0]) for k, v in r.items()}))",
+                json.dumps(requires),
+            ],
+            capture_output=True,
+            text=True,
+            check=True,
+        ).stdout
+    )
+    version = subprocess.run(
+        [python, "-c", "import platform; print(platform.python_version(), platform.system(), platform.machine())"],
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout.split()
     lines = []
     for line in freeze.splitlines():
         if "==" not in line or line.startswith("#"):

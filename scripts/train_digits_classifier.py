@@ -27,7 +27,9 @@ def split() -> tuple[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor]:
     """The fixed split: train images, train labels, test images, test labels; images in [0, 1]."""
     images, labels = load_digits_tensor()
     images = (images + 1) / 2  # the extractor contract: [0, 1]
-    idx_train, idx_test = train_test_split(torch.arange(len(labels)).numpy(), test_size=0.25, random_state=0, stratify=labels.numpy())
+    idx_train, idx_test = train_test_split(
+        torch.arange(len(labels)).numpy(), test_size=0.25, random_state=0, stratify=labels.numpy()
+    )
     return images[idx_train], labels[idx_train], images[idx_test], labels[idx_test]
 
 
@@ -55,7 +57,7 @@ def main() -> None:
     model = DigitsClassifier()
     opt = torch.optim.Adam(model.parameters(), lr=2e-3, weight_decay=1e-4)
     sched = torch.optim.lr_scheduler.CosineAnnealingLR(opt, args.epochs)
-    for epoch in range(args.epochs):
+    for _ in range(args.epochs):
         model.train()
         perm = torch.randperm(len(y_train), generator=g)
         for i in range(0, len(perm), 64):

@@ -36,8 +36,10 @@ def save_random_inception_weights(path: str, seed: int = 0) -> str:
 
     with torch.random.fork_rng():
         torch.manual_seed(seed)
-        with mock.patch("torch_fidelity.feature_extractor_inceptionv3.load_state_dict_from_url", return_value={}), \
-                mock.patch.object(FeatureExtractorInceptionV3, "load_state_dict", lambda self, state_dict: None):
+        with (
+            mock.patch("torch_fidelity.feature_extractor_inceptionv3.load_state_dict_from_url", return_value={}),
+            mock.patch.object(FeatureExtractorInceptionV3, "load_state_dict", lambda self, state_dict: None),
+        ):
             net = FeatureExtractorInceptionV3("inception-v3-compat", ["2048"])
         for m in net.modules():
             if isinstance(m, (nn.Conv2d, nn.Linear)):

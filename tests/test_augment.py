@@ -110,9 +110,16 @@ def test_ada_integer_translation_moves_whole_pixels():
     x = torch.randn(32, 1, 16, 16)
     y = A.ada_augment(x, 1.0, _rng(1), ops=("xint",))
     for a, b in zip(x[:, 0], y[:, 0]):
-        hits = [(dy, dx) for dy in range(-2, 3) for dx in range(-2, 3)
-                if torch.allclose(_shifted(a, dy, dx)[max(dy, 0):16 + min(dy, 0), max(dx, 0):16 + min(dx, 0)],
-                                  b[max(dy, 0):16 + min(dy, 0), max(dx, 0):16 + min(dx, 0)], atol=1e-5)]
+        hits = [
+            (dy, dx)
+            for dy in range(-2, 3)
+            for dx in range(-2, 3)
+            if torch.allclose(
+                _shifted(a, dy, dx)[max(dy, 0) : 16 + min(dy, 0), max(dx, 0) : 16 + min(dx, 0)],
+                b[max(dy, 0) : 16 + min(dy, 0), max(dx, 0) : 16 + min(dx, 0)],
+                atol=1e-5,
+            )
+        ]
         assert hits
 
 

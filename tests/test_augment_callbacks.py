@@ -23,7 +23,6 @@ from lightning_gans.augment import diff_augment
 from lightning_gans.callbacks import AdaptiveAugment, DiffAugment
 from lightning_gans.callbacks.adaptive_augment import REAL_SIGN
 from lightning_gans.nets import DCGANCritic, DCGANGenerator
-
 from tests.conftest import trainer_kwargs
 
 pytestmark = pytest.mark.usefixtures("one_thread")
@@ -127,10 +126,17 @@ def test_penalty_sees_augmented_images():
         return M.PENALTIES["gradient_penalty"](critic, real, fake, labels, rng, scale)
 
     torch.manual_seed(0)
-    model = WGANGP(ConstantGenerator(), DCGANCritic(image_size=8, channels=1, base_channels=4, norm="layer"), latent_dim=4,
-                   n_critic=1, noise_seed=0)
+    model = WGANGP(
+        ConstantGenerator(),
+        DCGANCritic(image_size=8, channels=1, base_channels=4, norm="layer"),
+        latent_dim=4,
+        n_critic=1,
+        noise_seed=0,
+    )
     model.penalty = recording_penalty
-    Trainer(**trainer_kwargs(max_steps=1, callbacks=[DiffAugment("cutout")])).fit(model, _loader(torch.ones(16, 1, 8, 8)))
+    Trainer(**trainer_kwargs(max_steps=1, callbacks=[DiffAugment("cutout")])).fit(
+        model, _loader(torch.ones(16, 1, 8, 8))
+    )
     assert ((seen["real"] == 0).flatten(1).sum(1) > 0).all() and ((seen["fake"] == 0).flatten(1).sum(1) > 0).all()
 
 
@@ -143,8 +149,12 @@ def _fit_images(callback_factory, max_steps: int, ckpt_dir=None, save_every=None
     augment = callback_factory()
     callbacks = [augment]
     if save_every is not None:
-        callbacks.append(ModelCheckpoint(dirpath=ckpt_dir, every_n_train_steps=save_every, save_top_k=-1, filename="{step}"))
-    trainer = Trainer(**trainer_kwargs(max_steps=max_steps, callbacks=callbacks, enable_checkpointing=save_every is not None))
+        callbacks.append(
+            ModelCheckpoint(dirpath=ckpt_dir, every_n_train_steps=save_every, save_top_k=-1, filename="{step}")
+        )
+    trainer = Trainer(
+        **trainer_kwargs(max_steps=max_steps, callbacks=callbacks, enable_checkpointing=save_every is not None)
+    )
     images = torch.randn(40, 1, 8, 8, generator=torch.Generator().manual_seed(1)).tanh()
     torch.manual_seed(123)
     trainer.fit(model, _loader(images), ckpt_path=ckpt_path)
@@ -215,7 +225,7 @@ def test_two_augmentations_are_refused():
     """DiffAugment and AdaptiveAugment together raise in setup, naming the first."""
     model = GAN(ConstantGenerator(), SpyCritic(), latent_dim=4)
     trainer = Trainer(**trainer_kwargs(max_steps=1, callbacks=[DiffAugment(), AdaptiveAugment()]))
-    with pytest.raises(ValueError, match="`AdaptiveAugment` cannot augment .* DiffAugment"):
+    with pytest.raises(ValueError, match=r"`AdaptiveAugment` cannot augment .* DiffAugment"):
         trainer.fit(model, _loader(torch.rand(16, 1, 8, 8)))
 
 
@@ -249,10 +259,19 @@ def test_bad_arguments_name_the_argument(build, match):
 def test_ada_p_is_identical_on_both_ddp_ranks(tmp_path):
     """2-process gloo DDP: rank 0's critic scores +1 and rank 1's -1. With target -0.5 only the
     all-reduced r_t (0) raises p on rank 1; both ranks end with the same p = 3 * 2 * 16 / 400."""
-    env = {k: v for k, v in os.environ.items() if k not in ("LOCAL_RANK", "RANK", "WORLD_SIZE", "MASTER_ADDR", "MASTER_PORT")}
+    env = {
+        k: v
+        for k, v in os.environ.items()
+        if k not in ("LOCAL_RANK", "RANK", "WORLD_SIZE", "MASTER_ADDR", "MASTER_PORT")
+    }
     env.update(PYTHONPATH=str(ROOT), OMP_NUM_THREADS="1")
-    proc = subprocess.Popen([sys.executable, str(ROOT / "tests" / "ddp_scripts" / "ada_ddp.py"), str(tmp_path)], env=env,
-                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, start_new_session=True)
+    proc = subprocess.Popen(
+        [sys.executable, str(ROOT / "tests" / "ddp_scripts" / "ada_ddp.py"), str(tmp_path)],
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        start_new_session=True,
+    )
     try:
         out, _ = proc.communicate(timeout=180)
     except subprocess.TimeoutExpired:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-
 import pytest
 import torch
 from lightning.pytorch import Callback, Trainer, seed_everything
@@ -17,7 +16,13 @@ from tests.conftest import trainer_kwargs
 
 def toy_model(**kwargs) -> GAN:
     torch.manual_seed(0)
-    return GAN(MLPGenerator(2, 2, hidden_dim=16, num_layers=2), MLPCritic(2, hidden_dim=16, num_layers=2), latent_dim=2, noise_seed=0, **kwargs)
+    return GAN(
+        MLPGenerator(2, 2, hidden_dim=16, num_layers=2),
+        MLPCritic(2, hidden_dim=16, num_layers=2),
+        latent_dim=2,
+        noise_seed=0,
+        **kwargs,
+    )
 
 
 def toy_data() -> ToyDataModule:
@@ -80,7 +85,9 @@ def test_resume_restores_the_average_exactly(tmp_path):
     def run(max_steps, ckpt_path=None, callbacks=()):
         seed_everything(0)
         model, ema = toy_model(), GeneratorEMA(decay=0.8, start_step=1)
-        trainer = Trainer(max_steps=max_steps, callbacks=[ema, *callbacks], **trainer_kwargs(enable_checkpointing=bool(callbacks)))
+        trainer = Trainer(
+            max_steps=max_steps, callbacks=[ema, *callbacks], **trainer_kwargs(enable_checkpointing=bool(callbacks))
+        )
         trainer.fit(model, toy_data(), ckpt_path=ckpt_path)
         return ema
 
@@ -96,7 +103,9 @@ def test_spectral_norm_vectors_are_copied_not_averaged():
     """With a spectral-normed generator the EMA averages `original` but its `_u`/`_v` equal the generator's."""
     model = toy_model()
     ema = GeneratorEMA(decay=0.9)
-    Trainer(max_steps=6, callbacks=[SpectralNorm(critic=False, generator=True), ema], **trainer_kwargs()).fit(model, toy_data())
+    Trainer(max_steps=6, callbacks=[SpectralNorm(critic=False, generator=True), ema], **trainer_kwargs()).fit(
+        model, toy_data()
+    )
     live = dict(model.generator.named_buffers())
     averaged = dict(ema.ema_generator.named_buffers())
     assert any(k.endswith("_u") for k in live) and live.keys() == averaged.keys()
@@ -109,7 +118,9 @@ def test_spectral_norm_vectors_are_copied_not_averaged():
 def test_two_sampling_emas_are_rejected():
     """Two GeneratorEMA callbacks that both drive sample() raise; one with use_for_sampling=False is fine."""
     with pytest.raises(ValueError, match="`use_for_sampling=True`"):
-        Trainer(max_steps=1, callbacks=[GeneratorEMA(), GeneratorEMA(0.9)], **trainer_kwargs()).fit(toy_model(), toy_data())
+        Trainer(max_steps=1, callbacks=[GeneratorEMA(), GeneratorEMA(0.9)], **trainer_kwargs()).fit(
+            toy_model(), toy_data()
+        )
     model = toy_model()
     quiet = GeneratorEMA(0.9, use_for_sampling=False)
     Trainer(max_steps=2, callbacks=[GeneratorEMA(), quiet], **trainer_kwargs()).fit(model, toy_data())
@@ -146,7 +157,9 @@ def test_reloaded_module_samples_from_the_ema(tmp_path):
     callback and no extra call; a fit resumed from that checkpoint without GeneratorEMA samples the raw generator."""
     model = toy_model()
     ckpt = ModelCheckpoint(dirpath=tmp_path, filename="last")
-    Trainer(max_steps=6, callbacks=[GeneratorEMA(decay=0.5), ckpt], **trainer_kwargs(enable_checkpointing=True)).fit(model, toy_data())
+    Trainer(max_steps=6, callbacks=[GeneratorEMA(decay=0.5), ckpt], **trainer_kwargs(enable_checkpointing=True)).fit(
+        model, toy_data()
+    )
 
     fresh = lambda: (MLPGenerator(2, 2, 16, 2), MLPCritic(2, 16, 2))  # noqa: E731
     loaded = GAN.load_from_checkpoint(tmp_path / "last.ckpt", generator=fresh()[0], critic=fresh()[1])

@@ -81,8 +81,8 @@ def test_gradient_penalty_interpolates_between_noised_samples():
     model = _Recording(g, d, latent_dim=2, n_critic=1, noise_seed=0)
     trainer = Trainer(max_steps=1, callbacks=[InstanceNoise(initial_std=0.5, anneal_steps=10)], **trainer_kwargs())
     trainer.fit(model, _data())
-    (real_seen, fake_seen), = model.penalty_seen
-    (real_in, fake_in), = model.critic_seen
+    ((real_seen, fake_seen),) = model.penalty_seen
+    ((real_in, fake_in),) = model.critic_seen
     assert real_seen is real_in and fake_seen is fake_in
 
 
@@ -125,7 +125,8 @@ def test_resume_matches_uninterrupted_run(tmp_path):
         g, d = _nets()
         model = WGANGP(g, d, latent_dim=2, n_critic=2, noise_seed=0)
         trainer = Trainer(
-            max_steps=max_steps, callbacks=[InstanceNoise(0.3, anneal_steps=6), *callbacks],
+            max_steps=max_steps,
+            callbacks=[InstanceNoise(0.3, anneal_steps=6), *callbacks],
             **trainer_kwargs(enable_checkpointing=bool(callbacks)),
         )
         trainer.fit(model, _data(), ckpt_path=ckpt_path)

@@ -70,7 +70,9 @@ def test_monitor_on_linear_critic_reports_norm_of_w():
     w_norm = critic.weight.norm().item()
     assert trainer.callback_metrics["lipschitz/empirical"].item() == pytest.approx(w_norm, rel=1e-4)
     for kind in ("real", "fake", "interpolated"):
-        torch.testing.assert_close(monitor.last[f"samples/grad_norm/{kind}"], torch.full((32,), w_norm), rtol=1e-5, atol=0)
+        torch.testing.assert_close(
+            monitor.last[f"samples/grad_norm/{kind}"], torch.full((32,), w_norm), rtol=1e-5, atol=0
+        )
     assert monitor.last["spectral_norm_product"].item() == pytest.approx(w_norm, rel=1e-5)
 
 
@@ -156,7 +158,9 @@ def test_measures_at_exact_interval_and_logs_histograms_to_tensorboard(tmp_path)
 
     model = WGAN(_gen(), MLPCritic(hidden_dim=16, num_layers=2), latent_dim=2, noise_seed=0)
     logger = TensorBoardLogger(tmp_path, name="tb")
-    trainer = Trainer(max_steps=10, callbacks=[Counting(every_n_steps=3)], **trainer_kwargs(logger=logger, log_every_n_steps=3))
+    trainer = Trainer(
+        max_steps=10, callbacks=[Counting(every_n_steps=3)], **trainer_kwargs(logger=logger, log_every_n_steps=3)
+    )
     trainer.fit(model, _data())
     assert steps == [3, 6, 9]
     events = EventAccumulator(logger.log_dir, size_guidance={"histograms": 0}).Reload()
@@ -172,7 +176,9 @@ def test_scalar_only_logger_works(tmp_path):
     """A logger without histograms (CSV) gets the scalar summaries and no error."""
     model = WGANGP(_gen(), MLPCritic(hidden_dim=16, num_layers=1), latent_dim=2, noise_seed=0)
     logger = CSVLogger(tmp_path, name="csv")
-    trainer = Trainer(max_steps=4, callbacks=[LipschitzMonitor(every_n_steps=2)], **trainer_kwargs(logger=logger, log_every_n_steps=2))
+    trainer = Trainer(
+        max_steps=4, callbacks=[LipschitzMonitor(every_n_steps=2)], **trainer_kwargs(logger=logger, log_every_n_steps=2)
+    )
     trainer.fit(model, _data())
     header = (tmp_path / "csv" / "version_0" / "metrics.csv").read_text().splitlines()[0]
     assert "lipschitz/grad_norm/interpolated/mean" in header and "lipschitz/spectral_norm_product" in header

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-
 import pytest
 import torch
 from lightning.pytorch import Callback, Trainer, seed_everything
@@ -18,7 +17,13 @@ from tests.conftest import trainer_kwargs
 
 def toy_model(cls=GAN, **kwargs):
     torch.manual_seed(0)
-    return cls(MLPGenerator(2, 2, hidden_dim=32, num_layers=3), MLPCritic(2, hidden_dim=32, num_layers=3), latent_dim=2, noise_seed=0, **kwargs)
+    return cls(
+        MLPGenerator(2, 2, hidden_dim=32, num_layers=3),
+        MLPCritic(2, hidden_dim=32, num_layers=3),
+        latent_dim=2,
+        noise_seed=0,
+        **kwargs,
+    )
 
 
 def toy_data() -> ToyDataModule:
@@ -28,8 +33,11 @@ def toy_data() -> ToyDataModule:
 def output_variances(net: nn.Module, x: torch.Tensor) -> dict[str, float]:
     """Variance of every Linear/Conv layer's output on ``x`` (training mode, as LSUV measures it)."""
     out = {}
-    hooks = [m.register_forward_hook(lambda m, a, y, n=n: out.__setitem__(n, float(y.var())))
-             for n, m in net.named_modules() if isinstance(m, LSUV_LAYERS)]
+    hooks = [
+        m.register_forward_hook(lambda m, a, y, n=n: out.__setitem__(n, float(y.var())))
+        for n, m in net.named_modules()
+        if isinstance(m, LSUV_LAYERS)
+    ]
     with torch.no_grad():
         net.train()(x)
     for h in hooks:
@@ -115,17 +123,25 @@ def test_default_skips_layer_norm_fed_critic_layers_and_not_a_layer_whose_output
 
 def test_callback_default_and_paper_mode_on_a_batchnorm_generator():
     """`LSUVInit()` leaves BatchNorm-fed layers alone; `LSUVInit(normalized_layers=True)` rescales them too."""
+
     def model():
         torch.manual_seed(0)
-        return WGANGP(DCGANGenerator(latent_dim=16, image_size=8, channels=1, base_channels=8),
-                      DCGANCritic(image_size=8, channels=1, base_channels=8, norm="layer"), latent_dim=16, noise_seed=0)
+        return WGANGP(
+            DCGANGenerator(latent_dim=16, image_size=8, channels=1, base_channels=8),
+            DCGANCritic(image_size=8, channels=1, base_channels=8, norm="layer"),
+            latent_dim=16,
+            noise_seed=0,
+        )
 
     real = torch.rand(64, 1, 8, 8) * 2 - 1
     default, paper = model(), model()
     built = _weights(default.generator)
     r_default = LSUVInit().initialize(default, real)
     r_paper = LSUVInit(normalized_layers=True).initialize(paper, real)
-    assert list(r_default["generator"]) == ["net.3"] and list(r_paper["generator"]) == ["net.0", "net.3"]  # 8x8: one BatchNorm-fed layer
+    assert list(r_default["generator"]) == ["net.3"] and list(r_paper["generator"]) == [
+        "net.0",
+        "net.3",
+    ]  # 8x8: one BatchNorm-fed layer
     torch.testing.assert_close(default.generator.net[0].weight, built["net.0"], rtol=0, atol=0)
     ratio = float(paper.generator.net[0].weight.std() / built["net.0"].std())
     assert ratio > 3, ratio  # the scale LSUV gives a BatchNorm-fed layer: the effective learning rate divided by it
@@ -155,8 +171,14 @@ def test_spectral_normed_layers_get_orthonormal_underlying_weight_and_fresh_powe
             if isinstance(m, nn.Linear):
                 original = m.parametrizations.weight.original
                 m.eval()
-                torch.testing.assert_close(original.flatten(1).T @ original.flatten(1) if original.shape[0] > original.shape[1]
-                                           else original @ original.T, torch.eye(min(original.shape)), rtol=0, atol=1e-5)
+                torch.testing.assert_close(
+                    original.flatten(1).T @ original.flatten(1)
+                    if original.shape[0] > original.shape[1]
+                    else original @ original.T,
+                    torch.eye(min(original.shape)),
+                    rtol=0,
+                    atol=1e-5,
+                )
                 assert float(torch.linalg.matrix_norm(m.weight.detach(), ord=2)) == pytest.approx(1.0, abs=1e-4)
 
 
@@ -198,7 +220,9 @@ def test_zero_step_fit_initialises_and_a_fit_without_it_does_not():
             assert all(abs(v - 1) < 0.15 for v in variances.values()), variances
         else:
             assert all(torch.equal(v, built[k]) for k, v in model.state_dict().items())
-            assert any(abs(v - 1) > 0.3 for v in variances.values()), variances  # the default init is far from unit variance
+            assert any(abs(v - 1) > 0.3 for v in variances.values()), (
+                variances
+            )  # the default init is far from unit variance
 
 
 def test_result_is_independent_of_the_global_rng():
@@ -221,11 +245,15 @@ def test_resume_keeps_checkpoint_weights_and_skips_lsuv(tmp_path):
     seed_everything(0)
     model = toy_model(WGANGP, n_critic=2)
     ckpt = ModelCheckpoint(dirpath=tmp_path, filename="last")
-    Trainer(max_steps=3, callbacks=[LSUVInit(), ckpt], **trainer_kwargs(enable_checkpointing=True)).fit(model, toy_data())
+    Trainer(max_steps=3, callbacks=[LSUVInit(), ckpt], **trainer_kwargs(enable_checkpointing=True)).fit(
+        model, toy_data()
+    )
     saved = torch.load(tmp_path / "last.ckpt", weights_only=True)["state_dict"]
 
     resumed, lsuv = toy_model(WGANGP, n_critic=2), LSUVInit()
-    Trainer(max_steps=3, callbacks=[lsuv], **trainer_kwargs()).fit(resumed, toy_data(), ckpt_path=tmp_path / "last.ckpt")
+    Trainer(max_steps=3, callbacks=[lsuv], **trainer_kwargs()).fit(
+        resumed, toy_data(), ckpt_path=tmp_path / "last.ckpt"
+    )
     assert lsuv.results == {}
     assert saved.keys() == resumed.state_dict().keys()
     for key, value in resumed.state_dict().items():

@@ -16,7 +16,6 @@ from lightning_gans.data import DigitsDataModule, ToyDataModule
 from lightning_gans.nets import DCGANCritic, DCGANGenerator, MLPCritic, MLPGenerator
 from tests.conftest import trainer_kwargs
 
-
 pytestmark = pytest.mark.usefixtures("one_thread")  # tiny nets: one intra-op thread is fastest
 
 
@@ -90,7 +89,9 @@ def test_tensorboard_receives_images_and_no_png(tmp_path):
 def test_non_image_samples_raise(tmp_path):
     """2-D toy samples are rejected with a pointer to ToyPlot."""
     model = GAN(MLPGenerator(2, 2, 16, 1), MLPCritic(2, 16, 1), latent_dim=2)
-    trainer = Trainer(**trainer_kwargs(max_steps=4, callbacks=[SampleLogger(every_n_generator_steps=1, dirpath=str(tmp_path))]))
+    trainer = Trainer(
+        **trainer_kwargs(max_steps=4, callbacks=[SampleLogger(every_n_generator_steps=1, dirpath=str(tmp_path))])
+    )
     with pytest.raises(ValueError, match="ToyPlot"):
         trainer.fit(model, ToyDataModule(batch_size=8, batches_per_epoch=4))
 
@@ -122,7 +123,10 @@ def test_resume_from_checkpoint_writes_no_grid_twice(tmp_path):
     resumed = SampleLogger(every_n_generator_steps=2, num_samples=4, dirpath=str(pngs))
     trainer = Trainer(**trainer_kwargs(max_steps=14, callbacks=[resumed]))
     trainer.fit(_digits_gan(), DigitsDataModule(batch_size=16), ckpt_path=tmp_path / "g4.ckpt")
-    assert [step for step, _ in resumed.history] == [6, 7]  # 7 generator steps: 6, and 7 at the end; 4 (logged before) not again
+    assert [step for step, _ in resumed.history] == [
+        6,
+        7,
+    ]  # 7 generator steps: 6, and 7 at the end; 4 (logged before) not again
     # the real grid was logged once, by the first run
     assert sorted(os.listdir(pngs)) == [f"samples_g{g:07d}.png" for g in (2, 4, 6, 7)] + ["samples_real.png"]
     assert resumed._real is None  # restored as already logged: no real batch collected, no second real grid

@@ -86,7 +86,9 @@ def test_sigma_is_one_after_training_mlp_and_dcgan():
     Trainer(max_steps=30, callbacks=[SpectralNorm()], **trainer_kwargs()).fit(model, toy_data())
     gen = DCGANGenerator(16, image_size=8, channels=1, base_channels=8)
     dcgan = GAN(gen, DCGANCritic(image_size=8, channels=1, base_channels=8, norm="none"), latent_dim=16)
-    Trainer(max_steps=10, callbacks=[SpectralNorm(generator=True)], **trainer_kwargs()).fit(dcgan, DigitsDataModule(batch_size=32))
+    Trainer(max_steps=10, callbacks=[SpectralNorm(generator=True)], **trainer_kwargs()).fit(
+        dcgan, DigitsDataModule(batch_size=32)
+    )
     layers = wrapped_layers(model.critic) + wrapped_layers(dcgan)
     assert len(layers) == 3 + 2 + 2 and any(isinstance(m, nn.ConvTranspose2d) for m in layers)
     for m in layers:
@@ -100,7 +102,11 @@ def test_resume_from_checkpoint_is_exact(tmp_path):
     def run(max_steps, ckpt_path=None, callbacks=()):
         seed_everything(0)
         model = WGANGP(*toy_nets(), latent_dim=2, n_critic=2, noise_seed=1)
-        trainer = Trainer(max_steps=max_steps, callbacks=[SpectralNorm(), *callbacks], **trainer_kwargs(enable_checkpointing=bool(callbacks)))
+        trainer = Trainer(
+            max_steps=max_steps,
+            callbacks=[SpectralNorm(), *callbacks],
+            **trainer_kwargs(enable_checkpointing=bool(callbacks)),
+        )
         trainer.fit(model, toy_data(), ckpt_path=ckpt_path)
         return model
 
@@ -117,10 +123,16 @@ def test_load_from_checkpoint_without_trainer_restores_spectral_norm(tmp_path):
     """Module.load_from_checkpoint on fresh (unwrapped) nets re-applies spectral norm with the saved settings, strictly."""
     model = GAN(*toy_nets(), latent_dim=2)
     ckpt = ModelCheckpoint(dirpath=tmp_path, filename="last")
-    Trainer(max_steps=6, callbacks=[SpectralNorm(n_power_iterations=3), ckpt], **trainer_kwargs(enable_checkpointing=True)).fit(model, toy_data())
-    assert torch.load(tmp_path / "last.ckpt", weights_only=True)[SETTINGS_KEY]["critic.net.0"]["n_power_iterations"] == 3
+    Trainer(
+        max_steps=6, callbacks=[SpectralNorm(n_power_iterations=3), ckpt], **trainer_kwargs(enable_checkpointing=True)
+    ).fit(model, toy_data())
+    assert (
+        torch.load(tmp_path / "last.ckpt", weights_only=True)[SETTINGS_KEY]["critic.net.0"]["n_power_iterations"] == 3
+    )
 
-    loaded = GAN.load_from_checkpoint(tmp_path / "last.ckpt", generator=MLPGenerator(2, 2, 32, 2), critic=MLPCritic(2, 32, 2))
+    loaded = GAN.load_from_checkpoint(
+        tmp_path / "last.ckpt", generator=MLPGenerator(2, 2, 32, 2), critic=MLPCritic(2, 32, 2)
+    )
     assert [p.n_power_iterations for m in wrapped_layers(loaded.critic) for p in m.parametrizations.weight] == [3, 3, 3]
     model.eval(), loaded.eval()
     x = torch.randn(32, 2)
@@ -130,7 +142,7 @@ def test_load_from_checkpoint_without_trainer_restores_spectral_norm(tmp_path):
 def test_net_without_linear_or_conv_layer_is_rejected():
     """A critic with no Linear/Conv layer gets an error naming the network."""
     model = GAN(MLPGenerator(2, 2, 16, 1), nn.Sequential(nn.Flatten(), nn.ReLU()), latent_dim=2)
-    with pytest.raises(ValueError, match="`critic`.*no Linear/Conv layer"):
+    with pytest.raises(ValueError, match=r"`critic`.*no Linear/Conv layer"):
         SpectralNorm().apply(model)
 
 

@@ -17,7 +17,6 @@ from lightning_gans.data import DigitsDataModule, ToyDataModule
 from lightning_gans.nets import DCGANCritic, DCGANGenerator, MLPCritic, MLPGenerator
 from tests.conftest import trainer_kwargs
 
-
 pytestmark = pytest.mark.usefixtures("one_thread")  # tiny nets: one intra-op thread is fastest
 
 
@@ -70,9 +69,13 @@ def test_image_samples_raise(tmp_path):
     """Image samples are rejected with a pointer to SampleLogger."""
     model = WGANGP(
         DCGANGenerator(latent_dim=4, image_size=8, channels=1, base_channels=4),
-        DCGANCritic(image_size=8, channels=1, base_channels=4, norm="none"), latent_dim=4, n_critic=1,
+        DCGANCritic(image_size=8, channels=1, base_channels=4, norm="none"),
+        latent_dim=4,
+        n_critic=1,
     )
-    trainer = Trainer(**trainer_kwargs(max_steps=2, callbacks=[ToyPlot(every_n_generator_steps=1, dirpath=str(tmp_path))]))
+    trainer = Trainer(
+        **trainer_kwargs(max_steps=2, callbacks=[ToyPlot(every_n_generator_steps=1, dirpath=str(tmp_path))])
+    )
     with pytest.raises(ValueError, match="SampleLogger"):
         trainer.fit(model, DigitsDataModule(batch_size=4))
 

@@ -14,7 +14,12 @@ from tests.conftest import trainer_kwargs
 
 
 def toy_wgan(**kwargs) -> WGAN:
-    return WGAN(MLPGenerator(2, 2, hidden_dim=16, num_layers=2), MLPCritic(2, hidden_dim=16, num_layers=2), latent_dim=2, **kwargs)
+    return WGAN(
+        MLPGenerator(2, 2, hidden_dim=16, num_layers=2),
+        MLPCritic(2, hidden_dim=16, num_layers=2),
+        latent_dim=2,
+        **kwargs,
+    )
 
 
 def toy_data() -> ToyDataModule:
@@ -60,8 +65,11 @@ class _InfAtThirdCriticStep(WGAN):
 def test_step_skipped_by_amp_is_not_clipped():
     """16-mixed with an inf loss at one critic step: GradScaler skips that step (scale halves once) and no clip follows it."""
     model = _InfAtThirdCriticStep(
-        MLPGenerator(2, 2, hidden_dim=16, num_layers=2), MLPCritic(2, hidden_dim=16, num_layers=2),
-        latent_dim=2, clip_value=0.01, n_critic=2,
+        MLPGenerator(2, 2, hidden_dim=16, num_layers=2),
+        MLPCritic(2, hidden_dim=16, num_layers=2),
+        latent_dim=2,
+        clip_value=0.01,
+        n_critic=2,
     )
     scaler = torch.amp.GradScaler("cpu", init_scale=1.0)  # small scale: no natural fp16 overflow in this tiny net
     trainer = Trainer(max_steps=9, plugins=[MixedPrecision("16-mixed", "cpu", scaler)], **trainer_kwargs())
@@ -77,7 +85,13 @@ def test_skip_norm_leaves_normalisation_affine_parameters_alone():
 
     def run(parameter_filter):
         critic = DCGANCritic(image_size=16, channels=1, base_channels=4, norm="layer")
-        model = WGAN(DCGANGenerator(8, image_size=16, channels=1, base_channels=4), critic, latent_dim=8, clip_value=None, n_critic=2)
+        model = WGAN(
+            DCGANGenerator(8, image_size=16, channels=1, base_channels=4),
+            critic,
+            latent_dim=8,
+            clip_value=None,
+            n_critic=2,
+        )
         trainer = Trainer(max_steps=3, callbacks=[WeightClipping(0.01, parameter_filter)], **trainer_kwargs())
         trainer.fit(model, DigitsDataModule(batch_size=16, image_size=16))
         norms = [m for m in critic.modules() if isinstance(m, torch.nn.GroupNorm)]
@@ -94,7 +108,9 @@ def test_skip_norm_leaves_normalisation_affine_parameters_alone():
 def test_custom_filter_selects_parameters_by_name():
     """A callable filter clipping only biases leaves the weights outside [-c, c]."""
     model = toy_wgan(clip_value=None, n_critic=1)
-    trainer = Trainer(max_steps=2, callbacks=[WeightClipping(1e-3, lambda name, p: name.endswith("bias"))], **trainer_kwargs())
+    trainer = Trainer(
+        max_steps=2, callbacks=[WeightClipping(1e-3, lambda name, p: name.endswith("bias"))], **trainer_kwargs()
+    )
     trainer.fit(model, toy_data())
     for name, p in model.critic.named_parameters():
         assert (p.abs().max() <= 1e-3) == name.endswith("bias"), name
@@ -103,7 +119,7 @@ def test_custom_filter_selects_parameters_by_name():
 def test_clipping_a_spectral_normed_critic_is_rejected():
     """WeightClipping with SpectralNorm on the critic raises with the reason and the way out."""
     trainer = Trainer(max_steps=1, callbacks=[SpectralNorm(), WeightClipping(0.01)], **trainer_kwargs())
-    with pytest.raises(ValueError, match="spectral-normed weights.*Lipschitz"):
+    with pytest.raises(ValueError, match=r"spectral-normed weights.*Lipschitz"):
         trainer.fit(toy_wgan(clip_value=None), toy_data())
 
 

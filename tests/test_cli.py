@@ -23,7 +23,12 @@ def _fit(tmp_path, config, *extra):
 
 @pytest.mark.parametrize(
     "config, cls, n_critic",
-    [("gan_8gaussians.yaml", GAN, 1), ("wgan_8gaussians.yaml", WGAN, 5), ("wgangp_8gaussians.yaml", WGANGP, 5), ("wgangp_digits.yaml", WGANGP, 5)],
+    [
+        ("gan_8gaussians.yaml", GAN, 1),
+        ("wgan_8gaussians.yaml", WGAN, 5),
+        ("wgangp_8gaussians.yaml", WGANGP, 5),
+        ("wgangp_digits.yaml", WGANGP, 5),
+    ],
 )
 def test_example_config_trains_and_reloads_without_trainer(tmp_path, config, cls, n_critic):
     """Each example config trains from the CLI; its checkpoint reloads with load_from_checkpoint(path) alone."""
@@ -40,19 +45,37 @@ def test_model_subclass_selected_on_the_command_line(tmp_path):
 
     Loading it through the base class is refused with a message naming the class to use.
     """
-    ckpt = _fit(tmp_path, "gan_8gaussians.yaml", "--model", "WGANGP", "--trainer.max_steps", "6", "--data.init_args.batch_size", "16")
+    ckpt = _fit(
+        tmp_path,
+        "gan_8gaussians.yaml",
+        "--model",
+        "WGANGP",
+        "--trainer.max_steps",
+        "6",
+        "--data.init_args.batch_size",
+        "16",
+    )
     model = WGANGP.load_from_checkpoint(ckpt)
     assert model.n_critic == 5 and model.penalty_weight == 10.0 and model.generator.net[0].out_features == 128
-    with pytest.raises(TypeError, match=r"holds a lightning_gans(\.modules)?\.WGANGP: load it with `WGANGP.load_from_checkpoint"):
+    with pytest.raises(
+        TypeError, match=r"holds a lightning_gans(\.modules)?\.WGANGP: load it with `WGANGP.load_from_checkpoint"
+    ):
         AdversarialModule.load_from_checkpoint(ckpt)
 
 
 def test_optimizer_from_the_command_line(tmp_path):
     """`--model.init_args.critic_optimizer SGD --...lr 0.03` replaces the config's Adam; the generator keeps it."""
     ckpt = _fit(
-        tmp_path, "wgangp_8gaussians.yaml",
-        "--model.init_args.critic_optimizer", "torch.optim.SGD", "--model.init_args.critic_optimizer.lr", "0.03",
-        "--trainer.max_steps", "6", "--data.init_args.batch_size", "16",
+        tmp_path,
+        "wgangp_8gaussians.yaml",
+        "--model.init_args.critic_optimizer",
+        "torch.optim.SGD",
+        "--model.init_args.critic_optimizer.lr",
+        "0.03",
+        "--trainer.max_steps",
+        "6",
+        "--data.init_args.batch_size",
+        "16",
     )
     state = torch.load(ckpt, weights_only=True)
     g_state, c_state = state["optimizer_states"]
@@ -63,8 +86,19 @@ def test_optimizer_from_the_command_line(tmp_path):
 def test_console_entry_points_print_config():
     """`python -m lightning_gans fit --print_config` resolves a config, including the model class."""
     out = subprocess.run(
-        [sys.executable, "-m", "lightning_gans", "fit", "--config", str(EXAMPLES / "wgangp_8gaussians.yaml"), "--print_config"],
-        capture_output=True, text=True, timeout=120, check=True,
+        [
+            sys.executable,
+            "-m",
+            "lightning_gans",
+            "fit",
+            "--config",
+            str(EXAMPLES / "wgangp_8gaussians.yaml"),
+            "--print_config",
+        ],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=True,
     ).stdout
     assert "class_path: lightning_gans.WGANGP" in out and "gp_weight: 10.0" in out
 
@@ -73,13 +107,27 @@ def test_cli_config_reaches_the_logger(tmp_path):
     """The whole CLI config (trainer settings included) is logged as hyper-parameter `cli`, beside the module's."""
     import yaml
 
-    main([
-        "fit", "--config", str(EXAMPLES / "wgangp_8gaussians.yaml"), "--trainer.default_root_dir", str(tmp_path),
-        "--trainer.enable_progress_bar", "false", "--trainer.max_steps", "3", "--data.init_args.batch_size", "16",
-        "--trainer.logger", "lightning.pytorch.loggers.CSVLogger", "--trainer.logger.save_dir", str(tmp_path),
-    ])
+    main(
+        [
+            "fit",
+            "--config",
+            str(EXAMPLES / "wgangp_8gaussians.yaml"),
+            "--trainer.default_root_dir",
+            str(tmp_path),
+            "--trainer.enable_progress_bar",
+            "false",
+            "--trainer.max_steps",
+            "3",
+            "--data.init_args.batch_size",
+            "16",
+            "--trainer.logger",
+            "lightning.pytorch.loggers.CSVLogger",
+            "--trainer.logger.save_dir",
+            str(tmp_path),
+        ]
+    )
     (hparams_file,) = glob.glob(str(tmp_path / "**" / "hparams.yaml"), recursive=True)
-    hparams = yaml.safe_load(open(hparams_file))
+    hparams = yaml.safe_load(Path(hparams_file).read_text())
     assert hparams["cli"]["trainer"]["max_steps"] == 3
     assert hparams["cli"]["model"]["class_path"] == "lightning_gans.WGANGP"
     assert hparams["gp_weight"] == 10.0
@@ -92,7 +140,9 @@ def test_cli_checkpoint_reloaded_and_saved_again_still_loads_alone(tmp_path):
     from lightning_gans import ToyDataModule
     from tests.conftest import trainer_kwargs
 
-    ckpt = _fit(tmp_path / "a", "wgangp_8gaussians.yaml", "--trainer.max_steps", "6", "--data.init_args.batch_size", "16")
+    ckpt = _fit(
+        tmp_path / "a", "wgangp_8gaussians.yaml", "--trainer.max_steps", "6", "--data.init_args.batch_size", "16"
+    )
     model = WGANGP.load_from_checkpoint(ckpt)
     trainer = Trainer(max_steps=6, **trainer_kwargs())  # a new fit of 6 more batches
     trainer.fit(model, ToyDataModule(batch_size=16, batches_per_epoch=4))

@@ -6,7 +6,6 @@ import csv
 import glob
 import json
 import os
-import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -54,7 +53,12 @@ data:
 
 def _env(tmp: Path) -> dict:
     # TORCH_HOME: the real-statistics cache lives under it; one thread: 2 cores shared by many processes
-    return {**os.environ, "TORCH_HOME": str(tmp / "torch_home"), "OMP_NUM_THREADS": "1", "PYTHONWARNINGS": "ignore::DeprecationWarning"}
+    return {
+        **os.environ,
+        "TORCH_HOME": str(tmp / "torch_home"),
+        "OMP_NUM_THREADS": "1",
+        "PYTHONWARNINGS": "ignore::DeprecationWarning",
+    }
 
 
 def _run(tmp: Path, *args: str) -> subprocess.CompletedProcess:
@@ -155,9 +159,21 @@ def test_evaluate_folder_against_itself(digits_run):
     images, _ = load_digits_tensor(8)
     for i, image in enumerate(images[:200]):
         write_png(((image + 1) / 2 * 255).round().to(torch.uint8), str(folder / f"{i:04d}.png"))
-    proc = _run(tmp, "evaluate", "--fake", str(folder), "--real", str(folder), "--feature_extractor", "digits", "--json", "-", "--no_cache")
+    proc = _run(
+        tmp,
+        "evaluate",
+        "--fake",
+        str(folder),
+        "--real",
+        str(folder),
+        "--feature_extractor",
+        "digits",
+        "--json",
+        "-",
+        "--no_cache",
+    )
     assert proc.returncode == 0, proc.stderr[-3000:]
-    result = json.loads(proc.stdout[proc.stdout.index("{"):])
+    result = json.loads(proc.stdout[proc.stdout.index("{") :])
     assert result["settings"]["n_fake"] == result["settings"]["n_real"] == 200
     assert result["settings"]["feature_extractor"].startswith("digits-classifier@")
     metrics = result["metrics"]
@@ -202,7 +218,9 @@ def test_conditional_labels_all_gives_one_row_per_class(tmp_path):
     from lightning_gans.commands.sample import write_samples
     from lightning_gans.nets import DCGANCritic, DCGANGenerator
 
-    model = GAN(DCGANGenerator(8, 8, 1, 8, num_classes=10), DCGANCritic(8, 1, 8, num_classes=10), latent_dim=8, num_classes=10)
+    model = GAN(
+        DCGANGenerator(8, 8, 1, 8, num_classes=10), DCGANCritic(8, 1, 8, num_classes=10), latent_dim=8, num_classes=10
+    )
     labels = parse_labels("all", 20, 10)
     assert labels.tolist() == [c for c in range(10) for _ in range(2)]
     assert parse_labels("3,4", 5, 10).tolist() == [3, 4, 3, 4, 3]

@@ -1,5 +1,7 @@
 """`compile=`: compiled generator/critic forwards in the updates, eager critic for penalties (double backward)."""
 
+import typing
+
 import pytest
 import torch
 from lightning.pytorch import Trainer
@@ -8,7 +10,6 @@ from lightning_gans import GAN, WGANGP
 from lightning_gans import modules as M
 from lightning_gans import penalties as P
 from lightning_gans.nets import MLPCritic, MLPGenerator
-
 from tests.conftest import trainer_kwargs
 
 pytestmark = pytest.mark.usefixtures("one_thread")
@@ -26,7 +27,7 @@ def _nets():
 class _Recorder(torch.nn.Module):
     """Stands in for torch.compile's wrapper: counts the calls that go through it."""
 
-    calls: dict[str, int] = {}
+    calls: typing.ClassVar[dict[str, int]] = {}
 
     def __init__(self, net: torch.nn.Module, name: str) -> None:
         super().__init__()
@@ -61,7 +62,9 @@ def test_updates_use_compiled_forwards_and_penalties_the_eager_critic(monkeypatc
 def test_compiled_critic_cannot_double_backward_which_is_why_penalties_run_eagerly():
     """The failure the eager path avoids: autograd.grad(create_graph=True) through a compiled critic, then backward."""
     torch._dynamo.reset()
-    critic = torch.compile(torch.nn.Sequential(torch.nn.Linear(2, 8), torch.nn.Tanh(), torch.nn.Linear(8, 1)), backend="aot_eager")
+    critic = torch.compile(
+        torch.nn.Sequential(torch.nn.Linear(2, 8), torch.nn.Tanh(), torch.nn.Linear(8, 1)), backend="aot_eager"
+    )
     with pytest.raises(RuntimeError):
         P.gradient_penalty(lambda x: critic(x).squeeze(1), torch.randn(4, 2), torch.randn(4, 2)).backward()
 

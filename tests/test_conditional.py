@@ -13,7 +13,6 @@ from lightning_gans import GAN, WGANGP, ToyDataModule
 from lightning_gans.callbacks import GeneratorEMA
 from lightning_gans.data import TOY_DISTRIBUTIONS
 from lightning_gans.nets import MLPCritic, MLPGenerator
-
 from tests.conftest import trainer_kwargs
 
 pytestmark = pytest.mark.usefixtures("one_thread")
@@ -82,10 +81,15 @@ def test_sample_passes_requested_labels():
     module.sample(5, labels=wanted)
     module.sample(4, labels=6)
     module.sample(2000, rng=torch.Generator().manual_seed(0))
-    assert torch.equal(module.generator.calls[0], wanted) and torch.equal(module.generator.calls[1], torch.full((4,), 6))
+    assert torch.equal(module.generator.calls[0], wanted) and torch.equal(
+        module.generator.calls[1], torch.full((4,), 6)
+    )
     counts = torch.bincount(module.generator.calls[2], minlength=8)
     assert counts.min() > 200 and counts.max() < 300  # uniform: 250 each, +-3.5 std
-    assert torch.equal(module.sample_labels(10, torch.Generator().manual_seed(1)), module.sample_labels(10, torch.Generator().manual_seed(1)))
+    assert torch.equal(
+        module.sample_labels(10, torch.Generator().manual_seed(1)),
+        module.sample_labels(10, torch.Generator().manual_seed(1)),
+    )
 
 
 class _LinearPerClass(nn.Module):
@@ -105,7 +109,13 @@ def test_gradient_penalty_holds_the_labels_fixed():
     """The logged gradient penalty of one critic update equals mean((|w_{y_i}| - 1)^2) over the batch's labels y."""
     num_classes = 8
     critic = _LinearPerClass(num_classes)
-    module = WGANGP(MLPGenerator(latent_dim=2, hidden_dim=8, num_layers=1, num_classes=num_classes), critic, latent_dim=2, num_classes=num_classes, noise_seed=0)
+    module = WGANGP(
+        MLPGenerator(latent_dim=2, hidden_dim=8, num_layers=1, num_classes=num_classes),
+        critic,
+        latent_dim=2,
+        num_classes=num_classes,
+        noise_seed=0,
+    )
     batches = _toy_batches(1, size=64)
     labels = batches[0][1]
     expected = ((critic.w.detach()[labels].norm(dim=1) - 1) ** 2).mean()
@@ -160,9 +170,15 @@ def test_bad_sampling_labels_are_errors():
 
 def test_unconditional_module_ignores_dataset_labels():
     """An unconditional module trains on (x, labels) batches exactly as on x alone (labels are data, not conditioning)."""
+
     def fit(batches):
         torch.manual_seed(0)
-        m = GAN(MLPGenerator(latent_dim=2, hidden_dim=8, num_layers=1), MLPCritic(hidden_dim=8, num_layers=1), latent_dim=2, noise_seed=1)
+        m = GAN(
+            MLPGenerator(latent_dim=2, hidden_dim=8, num_layers=1),
+            MLPCritic(hidden_dim=8, num_layers=1),
+            latent_dim=2,
+            noise_seed=1,
+        )
         Trainer(**trainer_kwargs(max_steps=4)).fit(m, _loader(batches))
         return m
 
@@ -178,10 +194,18 @@ def _fit_toy(max_steps, ckpt_dir=None, save_every=None, ckpt_path=None):
     ema = GeneratorEMA(decay=0.9)
     callbacks = [ema]
     if save_every is not None:
-        callbacks.append(ModelCheckpoint(dirpath=ckpt_dir, every_n_train_steps=save_every, save_top_k=-1, filename="{step}"))
-    trainer = Trainer(**trainer_kwargs(max_steps=max_steps, callbacks=callbacks, enable_checkpointing=save_every is not None))
+        callbacks.append(
+            ModelCheckpoint(dirpath=ckpt_dir, every_n_train_steps=save_every, save_top_k=-1, filename="{step}")
+        )
+    trainer = Trainer(
+        **trainer_kwargs(max_steps=max_steps, callbacks=callbacks, enable_checkpointing=save_every is not None)
+    )
     torch.manual_seed(123)
-    trainer.fit(module, datamodule=ToyDataModule(batch_size=16, batches_per_epoch=10, seed=0, conditional=True), ckpt_path=ckpt_path)
+    trainer.fit(
+        module,
+        datamodule=ToyDataModule(batch_size=16, batches_per_epoch=10, seed=0, conditional=True),
+        ckpt_path=ckpt_path,
+    )
     return module, trainer
 
 
@@ -202,7 +226,9 @@ def test_conditional_resume_is_bit_identical_and_reloads_without_a_trainer(tmp_p
     g = MLPGenerator(latent_dim=2, hidden_dim=16, num_layers=2, num_classes=8)
     d = MLPCritic(hidden_dim=16, num_layers=2, num_classes=8)
     reloaded = WGANGP.load_from_checkpoint(ckpt, generator=g, critic=d)
-    assert reloaded.num_classes == 8 and reloaded.ema_generator is not None  # the saved EMA drives sample(), as in training
+    assert (
+        reloaded.num_classes == 8 and reloaded.ema_generator is not None
+    )  # the saved EMA drives sample(), as in training
     for k in (0, 5):
         assert torch.equal(
             reloaded.sample(16, labels=k, rng=torch.Generator().manual_seed(4)),
@@ -225,8 +251,15 @@ def test_conditional_wgangp_puts_each_class_on_its_mode(seed):
     seed_everything(seed, verbose=False)
     opt = partial(torch.optim.Adam, lr=1e-3, betas=(0.0, 0.9))
     module = WGANGP(
-        MLPGenerator(latent_dim=2, hidden_dim=64, num_classes=8), MLPCritic(hidden_dim=64, num_classes=8),
-        latent_dim=2, num_classes=8, n_critic=2, gp_weight=1.0, generator_optimizer=opt, critic_optimizer=opt, noise_seed=seed,
+        MLPGenerator(latent_dim=2, hidden_dim=64, num_classes=8),
+        MLPCritic(hidden_dim=64, num_classes=8),
+        latent_dim=2,
+        num_classes=8,
+        n_critic=2,
+        gp_weight=1.0,
+        generator_optimizer=opt,
+        critic_optimizer=opt,
+        noise_seed=seed,
     )
     data = ToyDataModule("8gaussians", batch_size=64, batches_per_epoch=200, seed=seed, conditional=True)
     Trainer(**trainer_kwargs(max_steps=800 * 3, callbacks=[GeneratorEMA(decay=0.98)])).fit(module, data)
@@ -255,9 +288,23 @@ def _cli(tmp_path, *args):
 
     config = Path(__file__).resolve().parents[1] / "examples" / "cgan_digits.yaml"
     cmd = [
-        _console_script(), "fit", "--config", str(config), "--trainer.max_steps", "4", "--trainer.default_root_dir", str(tmp_path),
-        "--trainer.enable_progress_bar", "false", "--trainer.logger", "false",
-        "--model.init_args.generator.init_args.base_channels", "8", "--model.init_args.critic.init_args.base_channels", "8", *args,
+        _console_script(),
+        "fit",
+        "--config",
+        str(config),
+        "--trainer.max_steps",
+        "4",
+        "--trainer.default_root_dir",
+        str(tmp_path),
+        "--trainer.enable_progress_bar",
+        "false",
+        "--trainer.logger",
+        "false",
+        "--model.init_args.generator.init_args.base_channels",
+        "8",
+        "--model.init_args.critic.init_args.base_channels",
+        "8",
+        *args,
     ]
     env = dict(os.environ, OMP_NUM_THREADS="1", TORCH_HOME=str(tmp_path / "torch"))
     return subprocess.run(cmd, env=env, cwd=tmp_path, capture_output=True, text=True, timeout=300)

@@ -8,14 +8,21 @@ from lightning.pytorch import LightningModule, Trainer
 from torch import nn
 from torch.utils.data import DataLoader, TensorDataset
 
-from lightning_gans import WGANGP
-from lightning_gans import ToyDataModule
-from lightning_gans.callbacks import DivergenceGuard, GANMetrics, GeneratorEMA, InstanceNoise, SampleLogger, SpectralNorm, ToyPlot, WeightClipping
+from lightning_gans import WGANGP, ToyDataModule
+from lightning_gans.callbacks import (
+    DivergenceGuard,
+    GANMetrics,
+    GeneratorEMA,
+    InstanceNoise,
+    SampleLogger,
+    SpectralNorm,
+    ToyPlot,
+    WeightClipping,
+)
 from lightning_gans.callbacks.toy_plot import _ClassMaxCritic
 from lightning_gans.data import load_digits_tensor
 from lightning_gans.evaluation.conditional import balanced_labels, class_accuracy, intra_fid
 from lightning_gans.nets import DCGANCritic, DCGANGenerator, MLPCritic, MLPGenerator
-
 from tests.conftest import trainer_kwargs
 
 
@@ -33,7 +40,12 @@ class _Spy(nn.Module):
 def test_sample_logger_draws_one_row_per_class_with_fixed_noise_per_column():
     """Grid of a 4-class module with nrow=3: labels 0,0,0,1,1,1,...; image i uses noise z_{i mod 3}; the 3 noises differ."""
     g = DCGANGenerator(latent_dim=4, image_size=8, channels=1, base_channels=4, num_classes=4)
-    module = WGANGP(_Spy(g), DCGANCritic(image_size=8, channels=1, base_channels=4, norm="layer", num_classes=4), latent_dim=4, num_classes=4)
+    module = WGANGP(
+        _Spy(g),
+        DCGANCritic(image_size=8, channels=1, base_channels=4, norm="layer", num_classes=4),
+        latent_dim=4,
+        num_classes=4,
+    )
     grid = SampleLogger(nrow=3, min_side=1).grid(module)
     z, labels = module.generator.calls[-1]
     assert torch.equal(labels, torch.arange(4).repeat_interleave(3))
@@ -48,7 +60,12 @@ def test_sample_logger_draws_one_row_per_class_with_fixed_noise_per_column():
 def test_toy_plot_colours_by_class_and_maximises_the_critic_over_classes():
     """ToyPlot samples balanced labels; its contour critic equals max_k critic(x, k), computed by hand."""
     torch.manual_seed(0)
-    module = WGANGP(_Spy(MLPGenerator(hidden_dim=8, num_classes=3)), MLPCritic(hidden_dim=8, num_classes=3), latent_dim=2, num_classes=3)
+    module = WGANGP(
+        _Spy(MLPGenerator(hidden_dim=8, num_classes=3)),
+        MLPCritic(hidden_dim=8, num_classes=3),
+        latent_dim=2,
+        num_classes=3,
+    )
     plot = ToyPlot(num_samples=30, resolution=5)
     image = plot.render(module)
     assert image.ndim == 3 and image.shape[2] == 3
@@ -91,7 +108,9 @@ class _ClassReplay(LightningModule):
         return torch.arange(n, dtype=torch.float32)[:, None]
 
     def sample(self, n, *, noise=None, labels=None, rng=None):
-        return torch.stack([self.by_class[(int(k) + self.shift) % 10][int(i) // 10] for i, k in zip(noise[:, 0], labels)])
+        return torch.stack(
+            [self.by_class[(int(k) + self.shift) % 10][int(i) // 10] for i, k in zip(noise[:, 0], labels)]
+        )
 
     def validation_step(self, batch, batch_idx):
         pass
@@ -119,25 +138,43 @@ def test_gan_metrics_sees_wrong_classes_that_plain_fid_cannot():
     assert right["eval/intra_fid"] == pytest.approx(mean)
 
 
-@pytest.mark.parametrize("make", [
-    lambda: GeneratorEMA(decay=0.9),
-    lambda: InstanceNoise(initial_std=0.1, anneal_steps=4),
-    lambda: DivergenceGuard(),
-    lambda: SpectralNorm(),
-    lambda: WeightClipping(0.01),
-], ids=["ema", "instance_noise", "divergence_guard", "spectral_norm", "weight_clipping"])
+@pytest.mark.parametrize(
+    "make",
+    [
+        lambda: GeneratorEMA(decay=0.9),
+        lambda: InstanceNoise(initial_std=0.1, anneal_steps=4),
+        lambda: DivergenceGuard(),
+        lambda: SpectralNorm(),
+        lambda: WeightClipping(0.01),
+    ],
+    ids=["ema", "instance_noise", "divergence_guard", "spectral_norm", "weight_clipping"],
+)
 def test_model_side_callbacks_train_a_conditional_module(make):
     """EMA, instance noise, divergence guard, spectral norm and weight clipping work with a conditional module (6 batches)."""
-    module = WGANGP(MLPGenerator(hidden_dim=16, num_layers=2, num_classes=8), MLPCritic(hidden_dim=16, num_layers=2, num_classes=8),
-                    latent_dim=2, num_classes=8, n_critic=2, noise_seed=0)
-    Trainer(**trainer_kwargs(max_steps=6, callbacks=[make()])).fit(module, ToyDataModule(batch_size=16, batches_per_epoch=4, conditional=True))
+    module = WGANGP(
+        MLPGenerator(hidden_dim=16, num_layers=2, num_classes=8),
+        MLPCritic(hidden_dim=16, num_layers=2, num_classes=8),
+        latent_dim=2,
+        num_classes=8,
+        n_critic=2,
+        noise_seed=0,
+    )
+    Trainer(**trainer_kwargs(max_steps=6, callbacks=[make()])).fit(
+        module, ToyDataModule(batch_size=16, batches_per_epoch=4, conditional=True)
+    )
     assert (module.critic_steps, module.generator_steps) == (4, 2)
     assert module.sample(5, labels=3).shape == (5, 2)
 
 
 def _conditional_toy_module():
-    return WGANGP(MLPGenerator(hidden_dim=16, num_layers=2, num_classes=8), MLPCritic(hidden_dim=16, num_layers=2, num_classes=8),
-                  latent_dim=2, num_classes=8, n_critic=2, noise_seed=0)
+    return WGANGP(
+        MLPGenerator(hidden_dim=16, num_layers=2, num_classes=8),
+        MLPCritic(hidden_dim=16, num_layers=2, num_classes=8),
+        latent_dim=2,
+        num_classes=8,
+        n_critic=2,
+        noise_seed=0,
+    )
 
 
 def test_lsuv_initialises_a_conditional_module_with_labels():
@@ -146,7 +183,9 @@ def test_lsuv_initialises_a_conditional_module_with_labels():
 
     module = _conditional_toy_module()
     lsuv = LSUVInit(tol=0.05)
-    Trainer(**trainer_kwargs(max_steps=1, callbacks=[lsuv])).fit(module, ToyDataModule(batch_size=64, batches_per_epoch=4, conditional=True))
+    Trainer(**trainer_kwargs(max_steps=1, callbacks=[lsuv])).fit(
+        module, ToyDataModule(batch_size=64, batches_per_epoch=4, conditional=True)
+    )
     assert set(lsuv.results) == {"generator", "critic"}
     for net, variances in lsuv.results.items():
         assert variances and all(abs(v - 1.0) <= 0.05 for v in variances.values()), (net, variances)
@@ -163,8 +202,12 @@ def test_lipschitz_monitor_measures_a_conditional_critic_at_a_fixed_label():
     step = 3  # measurement 3 of every_n_steps=1 -> class 3 of 8
     stats = monitor.measure(module, real, step=step)
     module.critic.eval()
-    by_hand = input_gradients(lambda x: module.discriminate(x, torch.full((len(x),), 3)), real, create_graph=False).norm(dim=1)
+    by_hand = input_gradients(
+        lambda x: module.discriminate(x, torch.full((len(x),), 3)), real, create_graph=False
+    ).norm(dim=1)
     torch.testing.assert_close(stats["samples/grad_norm/real"], by_hand, rtol=1e-5, atol=1e-7)
-    other = input_gradients(lambda x: module.discriminate(x, torch.full((len(x),), 4)), real, create_graph=False).norm(dim=1)
+    other = input_gradients(lambda x: module.discriminate(x, torch.full((len(x),), 4)), real, create_graph=False).norm(
+        dim=1
+    )
     assert not torch.allclose(other, by_hand)  # the label matters, so the test can tell which was used
     assert stats["empirical"].item() > 0 and any(k.startswith("layer_grad_norm/") for k in stats)

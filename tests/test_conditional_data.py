@@ -52,7 +52,7 @@ def test_image_folder_yields_sub_folder_classes(tmp_path):
     """A folder with sub-folders a/, b/, c/: num_classes 3 and each image labelled by its sorted sub-folder index."""
     from PIL import Image
 
-    for k, name in enumerate("cab"):  # created out of order: labels follow the sorted names
+    for name in "cab":  # created out of order: labels follow the sorted names
         (tmp_path / name).mkdir()
         value = {"a": 0, "b": 128, "c": 255}[name]
         for i in range(2):
@@ -71,4 +71,4 @@ def test_image_folder_yields_sub_folder_classes(tmp_path):
 def test_image_folder_without_classes_names_root(tmp_path):
     """num_classes of an empty folder: FileNotFoundError naming `root`."""
     with pytest.raises(FileNotFoundError, match="`root`"):
-        ImageDataModule(str(tmp_path), dataset="folder", conditional=True).num_classes
+        _ = ImageDataModule(str(tmp_path), dataset="folder", conditional=True).num_classes

@@ -7,7 +7,16 @@ import torch
 from torch import nn
 
 from lightning_gans.layers import apply_spectral_norm
-from lightning_gans.nets import CRITIC_CONDITIONINGS, CRITIC_NORMS, ConditionalBatchNorm2d, DCGANCritic, DCGANGenerator, MLPCritic, MLPGenerator, ProjectionHead
+from lightning_gans.nets import (
+    CRITIC_CONDITIONINGS,
+    CRITIC_NORMS,
+    ConditionalBatchNorm2d,
+    DCGANCritic,
+    DCGANGenerator,
+    MLPCritic,
+    MLPGenerator,
+    ProjectionHead,
+)
 
 
 # --- the 0.1 (unconditional) networks, copied verbatim as the reference for "num_classes=None changes nothing" ---
@@ -27,7 +36,11 @@ class _DCGANGeneratorV01(nn.Module):
         width = base_channels * 2 ** (n_up - 1)
         layers = [nn.ConvTranspose2d(latent_dim, width, 4, 1, 0, bias=False), nn.BatchNorm2d(width), nn.ReLU(True)]
         for _ in range(n_up - 1):
-            layers += [nn.ConvTranspose2d(width, width // 2, 4, 2, 1, bias=False), nn.BatchNorm2d(width // 2), nn.ReLU(True)]
+            layers += [
+                nn.ConvTranspose2d(width, width // 2, 4, 2, 1, bias=False),
+                nn.BatchNorm2d(width // 2),
+                nn.ReLU(True),
+            ]
             width //= 2
         layers += [nn.ConvTranspose2d(width, channels, 4, 2, 1), nn.Tanh()]
         self.net = nn.Sequential(*layers)
@@ -40,7 +53,11 @@ class _DCGANCriticV01(nn.Module):
         width = base_channels
         layers = [nn.Conv2d(channels, width, 4, 2, 1), nn.LeakyReLU(0.2, True)]
         for _ in range(n_down - 1):
-            layers += [nn.Conv2d(width, width * 2, 4, 2, 1, bias=norm == "none"), CRITIC_NORMS[norm](width * 2), nn.LeakyReLU(0.2, True)]
+            layers += [
+                nn.Conv2d(width, width * 2, 4, 2, 1, bias=norm == "none"),
+                CRITIC_NORMS[norm](width * 2),
+                nn.LeakyReLU(0.2, True),
+            ]
             width *= 2
         layers.append(nn.Conv2d(width, 1, 4, 1, 0))
         self.net = nn.Sequential(*layers)
@@ -94,7 +111,9 @@ def test_conditional_batch_norm_is_per_class_affine_batch_norm():
     with torch.no_grad():
         cbn.gamma.weight.copy_(torch.arange(12.0).view(4, 3))
         cbn.beta.weight.copy_(-torch.arange(12.0).view(4, 3))
-    normed = (x - x.mean(dim=(0, 2, 3), keepdim=True)) / torch.sqrt(x.var(dim=(0, 2, 3), unbiased=False, keepdim=True) + 1e-5)
+    normed = (x - x.mean(dim=(0, 2, 3), keepdim=True)) / torch.sqrt(
+        x.var(dim=(0, 2, 3), unbiased=False, keepdim=True) + 1e-5
+    )
     expected = cbn.gamma.weight[y][:, :, None, None] * normed + cbn.beta.weight[y][:, :, None, None]
     assert torch.allclose(cbn(x, y), expected, atol=1e-5)
 
@@ -113,7 +132,10 @@ def test_projection_critic_score_is_unconditional_part_plus_projection(net):
     if net == "mlp":
         c, x = MLPCritic(2, 16, 2, num_classes=3), torch.randn(6, 2)
     else:
-        c, x = DCGANCritic(image_size=8, channels=1, base_channels=4, norm="layer", num_classes=3), torch.randn(6, 1, 8, 8)
+        c, x = (
+            DCGANCritic(image_size=8, channels=1, base_channels=4, norm="layer", num_classes=3),
+            torch.randn(6, 1, 8, 8),
+        )
     y = torch.tensor([0, 1, 2, 0, 1, 2])
     phi = c.net[:-1](x).flatten(1)
     psi = c.net[-1](c.net[:-1](x)).flatten()
@@ -127,7 +149,12 @@ def test_labels_change_scores_except_for_the_auxiliary_head(conditioning):
     torch.manual_seed(0)
     for c, x in (
         (MLPCritic(2, 16, 2, num_classes=4, conditioning=conditioning), torch.randn(5, 2)),
-        (DCGANCritic(image_size=8, channels=1, base_channels=4, norm="layer", num_classes=4, conditioning=conditioning), torch.randn(5, 1, 8, 8)),
+        (
+            DCGANCritic(
+                image_size=8, channels=1, base_channels=4, norm="layer", num_classes=4, conditioning=conditioning
+            ),
+            torch.randn(5, 1, 8, 8),
+        ),
     ):
         a, b = c(x, torch.zeros(5, dtype=torch.long)), c(x, torch.full((5,), 3))
         assert a.shape == (5,)
@@ -175,15 +202,20 @@ def test_spectral_norm_reaches_the_projection_embedding():
     c = DCGANCritic(image_size=8, channels=1, base_channels=4, norm="none", num_classes=3)
     wrapped = apply_spectral_norm(c)
     assert "projection.embed" in wrapped
-    assert torch.linalg.matrix_norm(c.projection.embed.weight.detach(), ord=2) < 1.5  # one power iteration from a random u
+    assert (
+        torch.linalg.matrix_norm(c.projection.embed.weight.detach(), ord=2) < 1.5
+    )  # one power iteration from a random u
 
 
-@pytest.mark.parametrize("build", [
-    lambda **kw: MLPGenerator(**kw),
-    lambda **kw: MLPCritic(**kw),
-    lambda **kw: DCGANGenerator(image_size=8, **kw),
-    lambda **kw: DCGANCritic(image_size=8, **kw),
-])
+@pytest.mark.parametrize(
+    "build",
+    [
+        lambda **kw: MLPGenerator(**kw),
+        lambda **kw: MLPCritic(**kw),
+        lambda **kw: DCGANGenerator(image_size=8, **kw),
+        lambda **kw: DCGANCritic(image_size=8, **kw),
+    ],
+)
 def test_bad_num_classes_is_an_error(build):
     """num_classes must be None or an integer >= 2."""
     for bad in (0, 1, 2.0, "10", True):

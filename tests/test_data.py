@@ -3,7 +3,14 @@
 import pytest
 import torch
 
-from lightning_gans.data import TOY_DISTRIBUTIONS, DigitsDataModule, ImageDataModule, ToyDataModule, load_digits_tensor, mode_coverage
+from lightning_gans.data import (
+    TOY_DISTRIBUTIONS,
+    DigitsDataModule,
+    ImageDataModule,
+    ToyDataModule,
+    load_digits_tensor,
+    mode_coverage,
+)
 
 
 def test_eight_gaussians_match_the_paper_constants():
@@ -32,7 +39,10 @@ def test_mode_coverage_of_a_collapsed_sampler():
 
 def test_toy_datamodule_is_seeded_and_batched():
     """Same seed, same data; batches of (batch_size, 2); an epoch is batches_per_epoch batches."""
-    a, b = ToyDataModule("swissroll", batch_size=8, batches_per_epoch=3, seed=1), ToyDataModule("swissroll", batch_size=8, batches_per_epoch=3, seed=1)
+    a, b = (
+        ToyDataModule("swissroll", batch_size=8, batches_per_epoch=3, seed=1),
+        ToyDataModule("swissroll", batch_size=8, batches_per_epoch=3, seed=1),
+    )
     a.setup("fit"), b.setup("fit")
     batches = list(a.train_dataloader())
     assert len(batches) == 3 and batches[0].shape == (8, 2)

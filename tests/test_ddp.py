@@ -21,7 +21,6 @@ from lightning.pytorch.strategies import DDPStrategy, DeepSpeedStrategy
 from lightning_gans import WGANGP
 from lightning_gans._strategies import prepare_strategy
 from lightning_gans.nets import MLPCritic, MLPGenerator
-
 from tests.conftest import trainer_kwargs
 
 SCRIPTS = Path(__file__).parent / "ddp_scripts"
@@ -29,11 +28,22 @@ sys.path.insert(0, str(SCRIPTS))
 import common  # noqa: E402
 import train_ddp  # noqa: E402
 
-
 pytestmark = pytest.mark.usefixtures("one_thread")  # tiny nets: one intra-op thread is fastest
 
-_LAUNCH_VARS = ("LOCAL_RANK", "RANK", "WORLD_SIZE", "NODE_RANK", "GROUP_RANK", "LOCAL_WORLD_SIZE", "MASTER_ADDR",
-                "MASTER_PORT", "TORCHELASTIC_RUN_ID", "SLURM_NTASKS", "SLURM_JOB_NAME", "PL_GLOBAL_SEED")
+_LAUNCH_VARS = (
+    "LOCAL_RANK",
+    "RANK",
+    "WORLD_SIZE",
+    "NODE_RANK",
+    "GROUP_RANK",
+    "LOCAL_WORLD_SIZE",
+    "MASTER_ADDR",
+    "MASTER_PORT",
+    "TORCHELASTIC_RUN_ID",
+    "SLURM_NTASKS",
+    "SLURM_JOB_NAME",
+    "PL_GLOBAL_SEED",
+)
 
 
 def _clean_env(**extra: str) -> dict:
@@ -70,8 +80,19 @@ PARITY_CASES = ["parity_gan", "parity_wgangp"]
 def ddp_out(tmp_path_factory) -> Path:
     """One 2-process ``Trainer(strategy="ddp", devices=2)`` run of every case, launched by Lightning."""
     out = tmp_path_factory.mktemp("ddp")
-    cmd = [sys.executable, str(SCRIPTS / "train_ddp.py"), str(out), *TRAIN_CASES, *PARITY_CASES, *train_ddp.CALLBACK_CASES, "noise", "wgangp_compiled"]
-    proc = subprocess.Popen(cmd, env=_clean_env(), stdout=subprocess.PIPE, stderr=subprocess.STDOUT, start_new_session=True)
+    cmd = [
+        sys.executable,
+        str(SCRIPTS / "train_ddp.py"),
+        str(out),
+        *TRAIN_CASES,
+        *PARITY_CASES,
+        *train_ddp.CALLBACK_CASES,
+        "noise",
+        "wgangp_compiled",
+    ]
+    proc = subprocess.Popen(
+        cmd, env=_clean_env(), stdout=subprocess.PIPE, stderr=subprocess.STDOUT, start_new_session=True
+    )
     _run([proc])
     return out
 
@@ -111,7 +132,9 @@ def test_two_ranks_of_half_batch_match_one_process_of_full_batch(ddp_out, case):
     moved = max((v - start[k]).abs().max().item() for k, v in module.state_dict().items())
     gap = max((v - ddp[k]).abs().max().item() for k, v in module.state_dict().items())
     assert moved > 1e-4  # training changed the weights, so agreement is not trivial
-    assert gap < 1e-7, f"max |DDP - single| = {gap:.2e} (weights moved {moved:.2e})"  # measured 3.0e-8 (GAN), 1.5e-8 (WGAN-GP)
+    assert gap < 1e-7, (
+        f"max |DDP - single| = {gap:.2e} (weights moved {moved:.2e})"
+    )  # measured 3.0e-8 (GAN), 1.5e-8 (WGAN-GP)
 
 
 def _free_port() -> int:
@@ -126,11 +149,21 @@ def test_multinode_launch_environment(tmp_path):
     procs = []
     for rank in (0, 1):
         env = _clean_env(
-            MASTER_ADDR="127.0.0.1", MASTER_PORT=port, WORLD_SIZE="2", RANK=str(rank), GROUP_RANK=str(rank),
-            LOCAL_RANK="0", LOCAL_WORLD_SIZE="1", TORCHELASTIC_RUN_ID="lightning-gans-test", LG_DEVICES="1", LG_NUM_NODES="2",
+            MASTER_ADDR="127.0.0.1",
+            MASTER_PORT=port,
+            WORLD_SIZE="2",
+            RANK=str(rank),
+            GROUP_RANK=str(rank),
+            LOCAL_RANK="0",
+            LOCAL_WORLD_SIZE="1",
+            TORCHELASTIC_RUN_ID="lightning-gans-test",
+            LG_DEVICES="1",
+            LG_NUM_NODES="2",
         )
         cmd = [sys.executable, str(SCRIPTS / "train_ddp.py"), str(tmp_path), "wgangp"]
-        procs.append(subprocess.Popen(cmd, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, start_new_session=True))
+        procs.append(
+            subprocess.Popen(cmd, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, start_new_session=True)
+        )
     _run(procs)
     r0, r1 = _load(tmp_path, "wgangp", 0), _load(tmp_path, "wgangp", 1)
     assert r0["world_size"] == 2 and r0["global_step"] == 12
@@ -148,7 +181,7 @@ def test_prepare_strategy_enables_unused_parameters_for_plain_ddp():
     strategy = DDPStrategy()
     prepare_strategy(_FakeTrainer(strategy))
     assert strategy._ddp_kwargs["find_unused_parameters"] is True
-    with pytest.raises(ValueError, match="`strategy`.*find_unused_parameters=False"):
+    with pytest.raises(ValueError, match=r"`strategy`.*find_unused_parameters=False"):
         prepare_strategy(_FakeTrainer(DDPStrategy(find_unused_parameters=False)))
 
 
@@ -178,7 +211,11 @@ def test_ddp_compiled_forwards_train_like_eager(ddp_out):
     Catches: compiled forwards that bypass DDP's gradient all-reduce (ranks would drift apart) or a
     penalty that breaks under DDP + compile.
     """
-    c0, c1, eager = _load(ddp_out, "wgangp_compiled", 0), _load(ddp_out, "wgangp_compiled", 1), _load(ddp_out, "wgangp", 0)
+    c0, c1, eager = (
+        _load(ddp_out, "wgangp_compiled", 0),
+        _load(ddp_out, "wgangp_compiled", 1),
+        _load(ddp_out, "wgangp", 0),
+    )
     assert c0["compiled"] == ["critic", "generator"] and eager["compiled"] == []
     assert c0["world_size"] == 2 and c0["global_step"] == 12 and (c0["critic_steps"], c0["generator_steps"]) == (8, 4)
     for key, value in c0["state_dict"].items():
@@ -234,7 +271,9 @@ def test_non_finite_checkpoint_stops_every_rank_and_writes_nothing(tmp_path):
     """
     ckpt_dir = tmp_path / "ckpt"
     cmd = [sys.executable, str(SCRIPTS / "nonfinite_save_ddp.py"), str(ckpt_dir)]
-    proc = subprocess.Popen(cmd, env=_clean_env(), stdout=subprocess.PIPE, stderr=subprocess.STDOUT, start_new_session=True)
+    proc = subprocess.Popen(
+        cmd, env=_clean_env(), stdout=subprocess.PIPE, stderr=subprocess.STDOUT, start_new_session=True
+    )
     try:
         out, _ = proc.communicate(timeout=120)
     except subprocess.TimeoutExpired:

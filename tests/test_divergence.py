@@ -14,9 +14,7 @@ from torch.utils.data import DataLoader
 from lightning_gans import GAN, WGANGP
 from lightning_gans.callbacks.divergence_guard import DivergenceError, DivergenceGuard
 from lightning_gans.nets import MLPCritic, MLPGenerator
-
 from tests.conftest import trainer_kwargs
-
 
 pytestmark = pytest.mark.usefixtures("one_thread")  # tiny nets: one intra-op thread is fastest
 
@@ -47,7 +45,10 @@ def _fit(module, loader, callbacks, max_steps=12, **kw):
 def test_stop_names_step_network_and_loss():
     """A NaN critic loss at batch 4 raises before the update, naming global step 4, the critic and the loss."""
     module = _gan()
-    with pytest.raises(DivergenceError, match=r"non-finite critic update at global step 4 .*critic loss = nan; non-finite gradients in critic\.net"):
+    with pytest.raises(
+        DivergenceError,
+        match=r"non-finite critic update at global step 4 .*critic loss = nan; non-finite gradients in critic\.net",
+    ):
         _fit(module, _loader(poisoned=[4]), [DivergenceGuard()])
     assert module.critic_steps == 2 and module.generator_steps == 2  # batches 0-3 trained, batch 4 not counted
     assert all(torch.isfinite(p).all() for p in module.parameters())
@@ -74,7 +75,11 @@ def test_last_good_checkpoint_is_not_overwritten(tmp_path, guarded):
     """
     ckpt = ModelCheckpoint(dirpath=tmp_path, every_n_train_steps=2, save_last=True, save_top_k=0)
     callbacks = [ckpt, DivergenceGuard()] if guarded else [ckpt]  # the guard listed after on purpose
-    match = "critic update at global step 4" if guarded else r"Refused to write checkpoint .*last\.ckpt.*non-finite values in state_dict\['generator\.net.* at global step 6"
+    match = (
+        "critic update at global step 4"
+        if guarded
+        else r"Refused to write checkpoint .*last\.ckpt.*non-finite values in state_dict\['generator\.net.* at global step 6"
+    )
     with pytest.raises(DivergenceError, match=match):
         _fit(_gan(), _loader(poisoned=[4]), callbacks, max_steps=8, enable_checkpointing=True)
     last = torch.load(tmp_path / "last.ckpt", weights_only=True)
@@ -99,7 +104,10 @@ def test_skip_drops_exactly_the_bad_updates():
 def test_skip_stops_after_max_consecutive_skips():
     """Three NaN critic batches in a row exceed `max_consecutive_skips`=2 and stop training."""
     module = WGANGP(*_nets(), latent_dim=2, n_critic=3, noise_seed=0)
-    with pytest.warns(UserWarning), pytest.raises(DivergenceError, match=r"3 non-finite updates in a row, `max_consecutive_skips`=2"):
+    with (
+        pytest.warns(UserWarning),
+        pytest.raises(DivergenceError, match=r"3 non-finite updates in a row, `max_consecutive_skips`=2"),
+    ):
         _fit(module, _loader(poisoned=[4, 5, 6]), [DivergenceGuard(action="skip", max_consecutive_skips=2)])
 
 
@@ -112,7 +120,11 @@ def test_non_finite_weights_with_finite_gradients_are_caught():
 
 @pytest.mark.parametrize(
     ("kwargs", "match"),
-    [({"action": "explode"}, "`action`"), ({"max_consecutive_skips": 0}, "`max_consecutive_skips`"), ({"check_weights": "yes"}, "`check_weights`")],
+    [
+        ({"action": "explode"}, "`action`"),
+        ({"max_consecutive_skips": 0}, "`max_consecutive_skips`"),
+        ({"check_weights": "yes"}, "`check_weights`"),
+    ],
 )
 def test_invalid_arguments_are_rejected(kwargs, match):
     """Bad arguments raise ValueError naming the argument."""

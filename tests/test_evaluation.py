@@ -40,7 +40,9 @@ def test_fid_matches_torch_fidelity_statistics():
 
     fake, real = _features(300, 32, 0.3, seed=1), _features(400, 32, seed=2)
     ours = frechet_distance(features_to_statistics(fake), RealStatistics.from_features(real).fid)
-    theirs = fid_statistics_to_metric(fid_features_to_statistics(fake), fid_features_to_statistics(real), verbose=False)[KEY_METRIC_FID]
+    theirs = fid_statistics_to_metric(
+        fid_features_to_statistics(fake), fid_features_to_statistics(real), verbose=False
+    )[KEY_METRIC_FID]
     assert ours == pytest.approx(theirs, rel=1e-6)
     assert ours > 0.1
 
@@ -82,7 +84,7 @@ def test_inception_score_of_a_uniform_classifier_is_one():
     """A classifier that always outputs the uniform distribution has IS exactly 1 (std 0)."""
     uniform = type("Uniform", (nn.Module,), {"forward": lambda self, x: (x.flatten(1), torch.zeros(x.shape[0], 10))})()
     images = torch.rand(40, 1, 8, 8) * 2 - 1
-    features, logits = extract(uniform, [images[:25], images[25:]], (-1.0, 1.0))
+    _, logits = extract(uniform, [images[:25], images[25:]], (-1.0, 1.0))
     mean, std = inception_score(logits, splits=4)
     assert mean == pytest.approx(1.0, abs=1e-12) and std == pytest.approx(0.0, abs=1e-12)
 
@@ -123,7 +125,9 @@ def test_inception_score_of_confident_varied_logits_matches_an_independent_formu
     assert std == pytest.approx(ref_std, rel=1e-6, abs=1e-12)
     if splits > 1:
         assert std > 0.01  # the chunks really differ, so their order matters
-        assert inception_score(torch.from_numpy(logits).float(), splits=splits, seed=8)[0] != pytest.approx(mean, rel=1e-9)
+        assert inception_score(torch.from_numpy(logits).float(), splits=splits, seed=8)[0] != pytest.approx(
+            mean, rel=1e-9
+        )
 
 
 def test_too_few_samples_warns_with_the_count_needed():
@@ -171,9 +175,12 @@ def test_real_statistics_cache_round_trip_without_pickle(tmp_path):
 def test_missing_inception_weights_error_names_file_source_and_argument(tmp_path, monkeypatch):
     """Without weights, one FileNotFoundError names the file, the download URL and `feature_extractor_weights_path`."""
     monkeypatch.setenv("TORCH_HOME", str(tmp_path))
-    with pytest.raises(FileNotFoundError, match=f"{INCEPTION_WEIGHTS_FILE}.*https://github.com/toshas.*`feature_extractor_weights_path`"):
+    with pytest.raises(
+        FileNotFoundError,
+        match=f"{INCEPTION_WEIGHTS_FILE}.*https://github.com/toshas.*`feature_extractor_weights_path`",
+    ):
         resolve_inception_weights()
-    with pytest.raises(FileNotFoundError, match="`feature_extractor_weights_path`='/nowhere.pth' does not exist"):
+    with pytest.raises(FileNotFoundError, match=r"`feature_extractor_weights_path`='/nowhere.pth' does not exist"):
         resolve_inception_weights("/nowhere.pth")
     (tmp_path / "hub" / "checkpoints").mkdir(parents=True)
     (tmp_path / "hub" / "checkpoints" / INCEPTION_WEIGHTS_FILE).write_bytes(b"")

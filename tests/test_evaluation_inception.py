@@ -8,7 +8,6 @@ rounding and logits as the 2048 layer; a 2048x2048 eigendecomposition alone take
 
 from __future__ import annotations
 
-
 import pytest
 import torch
 
@@ -33,9 +32,19 @@ def test_fid_is_kid_match_torch_fidelity_calculate_metrics(inception_weights):
     real_u8 = (torch.rand(N, 1, 24, 24, generator=g) ** 2 * 255).round().to(torch.uint8)  # grey, darker
     settings = dict(isc_splits=2, kid_subsets=10, kid_subset_size=8)
     theirs = torch_fidelity.calculate_metrics(
-        input1=ImageTensorDataset(fake_u8), input2=ImageTensorDataset(real_u8.expand(-1, 3, -1, -1).contiguous()), cuda=False,
-        isc=True, fid=True, kid=True, feature_extractor_weights_path=inception_weights,
-        feature_layer_fid="64", feature_layer_kid="64", cache=False, save_cpu_ram=True, verbose=False, **settings,
+        input1=ImageTensorDataset(fake_u8),
+        input2=ImageTensorDataset(real_u8.expand(-1, 3, -1, -1).contiguous()),
+        cuda=False,
+        isc=True,
+        fid=True,
+        kid=True,
+        feature_extractor_weights_path=inception_weights,
+        feature_layer_fid="64",
+        feature_layer_kid="64",
+        cache=False,
+        save_cpu_ram=True,
+        verbose=False,
+        **settings,
     )
 
     extractor = InceptionV3Extractor(inception_weights, feature_layer="64")
@@ -43,9 +52,7 @@ def test_fid_is_kid_match_torch_fidelity_calculate_metrics(inception_weights):
     real = real_u8.float() / 255  # one channel in [0, 1]: converted to 3 channels for Inception
     real_stats = RealStatistics.from_features(extract(extractor, [real[:6], real[6:]], (0.0, 1.0))[0])
     fake_features, fake_logits = extract(extractor, [fake], (-1.0, 1.0))
-    ours = compute_metrics(
-        fake_features, fake_logits, real_stats, kid_subsets=10, kid_subset_size=8, isc_splits=2
-    )
+    ours = compute_metrics(fake_features, fake_logits, real_stats, kid_subsets=10, kid_subset_size=8, isc_splits=2)
 
     assert theirs["frechet_inception_distance"] > 1e-2  # the sets differ: a relative comparison means something
     assert ours["fid"] == pytest.approx(theirs["frechet_inception_distance"], rel=1e-3)

@@ -39,15 +39,22 @@ def _console_script() -> str:
 
 
 def _env(tmp_path: Path) -> dict:
-    env = dict(os.environ, OMP_NUM_THREADS="1", WANDB_MODE="offline", WANDB_SILENT="true", TORCH_HOME=str(tmp_path / "torch"))
+    env = dict(
+        os.environ, OMP_NUM_THREADS="1", WANDB_MODE="offline", WANDB_SILENT="true", TORCH_HOME=str(tmp_path / "torch")
+    )
     env["PYTHONPATH"] = os.pathsep.join([str(ROOT), env.get("PYTHONPATH", "")])
     return env
 
 
 def _n_critic(config: str) -> int:
     model = yaml.safe_load((EXAMPLES / config).read_text())["model"]
-    default = {"lightning_gans.GAN": 1, "lightning_gans.WGAN": 5, "lightning_gans.WGANGP": 5, "lightning_gans.ACGAN": 1,
-               "lightning_gans.SNGAN": 5}[model["class_path"]]
+    default = {
+        "lightning_gans.GAN": 1,
+        "lightning_gans.WGAN": 5,
+        "lightning_gans.WGANGP": 5,
+        "lightning_gans.ACGAN": 1,
+        "lightning_gans.SNGAN": 5,
+    }[model["class_path"]]
     return int(model.get("init_args", {}).get("n_critic", default))
 
 
@@ -58,7 +65,9 @@ def _image_folder(root: Path, size: int = 32, n: int = 16) -> str:
     (root / "class_a").mkdir(parents=True)
     g = torch.Generator().manual_seed(0)
     for i in range(n):
-        write_png(torch.randint(0, 256, (3, size, size), dtype=torch.uint8, generator=g), str(root / "class_a" / f"{i}.png"))
+        write_png(
+            torch.randint(0, 256, (3, size, size), dtype=torch.uint8, generator=g), str(root / "class_a" / f"{i}.png")
+        )
     return str(root)
 
 
@@ -87,14 +96,28 @@ def test_example_config_trains(tmp_path, config, one_thread):
     data = parsed["data"]
     if data["class_path"].endswith("ImageDataModule"):  # the user's own images: a tiny stand-in folder
         extra += ["--data.init_args.root", _image_folder(tmp_path / "images", data["init_args"].get("image_size", 32))]
-    cli = run([
-        "fit", "--config", str(EXAMPLES / config), "--trainer.default_root_dir", str(tmp_path),
-        "--trainer.max_steps", str(STEPS), "--trainer.enable_progress_bar", "false", "--data.init_args.batch_size", "16",
-        *extra,
-    ])
+    cli = run(
+        [
+            "fit",
+            "--config",
+            str(EXAMPLES / config),
+            "--trainer.default_root_dir",
+            str(tmp_path),
+            "--trainer.max_steps",
+            str(STEPS),
+            "--trainer.enable_progress_bar",
+            "false",
+            "--data.init_args.batch_size",
+            "16",
+            *extra,
+        ]
+    )
     n_critic = _n_critic(config)
     assert cli.model.n_critic == n_critic
-    assert (cli.model.critic_steps, cli.model.generator_steps) == (STEPS - STEPS // (n_critic + 1), STEPS // (n_critic + 1))
+    assert (cli.model.critic_steps, cli.model.generator_steps) == (
+        STEPS - STEPS // (n_critic + 1),
+        STEPS // (n_critic + 1),
+    )
     (ckpt,) = glob.glob(str(tmp_path / "**" / "*.ckpt"), recursive=True)
     assert _generator_steps(ckpt) == STEPS // (n_critic + 1)
     if "wandb" in config:
@@ -104,16 +127,28 @@ def test_example_config_trains(tmp_path, config, one_thread):
 def test_main_job_from_the_console_script(tmp_path):
     """`lightning-gans fit --config examples/wgangp_digits_metrics.yaml` exits 0 and logs eval/fid, is, kid at its end."""
     cmd = [
-        _console_script(), "fit", "--config", str(EXAMPLES / MAIN_JOB), "--trainer.max_steps", str(STEPS),
-        "--trainer.default_root_dir", str(tmp_path), "--trainer.enable_progress_bar", "false",
-        "--trainer.logger", "lightning.pytorch.loggers.CSVLogger", "--trainer.logger.save_dir", str(tmp_path),
+        _console_script(),
+        "fit",
+        "--config",
+        str(EXAMPLES / MAIN_JOB),
+        "--trainer.max_steps",
+        str(STEPS),
+        "--trainer.default_root_dir",
+        str(tmp_path),
+        "--trainer.enable_progress_bar",
+        "false",
+        "--trainer.logger",
+        "lightning.pytorch.loggers.CSVLogger",
+        "--trainer.logger.save_dir",
+        str(tmp_path),
     ]
     proc = subprocess.run(cmd, env=_env(tmp_path), cwd=tmp_path, capture_output=True, text=True, timeout=300)
     assert proc.returncode == 0, proc.stdout[-2000:] + proc.stderr[-4000:]
     (ckpt,) = glob.glob(str(tmp_path / "**" / "*.ckpt"), recursive=True)
     assert _generator_steps(ckpt) == STEPS // 6  # WGAN-GP, n_critic 5
     (metrics_csv,) = glob.glob(str(tmp_path / "**" / "metrics.csv"), recursive=True)
-    rows = list(csv.DictReader(open(metrics_csv)))
+    with open(metrics_csv, newline="") as f:
+        rows = list(csv.DictReader(f))
     evaluated = [r for r in rows if r.get("eval/fid")]
     assert len(evaluated) == 1  # every 250 generator steps: none in 2; at_train_end: one
     for key in ("eval/fid", "eval/is", "eval/kid"):
@@ -124,6 +159,8 @@ def test_main_job_from_the_console_script(tmp_path):
 def test_user_project_runs(tmp_path):
     """examples/user_project.py trains both of its models (3 generator steps each) and prints their mode coverage."""
     code = "import runpy; runpy.run_path('examples/user_project.py')['main'](generator_steps=3)"
-    proc = subprocess.run([sys.executable, "-c", code], env=_env(tmp_path), cwd=ROOT, capture_output=True, text=True, timeout=300)
+    proc = subprocess.run(
+        [sys.executable, "-c", code], env=_env(tmp_path), cwd=ROOT, capture_output=True, text=True, timeout=300
+    )
     assert proc.returncode == 0, proc.stdout[-2000:] + proc.stderr[-4000:]
     assert "WGANGP: 3 generator steps" in proc.stdout and "RelativisticGAN: 3 generator steps" in proc.stdout

@@ -39,18 +39,53 @@ def _bn_critic():
 @pytest.mark.parametrize(
     ("build", "error", "match"),
     [
-        (lambda: GAN(*_nets(), latent_dim=2, critic_optimizer=torch.optim.Adam(nn.Linear(1, 1).parameters())), TypeError,
-         r"`critic_optimizer` must build an optimizer from parameters, .* not be one: got a Adam instance"),
-        (lambda: GAN(*_nets(), latent_dim=2, generator_optimizer="adam"), TypeError, r"`generator_optimizer` must be a callable"),
-        (lambda: GAN(*_nets(), latent_dim=2, noise_seed="7"), ValueError, r"`noise_seed` must be an integer >= 0, got '7'"),
-        (lambda: GAN(*_nets(), latent_dim=2, noise_seed=1.5), ValueError, r"`noise_seed` must be an integer >= 0, got 1\.5"),
-        (lambda: WGANGP(*_nets(), latent_dim=2, gp_weight="10"), TypeError, r"`gp_weight` must be a number, got str '10'"),
-        (lambda: GAN(*_nets(), latent_dim=2, penalty="r1", penalty_weight="1"), TypeError, r"`penalty_weight` must be a number, got str '1'"),
-        (lambda: GAN(*_nets(), latent_dim=2, penalty="r1", penalty_weight=math.inf), ValueError, r"`penalty_weight` must be finite"),
+        (
+            lambda: GAN(*_nets(), latent_dim=2, critic_optimizer=torch.optim.Adam(nn.Linear(1, 1).parameters())),
+            TypeError,
+            r"`critic_optimizer` must build an optimizer from parameters, .* not be one: got a Adam instance",
+        ),
+        (
+            lambda: GAN(*_nets(), latent_dim=2, generator_optimizer="adam"),
+            TypeError,
+            r"`generator_optimizer` must be a callable",
+        ),
+        (
+            lambda: GAN(*_nets(), latent_dim=2, noise_seed="7"),
+            ValueError,
+            r"`noise_seed` must be an integer >= 0, got '7'",
+        ),
+        (
+            lambda: GAN(*_nets(), latent_dim=2, noise_seed=1.5),
+            ValueError,
+            r"`noise_seed` must be an integer >= 0, got 1\.5",
+        ),
+        (
+            lambda: WGANGP(*_nets(), latent_dim=2, gp_weight="10"),
+            TypeError,
+            r"`gp_weight` must be a number, got str '10'",
+        ),
+        (
+            lambda: GAN(*_nets(), latent_dim=2, penalty="r1", penalty_weight="1"),
+            TypeError,
+            r"`penalty_weight` must be a number, got str '1'",
+        ),
+        (
+            lambda: GAN(*_nets(), latent_dim=2, penalty="r1", penalty_weight=math.inf),
+            ValueError,
+            r"`penalty_weight` must be finite",
+        ),
         (lambda: WGAN(*_nets(), latent_dim=2, clip_value="0.01"), (TypeError, ValueError), r"`clip_value`"),
     ],
-    ids=["optimizer instance", "optimizer string", "noise_seed str", "noise_seed float", "gp_weight str", "penalty_weight str",
-         "penalty_weight inf", "clip_value str"],
+    ids=[
+        "optimizer instance",
+        "optimizer string",
+        "noise_seed str",
+        "noise_seed float",
+        "gp_weight str",
+        "penalty_weight str",
+        "penalty_weight inf",
+        "clip_value str",
+    ],
 )
 def test_bad_python_arguments_fail_at_construction(build, error, match):
     """Each wrong Python argument raises at construction, naming the argument and what was given."""
@@ -84,9 +119,13 @@ def test_load_from_checkpoint_of_another_class_is_refused(tmp_path):
     """`WGANGP.load_from_checkpoint` of a GAN checkpoint raises naming both classes, instead of loading GAN weights into a WGAN-GP."""
     trainer = _fit(GAN(*_nets(), latent_dim=2, noise_seed=0))
     trainer.save_checkpoint(tmp_path / "gan.ckpt")
-    with pytest.raises(TypeError, match=r"holds a lightning_gans\.modules\.GAN: load it with `GAN\.load_from_checkpoint"):
+    with pytest.raises(
+        TypeError, match=r"holds a lightning_gans\.modules\.GAN: load it with `GAN\.load_from_checkpoint"
+    ):
         WGANGP.load_from_checkpoint(tmp_path / "gan.ckpt", generator=_nets()[0], critic=_nets()[1])
-    assert type(GAN.load_from_checkpoint(tmp_path / "gan.ckpt", generator=_nets()[0], critic=_nets()[1])) is GAN  # control
+    assert (
+        type(GAN.load_from_checkpoint(tmp_path / "gan.ckpt", generator=_nets()[0], critic=_nets()[1])) is GAN
+    )  # control
 
 
 def test_resuming_another_class_is_refused(tmp_path):
@@ -94,7 +133,10 @@ def test_resuming_another_class_is_refused(tmp_path):
     trainer = _fit(GAN(*_nets(), latent_dim=2, noise_seed=0))
     trainer.save_checkpoint(tmp_path / "gan.ckpt")
     module = WGANGP(*_nets(), latent_dim=2)
-    with pytest.raises(TypeError, match=r"`ckpt_path` '.*gan\.ckpt' holds a lightning_gans\.modules\.GAN, but the module being trained is a WGANGP"):
+    with pytest.raises(
+        TypeError,
+        match=r"`ckpt_path` '.*gan\.ckpt' holds a lightning_gans\.modules\.GAN, but the module being trained is a WGANGP",
+    ):
         _fit(module, max_steps=8, ckpt_path=str(tmp_path / "gan.ckpt"))
     assert module.critic_steps + module.generator_steps == 0
 
@@ -108,9 +150,13 @@ def test_gan_metrics_data_range_mismatch_fails_in_setup():
     generator = nn.Sequential(nn.Linear(2, 64), nn.Tanh(), nn.Unflatten(1, (1, 8, 8)))  # (N, 1, 8, 8) in (-1, 1)
     critic = nn.Sequential(nn.Flatten(), nn.Linear(64, 1))
     module = GAN(generator, critic, latent_dim=2)
-    metrics = GANMetrics(num_samples=64, feature_extractor="digits", data_range=(0, 1), every_n_generator_steps=100, cache=False)
+    metrics = GANMetrics(
+        num_samples=64, feature_extractor="digits", data_range=(0, 1), every_n_generator_steps=100, cache=False
+    )
     trainer = Trainer(**trainer_kwargs(max_steps=4, callbacks=[metrics]))
-    with pytest.raises(ValueError, match=r"generated samples have values in \[-0\.\d+, 0\.\d+\], outside `data_range`=\(0, 1\)"):
+    with pytest.raises(
+        ValueError, match=r"generated samples have values in \[-0\.\d+, 0\.\d+\], outside `data_range`=\(0, 1\)"
+    ):
         trainer.fit(module, datamodule=DigitsDataModule(batch_size=16))
     assert module.critic_steps + module.generator_steps == 0
 
@@ -121,5 +167,7 @@ def test_corrupt_inception_weights_file_is_named(tmp_path):
 
     path = tmp_path / "pt_inception-2015-12-05-6726825d.pth"
     path.write_bytes(b"PK\x03\x04" + b"\x00" * 100)
-    with pytest.raises(ValueError, match=rf"`feature_extractor_weights_path`: the Inception-v3 weights file '{path}' cannot be loaded"):
+    with pytest.raises(
+        ValueError, match=rf"`feature_extractor_weights_path`: the Inception-v3 weights file '{path}' cannot be loaded"
+    ):
         InceptionV3Extractor(weights_path=str(path))

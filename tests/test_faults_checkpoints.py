@@ -27,7 +27,10 @@ pytestmark = pytest.mark.usefixtures("one_thread")
 
 def _gan(cls=GAN, hidden_dim: int = 8, **kw):
     torch.manual_seed(0)
-    nets = MLPGenerator(latent_dim=2, hidden_dim=hidden_dim, num_layers=1), MLPCritic(hidden_dim=hidden_dim, num_layers=1)
+    nets = (
+        MLPGenerator(latent_dim=2, hidden_dim=hidden_dim, num_layers=1),
+        MLPCritic(hidden_dim=hidden_dim, num_layers=1),
+    )
     return cls(*nets, latent_dim=2, noise_seed=3, **kw)
 
 
@@ -78,7 +81,7 @@ def test_overwritten_bytes_fail_the_crc_check(good_ckpt):
     """
     data = bytearray(good_ckpt.read_bytes())
     middle = len(data) // 2
-    data[middle:middle + 4096] = b"\xff" * 4096
+    data[middle : middle + 4096] = b"\xff" * 4096
     good_ckpt.write_bytes(bytes(data))
     _resume_rejected(good_ckpt, ValueError, r"`ckpt_path` '.*good\.ckpt' is corrupted: ")
 
@@ -95,7 +98,9 @@ def test_non_finite_weights_in_a_valid_file_are_refused(good_ckpt):
     checkpoint = torch.load(good_ckpt, weights_only=True)
     checkpoint["state_dict"]["critic.net.0.weight"][0, 0] = math.nan
     torch.save(checkpoint, good_ckpt)
-    _resume_rejected(good_ckpt, ValueError, r"`ckpt_path` '.*' holds non-finite values in state_dict\['critic\.net\.0\.weight'\]")
+    _resume_rejected(
+        good_ckpt, ValueError, r"`ckpt_path` '.*' holds non-finite values in state_dict\['critic\.net\.0\.weight'\]"
+    )
 
 
 def test_non_finite_optimizer_state_is_refused(good_ckpt):
@@ -103,7 +108,9 @@ def test_non_finite_optimizer_state_is_refused(good_ckpt):
     checkpoint = torch.load(good_ckpt, weights_only=True)
     checkpoint["optimizer_states"][1]["state"][0]["exp_avg_sq"][0] = math.inf
     torch.save(checkpoint, good_ckpt)
-    _resume_rejected(good_ckpt, ValueError, r"holds non-finite values in optimizer_states\[1\]\['state'\]\[0\]\['exp_avg_sq'\]")
+    _resume_rejected(
+        good_ckpt, ValueError, r"holds non-finite values in optimizer_states\[1\]\['state'\]\[0\]\['exp_avg_sq'\]"
+    )
 
 
 # ------------------------------------------------------------------------------------------------
@@ -117,7 +124,10 @@ def test_non_finite_weights_are_never_written(tmp_path):
     good = path.read_bytes()
     with torch.no_grad():
         module.generator.net[0].bias[1] = math.nan
-    with pytest.raises(DivergenceError, match=r"Refused to write checkpoint '.*last\.ckpt': non-finite values in state_dict\['generator\.net\.0\.bias'\] at global step 4"):
+    with pytest.raises(
+        DivergenceError,
+        match=r"Refused to write checkpoint '.*last\.ckpt': non-finite values in state_dict\['generator\.net\.0\.bias'\] at global step 4",
+    ):
         trainer.save_checkpoint(path)
     assert path.read_bytes() == good
     assert sorted(p.name for p in tmp_path.iterdir()) == ["last.ckpt"]
@@ -128,7 +138,9 @@ def test_non_finite_optimizer_state_is_never_written(tmp_path):
     trainer = _fit(_gan())
     state = next(iter(trainer.optimizers[0].state.values()))
     state["exp_avg"].fill_(math.inf)
-    with pytest.raises(DivergenceError, match=r"non-finite values in optimizer_states\[0\]\['state'\]\[\d+\]\['exp_avg'\]"):
+    with pytest.raises(
+        DivergenceError, match=r"non-finite values in optimizer_states\[0\]\['state'\]\[\d+\]\['exp_avg'\]"
+    ):
         trainer.save_checkpoint(tmp_path / "x.ckpt")
     assert not any(tmp_path.iterdir())
 
@@ -172,18 +184,28 @@ def test_resume_keeps_the_new_learning_rate_and_the_saved_moments(good_ckpt):
 def test_resume_with_another_optimizer_class_starts_its_state_afresh(good_ckpt):
     """Switching the critic from Adam to SGD on resume warns naming `critic_optimizer` and trains SGD from a fresh state."""
     module = _gan(critic_optimizer=partial(torch.optim.SGD, lr=0.01, momentum=0.9))
-    with pytest.warns(UserWarning, match=r"`critic_optimizer` is a SGD now and was another optimizer in the checkpoint: its state starts afresh"):
+    with pytest.warns(
+        UserWarning,
+        match=r"`critic_optimizer` is a SGD now and was another optimizer in the checkpoint: its state starts afresh",
+    ):
         trainer = _fit(module, max_steps=8, ckpt_path=str(good_ckpt))
     critic_opt = trainer.optimizers[1]
-    assert critic_opt.param_groups[0]["momentum"] == 0.9 and all("momentum_buffer" in s for s in critic_opt.state.values())
+    assert critic_opt.param_groups[0]["momentum"] == 0.9 and all(
+        "momentum_buffer" in s for s in critic_opt.state.values()
+    )
     assert module.critic_steps == 4
 
 
 def test_resume_with_other_network_shapes_is_refused(good_ckpt):
     """A critic twice as wide as in the checkpoint is refused naming `critic`, the parameter and both shapes."""
     torch.manual_seed(0)
-    module = GAN(MLPGenerator(latent_dim=2, hidden_dim=8, num_layers=1), MLPCritic(hidden_dim=16, num_layers=1), latent_dim=2)
-    with pytest.raises(ValueError, match=r"`critic` has other shapes than in `ckpt_path` .*critic\.net\.0\.weight is \(16, 2\) here and \(8, 2\)"):
+    module = GAN(
+        MLPGenerator(latent_dim=2, hidden_dim=8, num_layers=1), MLPCritic(hidden_dim=16, num_layers=1), latent_dim=2
+    )
+    with pytest.raises(
+        ValueError,
+        match=r"`critic` has other shapes than in `ckpt_path` .*critic\.net\.0\.weight is \(16, 2\) here and \(8, 2\)",
+    ):
         _fit(module, max_steps=8, ckpt_path=str(good_ckpt))
 
 
@@ -201,7 +223,9 @@ def test_plain_shuffling_dataloader_resumes_exactly_at_an_epoch_end(tmp_path):
         module = _gan(WGANGP, n_critic=2)
         torch.manual_seed(123 if ckpt_path is None else 999)
         loader = DataLoader(data, batch_size=16, shuffle=True)
-        trainer = Trainer(**trainer_kwargs(max_epochs=max_epochs, callbacks=list(callbacks), enable_checkpointing=bool(callbacks)))
+        trainer = Trainer(
+            **trainer_kwargs(max_epochs=max_epochs, callbacks=list(callbacks), enable_checkpointing=bool(callbacks))
+        )
         trainer.fit(module, train_dataloaders=loader, ckpt_path=ckpt_path)
         return module
 
@@ -219,10 +243,13 @@ def test_stateful_loader_resumes_exactly_from_an_epoch_end_checkpoint_with_max_s
     The case a plain DataLoader cannot make exact (Lightning 2.6 restarts an epoch-end checkpoint of a
     step-based run with one batch of the finished epoch); the loader's own state makes it exact.
     """
+
     def run(max_steps, ckpt_path=None, callbacks=()):
         module = _gan(WGANGP, n_critic=2)
         torch.manual_seed(123 if ckpt_path is None else 999)
-        _fit(module, max_steps=max_steps, ckpt_path=ckpt_path, callbacks=callbacks, enable_checkpointing=bool(callbacks))
+        _fit(
+            module, max_steps=max_steps, ckpt_path=ckpt_path, callbacks=callbacks, enable_checkpointing=bool(callbacks)
+        )
         return module
 
     straight = run(12)

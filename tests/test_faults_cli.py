@@ -23,21 +23,39 @@ pytestmark = pytest.mark.usefixtures("one_thread")
 
 CONSOLE_SCRIPT = str(Path(sys.executable).parent / "lightning-gans")
 NETS = {
-    "generator": {"class_path": "lightning_gans.nets.MLPGenerator", "init_args": {"latent_dim": 2, "out_dim": 2, "hidden_dim": 8, "num_layers": 1}},
-    "critic": {"class_path": "lightning_gans.nets.MLPCritic", "init_args": {"in_dim": 2, "hidden_dim": 8, "num_layers": 1}},
+    "generator": {
+        "class_path": "lightning_gans.nets.MLPGenerator",
+        "init_args": {"latent_dim": 2, "out_dim": 2, "hidden_dim": 8, "num_layers": 1},
+    },
+    "critic": {
+        "class_path": "lightning_gans.nets.MLPCritic",
+        "init_args": {"in_dim": 2, "hidden_dim": 8, "num_layers": 1},
+    },
 }
 
 
 def write_config(path: Path, model: str = "lightning_gans.WGAN", hidden_dim: int = 8, **init_args) -> str:
     """A tiny toy config: 8-unit nets, batches of 16, 4 batches an epoch, no logger, a checkpoint every 2 steps."""
-    nets = {k: {"class_path": v["class_path"], "init_args": {**v["init_args"], "hidden_dim": hidden_dim}} for k, v in NETS.items()}
+    nets = {
+        k: {"class_path": v["class_path"], "init_args": {**v["init_args"], "hidden_dim": hidden_dim}}
+        for k, v in NETS.items()
+    }
     config = {
         "seed_everything": 0,
         "trainer": {
-            "accelerator": "cpu", "devices": 1, "max_steps": 6, "logger": False, "enable_progress_bar": False,
-            "enable_model_summary": False, "default_root_dir": str(path.parent / "run"),
-            "callbacks": [{"class_path": "lightning.pytorch.callbacks.ModelCheckpoint",
-                           "init_args": {"dirpath": str(path.parent / "ckpts"), "every_n_train_steps": 2, "save_last": True}}],
+            "accelerator": "cpu",
+            "devices": 1,
+            "max_steps": 6,
+            "logger": False,
+            "enable_progress_bar": False,
+            "enable_model_summary": False,
+            "default_root_dir": str(path.parent / "run"),
+            "callbacks": [
+                {
+                    "class_path": "lightning.pytorch.callbacks.ModelCheckpoint",
+                    "init_args": {"dirpath": str(path.parent / "ckpts"), "every_n_train_steps": 2, "save_last": True},
+                }
+            ],
         },
         "model": {"class_path": model, "init_args": {"latent_dim": 2, **nets, **init_args}},
         "data": {"class_path": "lightning_gans.ToyDataModule", "init_args": {"batch_size": 16, "batches_per_epoch": 4}},
@@ -65,8 +83,13 @@ def console_runs(tmp_path_factory):
     assert main(["fit", "--config", write_config(tmp / "made" / "wgan.yaml")]) == 0
     procs = {
         "success": console("fit", "--config", write_config(tmp / "success" / "wgan.yaml")),
-        "other_class": console("fit", "--config", write_config(tmp / "other_class" / "wgangp.yaml", model="lightning_gans.WGANGP"),
-                               "--ckpt_path", str(tmp / "made" / "ckpts" / "last.ckpt")),
+        "other_class": console(
+            "fit",
+            "--config",
+            write_config(tmp / "other_class" / "wgangp.yaml", model="lightning_gans.WGANGP"),
+            "--ckpt_path",
+            str(tmp / "made" / "ckpts" / "last.ckpt"),
+        ),
     }
     results = {}
     for name, proc in procs.items():
@@ -125,7 +148,10 @@ def _resumed(tmp_path, *extra, **config_args):
     (tmp_path / "b").mkdir()
     assert _fit(write_config(tmp_path / "a" / "first.yaml", clip_value=0.02)) == 0  # `main` returns the exit status
     second = write_config(tmp_path / "b" / "second.yaml", **config_args)
-    assert _fit(second, "--ckpt_path", str(tmp_path / "a" / "ckpts" / "last.ckpt"), "--trainer.max_steps", "12", *extra) == 0
+    assert (
+        _fit(second, "--ckpt_path", str(tmp_path / "a" / "ckpts" / "last.ckpt"), "--trainer.max_steps", "12", *extra)
+        == 0
+    )
     return torch.load(tmp_path / "b" / "ckpts" / "last.ckpt", weights_only=True)
 
 
@@ -136,8 +162,15 @@ def test_resume_uses_explicit_values_and_checkpoint_values_for_the_rest(tmp_path
     learning rate the old one). Steps 6-11 after resume with n_critic 2: the cycle position was 1 of 5
     (critic updates at steps 5 of 6), so 1 more critic update, then G, C, C, G, C -> 4 + 2.
     """
-    ckpt = _resumed(tmp_path, "--model.init_args.n_critic", "2",
-                    "--model.init_args.critic_optimizer", "torch.optim.RMSprop", "--model.init_args.critic_optimizer.lr", "0.001")
+    ckpt = _resumed(
+        tmp_path,
+        "--model.init_args.n_critic",
+        "2",
+        "--model.init_args.critic_optimizer",
+        "torch.optim.RMSprop",
+        "--model.init_args.critic_optimizer.lr",
+        "0.001",
+    )
     hparams = ckpt["hyper_parameters"]
     assert hparams["n_critic"] == 2 and hparams["critic_optimizer"]["init_args"]["lr"] == 0.001
     assert hparams["clip_value"] == 0.02  # not given on resume: the checkpoint's value, not the class default 0.01
@@ -149,6 +182,8 @@ def test_resume_uses_explicit_values_and_checkpoint_values_for_the_rest(tmp_path
 
 def test_resume_with_other_network_shapes_is_refused_naming_the_network(tmp_path):
     """A resume whose generator/critic have other widths fails naming `generator`, the parameter and both shapes."""
-    with pytest.raises(ValueError, match=r"`generator` has other shapes than in `ckpt_path` .*generator\.net\.0\.weight is \(16, 2\) here and \(8, 2\)"):
+    with pytest.raises(
+        ValueError,
+        match=r"`generator` has other shapes than in `ckpt_path` .*generator\.net\.0\.weight is \(16, 2\) here and \(8, 2\)",
+    ):
         _resumed(tmp_path, hidden_dim=16)
-

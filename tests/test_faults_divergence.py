@@ -42,7 +42,13 @@ class ExplodingGAN(GAN):
 
 def _gan(cls=GAN, **kw):
     torch.manual_seed(0)
-    return cls(MLPGenerator(latent_dim=2, hidden_dim=8, num_layers=1), MLPCritic(hidden_dim=8, num_layers=1), latent_dim=2, noise_seed=0, **kw)
+    return cls(
+        MLPGenerator(latent_dim=2, hidden_dim=8, num_layers=1),
+        MLPCritic(hidden_dim=8, num_layers=1),
+        latent_dim=2,
+        noise_seed=0,
+        **kw,
+    )
 
 
 def _fit(module, loader, callbacks, max_steps=12, **kw):
@@ -54,7 +60,10 @@ def _fit(module, loader, callbacks, max_steps=12, **kw):
 def test_loss_limit_stops_a_finite_exploding_loss():
     """A critic loss of ~1e17 at step 4 stops with `loss_limit`=1e6, naming the step, the value and the limit."""
     module = _gan(ExplodingGAN)
-    with pytest.raises(DivergenceError, match=r"diverging critic update at global step 4 .*critic loss = [\d.]+e\+1[67], beyond `loss_limit`=1e\+06"):
+    with pytest.raises(
+        DivergenceError,
+        match=r"diverging critic update at global step 4 .*critic loss = [\d.]+e\+1[67], beyond `loss_limit`=1e\+06",
+    ):
         _fit(module, _loader(), [DivergenceGuard(loss_limit=1e6)])
     assert module.critic_steps == 2 and all(torch.isfinite(p).all() for p in module.parameters())
 
@@ -77,7 +86,10 @@ def test_nan_in_the_batch_is_blamed_on_the_data():
     with pytest.raises(DivergenceError) as info:
         _fit(_gan(), _loader(poisoned=[4]), [DivergenceGuard()])
     message = str(info.value)
-    assert "The real batch of this update (batch_idx 4) itself holds 32 NaN/inf values: the data, not the optimisation, is the cause" in message
+    assert (
+        "The real batch of this update (batch_idx 4) itself holds 32 NaN/inf values: the data, not the optimisation, is the cause"
+        in message
+    )
     assert "Lower the learning rates" not in message
 
 
@@ -104,7 +116,9 @@ def test_message_says_when_no_checkpoint_was_written():
 def test_message_names_the_latest_checkpoint_written(tmp_path):
     """With checkpoints every 2 steps and NaN data at step 6, the message names the latest file (last.ckpt of step 6), which is finite."""
     ckpt = ModelCheckpoint(dirpath=tmp_path, every_n_train_steps=2, save_last=True, save_top_k=0)
-    with pytest.raises(DivergenceError, match=rf"Latest checkpoint written in this run: {tmp_path / 'last.ckpt'} \(finite weights\)"):
+    with pytest.raises(
+        DivergenceError, match=rf"Latest checkpoint written in this run: {tmp_path / 'last.ckpt'} \(finite weights\)"
+    ):
         _fit(_gan(), _loader(poisoned=[6]), [DivergenceGuard(), ckpt], enable_checkpointing=True)
     last = torch.load(tmp_path / "last.ckpt", weights_only=True)
     assert last["global_step"] == 6 and all(torch.isfinite(v).all() for v in last["state_dict"].values())

@@ -41,7 +41,10 @@ def test_sigterm_writes_last_ckpt_exits_143_and_resumes_exactly(tmp_path):
     env = {**os.environ, "OMP_NUM_THREADS": "1", "PYTHONWARNINGS": "ignore"}
     proc = subprocess.Popen(
         [CONSOLE_SCRIPT, "fit", "--config", config, "--trainer.max_steps", "100000"],
-        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        env=env,
     )
     ckpts = tmp_path / "killed" / "ckpts"
     try:
@@ -65,8 +68,24 @@ def test_sigterm_writes_last_ckpt_exits_143_and_resumes_exactly(tmp_path):
     (tmp_path / "resumed").mkdir()
     (tmp_path / "straight").mkdir()
     resumed_config = write_config(tmp_path / "resumed" / "gan.yaml", model="lightning_gans.GAN")
-    assert main(["fit", "--config", resumed_config, "--trainer.max_steps", target, "--ckpt_path", str(ckpts / "last.ckpt")]) == 0
-    assert main(["fit", "--config", write_config(tmp_path / "straight" / "gan.yaml", model="lightning_gans.GAN"), "--trainer.max_steps", target]) == 0
+    assert (
+        main(
+            ["fit", "--config", resumed_config, "--trainer.max_steps", target, "--ckpt_path", str(ckpts / "last.ckpt")]
+        )
+        == 0
+    )
+    assert (
+        main(
+            [
+                "fit",
+                "--config",
+                write_config(tmp_path / "straight" / "gan.yaml", model="lightning_gans.GAN"),
+                "--trainer.max_steps",
+                target,
+            ]
+        )
+        == 0
+    )
     resumed = torch.load(tmp_path / "resumed" / "ckpts" / "last.ckpt", weights_only=True)
     straight = torch.load(tmp_path / "straight" / "ckpts" / "last.ckpt", weights_only=True)
     assert resumed["global_step"] == straight["global_step"] == final
@@ -99,7 +118,10 @@ def test_sigterm_at_a_known_step_writes_that_step(tmp_path, checkpointing, capsy
     config = write_config(tmp_path / "gan.yaml", model="lightning_gans.GAN")
     no_checkpoints = [] if checkpointing else ["--trainer.enable_checkpointing", "false", "--trainer.callbacks", "[]"]
     sigterm = ["--trainer.callbacks+=tests.test_faults_signals.SigtermAt", "--trainer.callbacks.step", "5"]
-    assert main(["fit", "--config", config, "--trainer.max_steps", "1000", *no_checkpoints, *sigterm]) == SIGTERM_EXIT_STATUS
+    assert (
+        main(["fit", "--config", config, "--trainer.max_steps", "1000", *no_checkpoints, *sigterm])
+        == SIGTERM_EXIT_STATUS
+    )
     path = (tmp_path / "ckpts" if checkpointing else tmp_path / "run") / "last.ckpt"
     checkpoint = torch.load(path, weights_only=True)
     assert checkpoint["global_step"] == 6

@@ -79,7 +79,7 @@ def test_least_squares_targets():
 
 def test_get_loss_rejects_unknown_name():
     """An unknown loss name raises an error naming `loss` and listing the choices."""
-    with pytest.raises(ValueError, match="`loss`.*hinge"):
+    with pytest.raises(ValueError, match=r"`loss`.*hinge"):
         get_loss("wgan")
     custom = AdversarialLoss(LOSSES["hinge"].critic, LOSSES["hinge"].generator)
     assert get_loss(custom) is custom

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import csv
+from pathlib import Path
+
 import pytest
 import torch
 import yaml
@@ -28,8 +30,11 @@ def shared_cache(tmp_path_factory) -> str:
 
 
 def _gan() -> GAN:
-    return GAN(DCGANGenerator(latent_dim=8, image_size=8, channels=1, base_channels=8),
-               DCGANCritic(image_size=8, channels=1, base_channels=8), latent_dim=8)
+    return GAN(
+        DCGANGenerator(latent_dim=8, image_size=8, channels=1, base_channels=8),
+        DCGANCritic(image_size=8, channels=1, base_channels=8),
+        latent_dim=8,
+    )
 
 
 def _rows(logger: CSVLogger) -> list[dict]:
@@ -84,18 +89,21 @@ def test_logs_every_metric_and_the_comparability_config_to_every_logger(tmp_path
     trainer.fit(_gan(), DigitsDataModule(batch_size=16))
     for logger in loggers:
         rows = _rows(logger)
-        assert len(rows) == 1 and KEYS <= set(k for k, v in rows[0].items() if v) and rows[0]["step"] == "2"
-        config = yaml.safe_load(open(f"{logger.log_dir}/hparams.yaml"))["eval"]
+        assert len(rows) == 1 and {k for k, v in rows[0].items() if v} >= KEYS and rows[0]["step"] == "2"
+        config = yaml.safe_load(Path(logger.log_dir, "hparams.yaml").read_text())["eval"]
         assert config["feature_extractor"].startswith("digits-classifier@")
         assert config["resize"] == DigitsClassifier.resize
         assert (config["n_real"], config["n_fake"], config["kid_subset_size"]) == (1797, 200, 200)
-    assert KEYS <= set(trainer.callback_metrics) and cb.last_metrics["eval/fid"] > 0
+    assert set(trainer.callback_metrics) >= KEYS and cb.last_metrics["eval/fid"] > 0
 
 
 @pytest.mark.parametrize(
     ("schedule", "expected_steps"),
     [
-        (dict(every_n_generator_steps=2, every_n_epochs=None, at_train_end=True), ["4", "8"]),  # n_critic=1: G steps at 2,4,6,8
+        (
+            dict(every_n_generator_steps=2, every_n_epochs=None, at_train_end=True),
+            ["4", "8"],
+        ),  # n_critic=1: G steps at 2,4,6,8
         (dict(every_n_epochs=2, at_train_end=False), ["8"]),  # epochs of 4 batches
         (dict(every_n_epochs=3, at_train_end=True), ["8"]),  # no epoch hit; the end only
     ],
@@ -126,8 +134,17 @@ def test_fid_kid_of_the_real_images_themselves_are_zero_on_validate():
 def test_real_statistics_are_reused_from_memory_and_from_disk(tmp_path):
     """Real images go through the extractor once per (data, extractor, n): not on a repeat, nor in a new run with the same cache."""
     images = load_digits_tensor()[0][:300]
-    make = lambda: GANMetrics(num_samples=100, feature_extractor=_CountingDigits.pretrained(), metrics=("fid", "kid"),
-                              num_real=250, cache_dir=str(tmp_path), kid_subset_size=50)
+
+    def make():
+        return GANMetrics(
+            num_samples=100,
+            feature_extractor=_CountingDigits.pretrained(),
+            metrics=("fid", "kid"),
+            num_real=250,
+            cache_dir=str(tmp_path),
+            kid_subset_size=50,
+        )
+
     _CountingDigits.seen = 0
     cb = make()
     trainer = Trainer(**trainer_kwargs(callbacks=[cb]))
@@ -163,7 +180,9 @@ def test_too_few_generated_samples_warn_before_training():
 def test_missing_inception_weights_fail_when_the_callback_is_built(tmp_path, monkeypatch):
     """The default Inception extractor without a weights file fails at construction, naming the file and argument."""
     monkeypatch.setenv("TORCH_HOME", str(tmp_path))
-    with pytest.raises(FileNotFoundError, match="weights-inception-2015-12-05-6726825d.pth.*`feature_extractor_weights_path`"):
+    with pytest.raises(
+        FileNotFoundError, match=r"weights-inception-2015-12-05-6726825d.pth.*`feature_extractor_weights_path`"
+    ):
         GANMetrics()
 
 
@@ -191,8 +210,15 @@ def test_real_statistics_cache_key_follows_extractor_weights_and_data_range(tmp_
     module = _Replay(images)
 
     def run(extractor, data_range=(-1.0, 1.0)):
-        cb = GANMetrics(num_samples=40, feature_extractor=extractor, metrics=("kid",), num_real=100, data_range=data_range,
-                        cache_dir=str(tmp_path), kid_subset_size=20)
+        cb = GANMetrics(
+            num_samples=40,
+            feature_extractor=extractor,
+            metrics=("kid",),
+            num_real=100,
+            data_range=data_range,
+            cache_dir=str(tmp_path),
+            kid_subset_size=20,
+        )
         before = _CountingDigits.seen
         Trainer(**trainer_kwargs(callbacks=[cb])).validate(module)
         return _CountingDigits.seen - before - 40, cb  # real images extracted (40 are the generated ones)
@@ -224,8 +250,16 @@ def test_inception_2048_features_through_the_callback(tmp_path):
     weights = save_random_inception_weights(str(tmp_path / "random-inception.pth"))
     real = torch.rand(12, 3, 16, 16) * 2 - 1
     module = _Replay(torch.rand(12, 3, 16, 16) * 2 - 1)
-    cb = GANMetrics(num_samples=12, feature_extractor="inception", feature_extractor_weights_path=weights, real_samples=real,
-                    cache=False, kid_subset_size=12, kid_subsets=10, isc_splits=2)
+    cb = GANMetrics(
+        num_samples=12,
+        feature_extractor="inception",
+        feature_extractor_weights_path=weights,
+        real_samples=real,
+        cache=False,
+        kid_subset_size=12,
+        kid_subsets=10,
+        isc_splits=2,
+    )
     with pytest.warns(UserWarning, match="at least 2049"):  # 12 samples: rank-deficient covariance, as warned
         Trainer(**trainer_kwargs(callbacks=[cb])).validate(module)
     extractor = InceptionV3Extractor(weights)
@@ -233,8 +267,15 @@ def test_inception_2048_features_through_the_callback(tmp_path):
     real_features = extract(extractor, [real], (-1.0, 1.0))[0]
     assert real_features.shape == (12, 2048)
     fake_features, fake_logits = extract(extractor, [module.images], (-1.0, 1.0))
-    expected = compute_metrics(fake_features, fake_logits, RealStatistics.from_features(real_features),
-                               kid_subsets=10, kid_subset_size=12, isc_splits=2, seed=2020)
+    expected = compute_metrics(
+        fake_features,
+        fake_logits,
+        RealStatistics.from_features(real_features),
+        kid_subsets=10,
+        kid_subset_size=12,
+        isc_splits=2,
+        seed=2020,
+    )
     for key, value in expected.items():
         assert cb.last_metrics[f"eval/{key}"] == pytest.approx(value, rel=1e-6, abs=1e-9), key
 
@@ -244,6 +285,7 @@ def test_generator_image_size_other_than_the_datas_fails_before_the_first_step()
 
     Catches: the mismatch found only at the first evaluation, after an epoch of training.
     """
+
     class _AnySizeCritic(nn.Module):
         def __init__(self) -> None:
             super().__init__()
@@ -253,10 +295,14 @@ def test_generator_image_size_other_than_the_datas_fails_before_the_first_step()
             return self.conv(x).mean(dim=(1, 2, 3))
 
     torch.manual_seed(0)
-    module = GAN(DCGANGenerator(latent_dim=8, image_size=16, channels=1, base_channels=8), _AnySizeCritic(), latent_dim=8)
+    module = GAN(
+        DCGANGenerator(latent_dim=8, image_size=16, channels=1, base_channels=8), _AnySizeCritic(), latent_dim=8
+    )
     cb = GANMetrics(num_samples=100, feature_extractor="digits", cache=False, every_n_epochs=1, kid_subset_size=20)
     seen = []
     probe = type("Probe", (Callback,), {"on_train_batch_start": lambda self, *a: seen.append(1)})()
-    with pytest.raises(ValueError, match=r"generated samples have shape \(1, 16, 16\) but the real images \(1, 8, 8\).*`image_size`"):
+    with pytest.raises(
+        ValueError, match=r"generated samples have shape \(1, 16, 16\) but the real images \(1, 8, 8\).*`image_size`"
+    ):
         Trainer(**trainer_kwargs(max_steps=4, callbacks=[cb, probe])).fit(module, DigitsDataModule(batch_size=32))
     assert seen == []

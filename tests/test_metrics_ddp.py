@@ -12,16 +12,34 @@ from pathlib import Path
 import pytest
 
 SCRIPT = Path(__file__).parent / "ddp_scripts" / "metrics_ddp.py"
-_LAUNCH_VARS = ("LOCAL_RANK", "RANK", "WORLD_SIZE", "NODE_RANK", "GROUP_RANK", "LOCAL_WORLD_SIZE", "MASTER_ADDR",
-                "MASTER_PORT", "TORCHELASTIC_RUN_ID", "SLURM_NTASKS", "SLURM_JOB_NAME", "PL_GLOBAL_SEED")
+_LAUNCH_VARS = (
+    "LOCAL_RANK",
+    "RANK",
+    "WORLD_SIZE",
+    "NODE_RANK",
+    "GROUP_RANK",
+    "LOCAL_WORLD_SIZE",
+    "MASTER_ADDR",
+    "MASTER_PORT",
+    "TORCHELASTIC_RUN_ID",
+    "SLURM_NTASKS",
+    "SLURM_JOB_NAME",
+    "PL_GLOBAL_SEED",
+)
 
 
 def _run(devices: int, out: Path, cache: Path) -> None:
     env = {k: v for k, v in os.environ.items() if k not in _LAUNCH_VARS}
     env["PYTHONPATH"] = os.pathsep.join([str(Path(__file__).parents[1]), env.get("PYTHONPATH", "")])
     out.mkdir()
-    proc = subprocess.Popen([sys.executable, str(SCRIPT), str(devices), str(out), str(cache)], env=env,
-                            start_new_session=True, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    proc = subprocess.Popen(
+        [sys.executable, str(SCRIPT), str(devices), str(out), str(cache)],
+        env=env,
+        start_new_session=True,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
     try:
         log, _ = proc.communicate(timeout=150)
     except subprocess.TimeoutExpired:
@@ -42,6 +60,8 @@ def test_two_process_metrics_equal_one_process_and_agree_across_ranks(tmp_path):
     for key, value in single["metrics"].items():
         assert rank0["metrics"][key] == pytest.approx(value, rel=1e-5, abs=1e-9), key
     # the real-statistics cache key does not depend on the number of processes
-    assert {p.name for p in (tmp_path / "cache_ddp").glob("*.npz")} == {p.name for p in (tmp_path / "cache_single").glob("*.npz")}
+    assert {p.name for p in (tmp_path / "cache_ddp").glob("*.npz")} == {
+        p.name for p in (tmp_path / "cache_single").glob("*.npz")
+    }
     assert len(list((tmp_path / "cache_ddp").glob("*.npz"))) == 1
     assert "eval/fid" in next((tmp_path / "ddp").rglob("metrics.csv")).read_text()

@@ -121,7 +121,13 @@ def test_paper_default_optimizers():
 def test_injected_optimizers_and_parameter_split():
     """Injected factories build the optimizers: the first over the generator, the second over the critic."""
     g, c = nets()
-    model = WGANGP(g, c, latent_dim=2, generator_optimizer=partial(torch.optim.SGD, lr=0.1), critic_optimizer=partial(torch.optim.SGD, lr=0.2))
+    model = WGANGP(
+        g,
+        c,
+        latent_dim=2,
+        generator_optimizer=partial(torch.optim.SGD, lr=0.1),
+        critic_optimizer=partial(torch.optim.SGD, lr=0.2),
+    )
     g_opt, c_opt = model.configure_optimizers()
     assert g_opt.defaults["lr"] == 0.1 and c_opt.defaults["lr"] == 0.2
     assert {id(p) for p in g_opt.param_groups[0]["params"]} == {id(p) for p in g.parameters()}

@@ -21,7 +21,7 @@ from lightning_gans.nets import MLPCritic, MLPGenerator
 from tests.conftest import trainer_kwargs
 
 sys.path.insert(0, str(Path(__file__).parent / "ddp_scripts"))
-from common import NoiseRecorder  # noqa: E402
+from common import NoiseRecorder
 
 pytestmark = pytest.mark.usefixtures("one_thread")
 
@@ -30,8 +30,13 @@ UPDATES = 9  # n_critic=2: critic updates 0, 1, 3, 4, 6, 7; generator updates 2,
 
 def _recorded_run(noise_seed: int = 0) -> NoiseRecorder:
     torch.manual_seed(0)
-    module = WGANGP(MLPGenerator(latent_dim=2, hidden_dim=16, num_layers=1), MLPCritic(hidden_dim=16, num_layers=1),
-                    latent_dim=2, n_critic=2, noise_seed=noise_seed)
+    module = WGANGP(
+        MLPGenerator(latent_dim=2, hidden_dim=16, num_layers=1),
+        MLPCritic(hidden_dim=16, num_layers=1),
+        latent_dim=2,
+        n_critic=2,
+        noise_seed=noise_seed,
+    )
     recorder = NoiseRecorder(module)
     Trainer(**trainer_kwargs(max_steps=UPDATES)).fit(module, ToyDataModule(batch_size=32, batches_per_epoch=20, seed=0))
     return recorder

@@ -52,15 +52,21 @@ def test_penalty_every_k_runs_on_every_kth_critic_update_weighted_by_k(one_threa
 
     g, d = _nets()
     model = AdversarialModule(
-        g, d, latent_dim=2, loss=AdversarialLoss(_zero_critic_loss, wasserstein_generator_loss), n_critic=2,
-        penalty=penalty, penalty_weight=0.5, penalty_every=3, critic_optimizer=partial(torch.optim.SGD, lr=1.0), noise_seed=0,
+        g,
+        d,
+        latent_dim=2,
+        loss=AdversarialLoss(_zero_critic_loss, wasserstein_generator_loss),
+        n_critic=2,
+        penalty=penalty,
+        penalty_weight=0.5,
+        penalty_every=3,
+        critic_optimizer=partial(torch.optim.SGD, lr=1.0),
+        noise_seed=0,
     )
     deltas = []
 
     class Record(torch.nn.Module):
         pass
-
-    before = {}
 
     def snapshot():
         return torch.cat([p.detach().flatten().clone() for p in model.critic.parameters()])
@@ -70,7 +76,7 @@ def test_penalty_every_k_runs_on_every_kth_critic_update_weighted_by_k(one_threa
     def recording_update(real, labels, rng):
         before_step = snapshot()
         out = original(real, labels, rng)
-        deltas.append((snapshot() - before_step))
+        deltas.append(snapshot() - before_step)
         return out
 
     model.critic_update = recording_update
@@ -174,8 +180,16 @@ def test_conditional_sample_takes_labels_and_rejects_bad_ones():
     assert g.seen[-1].tolist() == [0, 1, 2]
     drawn = model.sample(500, rng=torch.Generator().manual_seed(0))
     assert drawn.shape == (500, 2) and set(g.seen[-1].tolist()) == {0, 1, 2}  # uniform by default
-    for bad, match in ((3, r"\[0, 3\)"), (-1, r"\[0, 3\)"), (torch.tensor([0.5, 1.0]), "integer"), (torch.tensor([0, 1, 2]), r"shape \(2,\)")):
-        with pytest.raises(ValueError, match="`labels`.*" + match if isinstance(bad, torch.Tensor) and bad.dtype.is_floating_point else "`labels`"):
+    for bad, match in (
+        (3, r"\[0, 3\)"),
+        (-1, r"\[0, 3\)"),
+        (torch.tensor([0.5, 1.0]), "integer"),
+        (torch.tensor([0, 1, 2]), r"shape \(2,\)"),
+    ):
+        with pytest.raises(
+            ValueError,
+            match="`labels`.*" + match if isinstance(bad, torch.Tensor) and bad.dtype.is_floating_point else "`labels`",
+        ):
             model.sample(2, labels=bad)
     unconditional = WGANGP(*_nets(), latent_dim=2)
     with pytest.raises(ValueError, match="`labels` given, but this module is unconditional"):
@@ -263,7 +277,9 @@ def test_protocol_helpers():
         scores_per_sample(torch.zeros(3, 2), 3)
     members = [n for n in dir(AdversarialProtocol) if not n.startswith("_")] + list(AdversarialProtocol.__annotations__)
     model = WGANGP(*_nets(), latent_dim=2)
-    assert [n for n in members if not (hasattr(WGANGP, n) or n in vars(model) or n in dict(model.named_children()))] == []
+    assert [
+        n for n in members if not (hasattr(WGANGP, n) or n in vars(model) or n in dict(model.named_children()))
+    ] == []
     with pytest.raises(TypeError, match="`SampleLogger` needs a module with `sample`, `generator_steps`"):
         require(nn.Linear(1, 1), "SampleLogger", "sample", "generator_steps")
 
@@ -293,12 +309,15 @@ def _own_private_names(trees):
                 own.add(node.arg)
             elif isinstance(node, ast.Name) and isinstance(node.ctx, ast.Store):
                 own.add(node.id)
-            elif isinstance(node, ast.Call) and getattr(node.func, "id", None) == "setattr" and len(node.args) > 1:
-                if isinstance(node.args[1], ast.Constant):
-                    own.add(node.args[1].value)
-            elif isinstance(node, ast.Call) and getattr(node.func, "attr", None) == "__setattr__" and len(node.args) > 1:
-                if isinstance(node.args[1], ast.Constant):
-                    own.add(node.args[1].value)
+            elif (
+                (isinstance(node, ast.Call) and getattr(node.func, "id", None) == "setattr" and len(node.args) > 1)
+                or (
+                    isinstance(node, ast.Call)
+                    and getattr(node.func, "attr", None) == "__setattr__"
+                    and len(node.args) > 1
+                )
+            ) and isinstance(node.args[1], ast.Constant):
+                own.add(node.args[1].value)
     return own
 
 
@@ -314,11 +333,18 @@ def test_private_framework_names_live_only_in_compat():
             if isinstance(node, ast.ImportFrom) and node.module and node.module.split(".")[0] in _FRAMEWORKS:
                 parts = node.module.split(".")
                 names = [a.name for a in node.names]
-                if any(p.startswith("_") for p in parts) or any(n.startswith("_") and not n.startswith("__") for n in names):
+                if any(p.startswith("_") for p in parts) or any(
+                    n.startswith("_") and not n.startswith("__") for n in names
+                ):
                     offences.append(f"{path.relative_to(PACKAGE)}:{node.lineno} from {node.module} import {names}")
             elif isinstance(node, ast.Attribute):
                 attr = node.attr
-                if attr.startswith("_") and not attr.startswith("__") and attr not in own and attr not in _ALLOWED_FOREIGN_PRIVATE:
+                if (
+                    attr.startswith("_")
+                    and not attr.startswith("__")
+                    and attr not in own
+                    and attr not in _ALLOWED_FOREIGN_PRIVATE
+                ):
                     offences.append(f"{path.relative_to(PACKAGE)}:{node.lineno} .{attr}")
     assert offences == []
 
@@ -327,7 +353,9 @@ def test_the_scan_catches_a_private_name(tmp_path):
     """The scan above is not vacuous: a file reading `strategy._ddp_kwargs` is reported."""
     tree = ast.parse("def f(strategy):\n    return strategy._ddp_kwargs\n")
     own = _own_private_names([tree])
-    hits = [n.attr for n in ast.walk(tree) if isinstance(n, ast.Attribute) and n.attr.startswith("_") and n.attr not in own]
+    hits = [
+        n.attr for n in ast.walk(tree) if isinstance(n, ast.Attribute) and n.attr.startswith("_") and n.attr not in own
+    ]
     assert hits == ["_ddp_kwargs"]
 
 
@@ -336,11 +364,29 @@ def test_lazy_r1_is_one_config_line_through_the_console_script(tmp_path):
     root = Path(__file__).resolve().parents[1]
     script = str(Path(sys.executable).parent / "lightning-gans")
     args = [
-        script, "fit", "--config", str(root / "examples" / "gan_8gaussians.yaml"),
-        "--model.init_args.penalty", "r1", "--model.init_args.penalty_weight", "5.0", "--model.init_args.penalty_every", "16",
-        "--trainer.max_steps", "4", "--trainer.logger", "false", "--trainer.enable_progress_bar", "false",
-        "--trainer.default_root_dir", str(tmp_path), "--trainer.callbacks+=lightning.pytorch.callbacks.ModelCheckpoint",
-        "--trainer.callbacks.dirpath", str(tmp_path / "ckpt"), "--trainer.callbacks.save_last", "true",
+        script,
+        "fit",
+        "--config",
+        str(root / "examples" / "gan_8gaussians.yaml"),
+        "--model.init_args.penalty",
+        "r1",
+        "--model.init_args.penalty_weight",
+        "5.0",
+        "--model.init_args.penalty_every",
+        "16",
+        "--trainer.max_steps",
+        "4",
+        "--trainer.logger",
+        "false",
+        "--trainer.enable_progress_bar",
+        "false",
+        "--trainer.default_root_dir",
+        str(tmp_path),
+        "--trainer.callbacks+=lightning.pytorch.callbacks.ModelCheckpoint",
+        "--trainer.callbacks.dirpath",
+        str(tmp_path / "ckpt"),
+        "--trainer.callbacks.save_last",
+        "true",
     ]
     done = subprocess.run(args, capture_output=True, text=True, cwd=tmp_path, timeout=300)
     assert done.returncode == 0, done.stderr[-2000:]

@@ -33,12 +33,30 @@ def test_example_run_prints_no_warning_to_stderr(tmp_path):
     env = {**os.environ, "TORCH_HOME": str(tmp_path / "torch_home"), "OMP_NUM_THREADS": "1"}
     env.pop("PYTHONWARNINGS", None)
     proc = subprocess.run(
-        [SCRIPT, "fit", "--config", str(EXAMPLES / "wgangp_digits_metrics.yaml"), "--trainer.max_steps", "12",
-         "--trainer.default_root_dir", str(tmp_path), "--trainer.enable_progress_bar", "false"],
-        capture_output=True, text=True, env=env, cwd=tmp_path, timeout=600,
+        [
+            SCRIPT,
+            "fit",
+            "--config",
+            str(EXAMPLES / "wgangp_digits_metrics.yaml"),
+            "--trainer.max_steps",
+            "12",
+            "--trainer.default_root_dir",
+            str(tmp_path),
+            "--trainer.enable_progress_bar",
+            "false",
+        ],
+        capture_output=True,
+        text=True,
+        env=env,
+        cwd=tmp_path,
+        timeout=600,
     )
     assert proc.returncode == 0, proc.stderr[-3000:]
-    unexpected = [line for line in proc.stderr.splitlines() if line.strip() and not any(re.fullmatch(p, line) for p in ALLOWED_STDERR)]
+    unexpected = [
+        line
+        for line in proc.stderr.splitlines()
+        if line.strip() and not any(re.fullmatch(p, line) for p in ALLOWED_STDERR)
+    ]
     assert unexpected == []
     assert re.search(r"^FID\s+\d+\.\d+", proc.stdout, re.M), proc.stdout[-2000:]
     assert re.search(r"^KID\s+", proc.stdout, re.M)
@@ -68,7 +86,9 @@ def test_sample_logger_grid_through_tensorboard_is_at_least_256_pixels(tmp_path)
     from lightning_gans.nets import DCGANCritic, DCGANGenerator
     from tests.conftest import trainer_kwargs
 
-    model = WGANGP(DCGANGenerator(8, 8, 1, 8), DCGANCritic(8, 1, 8, norm="layer"), latent_dim=8, n_critic=1, noise_seed=0)
+    model = WGANGP(
+        DCGANGenerator(8, 8, 1, 8), DCGANCritic(8, 1, 8, norm="layer"), latent_dim=8, n_critic=1, noise_seed=0
+    )
     logger = TensorBoardLogger(tmp_path)
     cb = SampleLogger(every_n_generator_steps=1, num_samples=64)
     Trainer(**trainer_kwargs(max_steps=4, logger=logger, callbacks=[cb])).fit(model, DigitsDataModule(batch_size=16))
@@ -115,6 +135,7 @@ def test_version_has_one_source_and_types_ship():
     """pyproject takes the version from lightning_gans.__version__ (no second copy), the installed metadata
     agrees, and py.typed is in the package and its package data (PEP 561)."""
     import importlib.metadata
+
     import tomllib
 
     import lightning_gans
@@ -155,7 +176,9 @@ def test_wandb_table_of_samples_by_step_and_class(tmp_path, monkeypatch, num_cla
         Trainer(**trainer_kwargs(max_steps=4, logger=logger, callbacks=[cb])).fit(model, data)
     finally:
         wandb.finish()
-    tables = sorted((tmp_path / "wandb").glob("offline-run-*/files/media/table/samples_table_*.table.json"), key=os.path.getmtime)
+    tables = sorted(
+        (tmp_path / "wandb").glob("offline-run-*/files/media/table/samples_table_*.table.json"), key=os.path.getmtime
+    )
     assert tables, "no table file written"
     last = json.loads(tables[-1].read_text())
     assert last["columns"] == list(TABLE_COLUMNS)
@@ -195,16 +218,25 @@ def test_wandb_checkpoint_artifacts_carry_the_ema(tmp_path, monkeypatch):
     from lightning_gans.nets import MLPCritic, MLPGenerator
     from tests.test_wandb_offline import _finished_records, _run_dir
 
-    monkeypatch.setenv("WANDB_MODE", "offline")  # offline through the environment: Lightning refuses offline=True with log_model
+    monkeypatch.setenv(
+        "WANDB_MODE", "offline"
+    )  # offline through the environment: Lightning refuses offline=True with log_model
     monkeypatch.setenv("WANDB_SILENT", "true")
     monkeypatch.setenv("WANDB_DATA_DIR", str(tmp_path / "wandb_data"))  # artifact staging
     model = GAN(MLPGenerator(2, 2, 16, 2), MLPCritic(2, 16, 2), latent_dim=2, noise_seed=0)
     ema = GeneratorEMA(decay=0.5)
     logger = WandbLogger(save_dir=str(tmp_path), project="tests", log_model="all")
     try:
-        Trainer(accelerator="cpu", devices=1, max_steps=4, logger=logger, enable_progress_bar=False, enable_model_summary=False,
-                log_every_n_steps=2, callbacks=[ema, ModelCheckpoint(dirpath=tmp_path / "ckpt")]).fit(
-            model, ToyDataModule(batch_size=16, batches_per_epoch=4))
+        Trainer(
+            accelerator="cpu",
+            devices=1,
+            max_steps=4,
+            logger=logger,
+            enable_progress_bar=False,
+            enable_model_summary=False,
+            log_every_n_steps=2,
+            callbacks=[ema, ModelCheckpoint(dirpath=tmp_path / "ckpt")],
+        ).fit(model, ToyDataModule(batch_size=16, batches_per_epoch=4))
     finally:
         wandb.finish()
     records = _finished_records(_run_dir(tmp_path))

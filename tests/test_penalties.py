@@ -34,8 +34,12 @@ def test_gradient_penalty_is_differentiable_and_finite_at_zero_gradient():
 
 def test_one_sided_penalty_ignores_norms_below_one():
     """WGAN-LP penalises only ||grad|| > 1: zero for ||w|| = 0.5, (||w|| - 1)^2 for ||w|| = 5."""
-    assert lipschitz_penalty(_linear([0.3, 0.4]), torch.randn(8, 2), torch.randn(8, 2)).item() == pytest.approx(0.0, abs=1e-8)
-    assert lipschitz_penalty(_linear([3.0, 4.0]), torch.randn(8, 2), torch.randn(8, 2)).item() == pytest.approx(16.0, rel=1e-5)
+    assert lipschitz_penalty(_linear([0.3, 0.4]), torch.randn(8, 2), torch.randn(8, 2)).item() == pytest.approx(
+        0.0, abs=1e-8
+    )
+    assert lipschitz_penalty(_linear([3.0, 4.0]), torch.randn(8, 2), torch.randn(8, 2)).item() == pytest.approx(
+        16.0, rel=1e-5
+    )
 
 
 def test_r1_of_linear_and_quadratic_critics():
@@ -153,8 +157,14 @@ def test_named_penalty_in_a_module_fit(name, one_thread):
     def fit(weight: float, lr: float):
         torch.manual_seed(0)
         module = AdversarialModule(
-            MLPGenerator(latent_dim=2, hidden_dim=16, num_layers=1), MLPCritic(hidden_dim=16, num_layers=2), latent_dim=2,
-            loss="wasserstein", penalty=name, penalty_weight=weight, critic_optimizer=partial(torch.optim.SGD, lr=lr), noise_seed=0,
+            MLPGenerator(latent_dim=2, hidden_dim=16, num_layers=1),
+            MLPCritic(hidden_dim=16, num_layers=2),
+            latent_dim=2,
+            loss="wasserstein",
+            penalty=name,
+            penalty_weight=weight,
+            critic_optimizer=partial(torch.optim.SGD, lr=lr),
+            noise_seed=0,
         )
         with torch.no_grad():
             for p in module.critic.parameters():

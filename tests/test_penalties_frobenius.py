@@ -67,8 +67,14 @@ def test_selectable_by_name_on_modules():
     )
     frozen = partial(torch.optim.SGD, lr=0.0)  # the critic keeps its weights, so the logged value is exact
     model = AdversarialModule(
-        MLPGenerator(latent_dim=2, hidden_dim=16, num_layers=1), critic, latent_dim=2,
-        loss="wasserstein", penalty="frobenius", penalty_weight=0.1, critic_optimizer=frozen, noise_seed=0,
+        MLPGenerator(latent_dim=2, hidden_dim=16, num_layers=1),
+        critic,
+        latent_dim=2,
+        loss="wasserstein",
+        penalty="frobenius",
+        penalty_weight=0.1,
+        critic_optimizer=frozen,
+        noise_seed=0,
     )
     trainer = Trainer(max_steps=1, **trainer_kwargs())
     trainer.fit(model, ToyDataModule(batch_size=16, batches_per_epoch=4))

@@ -18,9 +18,7 @@ from lightning_gans import WGANGP, ToyDataModule
 from lightning_gans import penalties as P
 from lightning_gans.callbacks import DivergenceGuard
 from lightning_gans.nets import MLPCritic, MLPGenerator
-
 from tests.conftest import trainer_kwargs
-
 
 pytestmark = pytest.mark.usefixtures("one_thread")  # tiny nets: one intra-op thread is fastest
 
@@ -39,7 +37,12 @@ class _ScaleSpy(WGANGP):
 
 
 def _wgangp(cls=WGANGP):
-    return cls(MLPGenerator(latent_dim=2, hidden_dim=32, num_layers=2), MLPCritic(hidden_dim=32, num_layers=2), latent_dim=2, noise_seed=0)
+    return cls(
+        MLPGenerator(latent_dim=2, hidden_dim=32, num_layers=2),
+        MLPCritic(hidden_dim=32, num_layers=2),
+        latent_dim=2,
+        noise_seed=0,
+    )
 
 
 def test_bf16_mixed_wgangp_1000_critic_steps_stay_finite():
@@ -71,7 +74,9 @@ def _penalty_param_grads(dtype: torch.dtype, scale):
     critic = _tiny_critic(dtype)
     g = torch.Generator().manual_seed(1)
     real, fake = torch.randn(16, 2, generator=g), torch.randn(16, 2, generator=g)
-    gp = P.gradient_penalty(critic, real.to(dtype), fake.to(dtype), grad_scale=scale, generator=torch.Generator().manual_seed(2))
+    gp = P.gradient_penalty(
+        critic, real.to(dtype), fake.to(dtype), grad_scale=scale, generator=torch.Generator().manual_seed(2)
+    )
     (gp * (scale or 1.0)).backward()
     return gp, [p.grad.float() / (scale or 1.0) for p in critic.parameters()]
 
@@ -103,7 +108,11 @@ def test_fp16_mixed_scaler_path_end_to_end():
     """16-mixed with a GradScaler: the penalty gets the live scale; the first overflow is skipped by the scaler, not the guard."""
     module = _wgangp(_ScaleSpy)
     scaler = torch.amp.GradScaler("cpu", init_scale=2.0**16, growth_interval=10_000)
-    trainer = Trainer(**trainer_kwargs(max_steps=36, plugins=[MixedPrecision("16-mixed", "cpu", scaler)], callbacks=[DivergenceGuard()]))
+    trainer = Trainer(
+        **trainer_kwargs(
+            max_steps=36, plugins=[MixedPrecision("16-mixed", "cpu", scaler)], callbacks=[DivergenceGuard()]
+        )
+    )
     trainer.fit(module, datamodule=ToyDataModule(batch_size=64, batches_per_epoch=36, seed=0))
     assert len(module.scales) == module.critic_steps == 30
     assert module.scales[0] == 2.0**16  # fp16 cannot hold a gradient of 65536: the scaler halves ...
@@ -121,6 +130,10 @@ def test_guard_still_stops_when_the_scaler_gives_up():
 
     module = NaNCritic(MLPGenerator(latent_dim=2, hidden_dim=16), MLPCritic(hidden_dim=16), latent_dim=2, noise_seed=0)
     scaler = torch.amp.GradScaler("cpu", init_scale=4.0)
-    trainer = Trainer(**trainer_kwargs(max_steps=30, plugins=[MixedPrecision("16-mixed", "cpu", scaler)], callbacks=[DivergenceGuard()]))
+    trainer = Trainer(
+        **trainer_kwargs(
+            max_steps=30, plugins=[MixedPrecision("16-mixed", "cpu", scaler)], callbacks=[DivergenceGuard()]
+        )
+    )
     with pytest.raises(FloatingPointError, match=r"non-finite critic update at global step 3 .*critic loss = nan"):
         trainer.fit(module, datamodule=ToyDataModule(batch_size=16, batches_per_epoch=30, seed=0))

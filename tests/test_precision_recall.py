@@ -3,7 +3,14 @@
 import pytest
 import torch
 
-from lightning_gans.evaluation.precision_recall import F_SCORE, PRECISION, RECALL, knn_radii, manifold_coverage, precision_recall
+from lightning_gans.evaluation.precision_recall import (
+    F_SCORE,
+    PRECISION,
+    RECALL,
+    knn_radii,
+    manifold_coverage,
+    precision_recall,
+)
 
 
 def test_knn_radii_by_hand():
@@ -46,7 +53,9 @@ def test_matches_torch_fidelity(n_fake, n_real, dim, block):
     g = torch.Generator().manual_seed(n_fake)
     fake = torch.randn(n_fake, dim, generator=g) + 0.3  # shifted: precision and recall both strictly inside (0, 1)
     real = torch.randn(n_real, dim, generator=g)
-    ref = prc_features_to_metric(fake, real, prc_neighborhood=3, prc_batch_size=10000, save_cpu_ram=False, verbose=False)
+    ref = prc_features_to_metric(
+        fake, real, prc_neighborhood=3, prc_batch_size=10000, save_cpu_ram=False, verbose=False
+    )
     ours = precision_recall(fake, real, k=3, block_size=block)
     assert 0.05 < ref["precision"] < 0.95 and 0.05 < ref["recall"] < 0.95  # a case where the metric says something
     for key in (PRECISION, RECALL, F_SCORE):

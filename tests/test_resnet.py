@@ -89,7 +89,10 @@ def test_critic_scores_samples_independently():
         (lambda: ResNetGenerator(image_size=32, channel_multipliers=(1,)), "`channel_multipliers`"),
         (lambda: ResNetGenerator(latent_dim=0), "`latent_dim`"),
         (lambda: ResNetCritic(image_size=16), "`channel_multipliers`"),
-        (lambda: ResNetCritic(image_size=8, base_channels=2, channel_multipliers=(1, 1, 1, 1)), "`channel_multipliers`"),
+        (
+            lambda: ResNetCritic(image_size=8, base_channels=2, channel_multipliers=(1, 1, 1, 1)),
+            "`channel_multipliers`",
+        ),
         (lambda: ResNetCritic(num_plain_blocks=-1), "`num_plain_blocks`"),
         (lambda: ResNetCritic(channels=0), "`channels`"),
     ],
@@ -128,7 +131,9 @@ def test_conditional_resnet_trains_in_a_conditional_module():
     from lightning_gans import WGANGP
     from tests.conftest import trainer_kwargs
 
-    g = ResNetGenerator(latent_dim=8, image_size=16, channels=1, base_channels=4, channel_multipliers=(1, 1, 1), num_classes=3)
+    g = ResNetGenerator(
+        latent_dim=8, image_size=16, channels=1, base_channels=4, channel_multipliers=(1, 1, 1), num_classes=3
+    )
     d = ResNetCritic(image_size=16, channels=1, base_channels=4, channel_multipliers=(1, 1), num_classes=3)
     model = WGANGP(g, d, latent_dim=8, n_critic=1, num_classes=3, noise_seed=0)
     data = torch.utils.data.TensorDataset(torch.rand(32, 1, 16, 16) * 2 - 1, torch.randint(3, (32,)))

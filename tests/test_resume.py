@@ -15,9 +15,7 @@ from lightning.pytorch.callbacks import ModelCheckpoint
 from lightning_gans import GAN, WGANGP, ToyDataModule
 from lightning_gans.callbacks import GeneratorEMA
 from lightning_gans.nets import MLPCritic, MLPGenerator
-
 from tests.conftest import trainer_kwargs
-
 
 pytestmark = pytest.mark.usefixtures("one_thread")  # tiny nets: one intra-op thread is fastest
 
@@ -37,10 +35,18 @@ def _fit(kind: str, max_steps: int, ckpt_dir=None, save_every=None, ckpt_path=No
     ema = GeneratorEMA(decay=0.9)
     callbacks = [ema]
     if save_every is not None:
-        callbacks.append(ModelCheckpoint(dirpath=ckpt_dir, every_n_train_steps=save_every, save_top_k=-1, filename="{step}"))
-    trainer = Trainer(**trainer_kwargs(max_steps=max_steps, callbacks=callbacks, enable_checkpointing=save_every is not None))
+        callbacks.append(
+            ModelCheckpoint(dirpath=ckpt_dir, every_n_train_steps=save_every, save_top_k=-1, filename="{step}")
+        )
+    trainer = Trainer(
+        **trainer_kwargs(max_steps=max_steps, callbacks=callbacks, enable_checkpointing=save_every is not None)
+    )
     torch.manual_seed(123)  # the global RNG (loader shuffle) as a user script would leave it
-    trainer.fit(module, datamodule=ToyDataModule(batch_size=16, batches_per_epoch=BATCHES_PER_EPOCH, seed=0), ckpt_path=ckpt_path)
+    trainer.fit(
+        module,
+        datamodule=ToyDataModule(batch_size=16, batches_per_epoch=BATCHES_PER_EPOCH, seed=0),
+        ckpt_path=ckpt_path,
+    )
     return module, trainer, ema
 
 
@@ -77,7 +83,10 @@ def test_resume_is_bit_identical(tmp_path, kind, n):
     _fit(kind, n, ckpt_dir=tmp_path, save_every=n)
     ckpt = tmp_path / f"step={n}.ckpt"
     saved = torch.load(ckpt, weights_only=True)  # our checkpoints hold no pickled objects
-    assert saved["global_step"] == n and saved["lightning_gans"]["critic_steps"] + saved["lightning_gans"]["generator_steps"] == n
+    assert (
+        saved["global_step"] == n
+        and saved["lightning_gans"]["critic_steps"] + saved["lightning_gans"]["generator_steps"] == n
+    )
     resumed, resumed_trainer, resumed_ema = _fit(kind, 2 * n, ckpt_path=str(ckpt))
 
     assert resumed_trainer.global_step == straight_trainer.global_step == 2 * n
@@ -88,7 +97,9 @@ def test_resume_is_bit_identical(tmp_path, kind, n):
     assert resumed_ema.updates == straight_ema.updates == straight.generator_steps
     _assert_same_tensors(resumed_ema.state_dict()["ema"], straight_ema.state_dict()["ema"], "ema")
     # the run really moved after the checkpoint, so equality is not the trivial "nothing happened"
-    assert not torch.equal(saved["state_dict"]["generator.net.0.weight"], straight.state_dict()["generator.net.0.weight"])
+    assert not torch.equal(
+        saved["state_dict"]["generator.net.0.weight"], straight.state_dict()["generator.net.0.weight"]
+    )
 
 
 class _PlainLoaderToy(ToyDataModule):
@@ -103,14 +114,22 @@ def test_mid_epoch_resume_needs_the_stateful_loader(tmp_path):
 
     def fit(max_steps, ckpt_path=None, callbacks=()):
         module = _module("wgangp")
-        trainer = Trainer(**trainer_kwargs(max_steps=max_steps, callbacks=list(callbacks), enable_checkpointing=bool(callbacks)))
+        trainer = Trainer(
+            **trainer_kwargs(max_steps=max_steps, callbacks=list(callbacks), enable_checkpointing=bool(callbacks))
+        )
         torch.manual_seed(123)
-        trainer.fit(module, datamodule=_PlainLoaderToy(batch_size=16, batches_per_epoch=BATCHES_PER_EPOCH, seed=0), ckpt_path=ckpt_path)
+        trainer.fit(
+            module,
+            datamodule=_PlainLoaderToy(batch_size=16, batches_per_epoch=BATCHES_PER_EPOCH, seed=0),
+            ckpt_path=ckpt_path,
+        )
         return module
 
     straight = fit(26)
     fit(13, callbacks=[ModelCheckpoint(dirpath=tmp_path, every_n_train_steps=13, filename="{step}")])
     resumed = fit(26, ckpt_path=str(tmp_path / "step=13.ckpt"))
     assert resumed.critic_steps == straight.critic_steps  # counters still agree ...
-    diff = max((a - b).abs().max().item() for a, b in zip(resumed.state_dict().values(), straight.state_dict().values()))
+    diff = max(
+        (a - b).abs().max().item() for a, b in zip(resumed.state_dict().values(), straight.state_dict().values())
+    )
     assert diff > 1e-6  # ... but the weights do not

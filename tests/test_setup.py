@@ -77,9 +77,13 @@ def test_lock_pins_every_pyproject_requirement_inside_its_range():
         if req.marker is not None and not req.marker.evaluate({"extra": extra}):
             continue
         name = canonicalize_name(req.name)
-        assert name in lock, f"pyproject requires {req} (extra {extra or '-'}) but requirements/lock.txt has no pin: run `make lock`"
+        assert name in lock, (
+            f"pyproject requires {req} (extra {extra or '-'}) but requirements/lock.txt has no pin: run `make lock`"
+        )
         version = _pinned(lock[name])
-        assert req.specifier.contains(version, prereleases=True), f"lock pins {name}=={version}, outside pyproject's {req}"
+        assert req.specifier.contains(version, prereleases=True), (
+            f"lock pins {name}=={version}, outside pyproject's {req}"
+        )
         checked += 1
     assert checked >= 15
 
@@ -90,8 +94,10 @@ def test_lock_holds_only_exact_pins_and_the_tested_torch_pair():
     for name, req in lock.items():
         _pinned(req)
         if req.marker is not None:
-            assert all(word in ("python_version", "platform_system", "and", ">=", "==") or word.startswith('"')
-                       for word in str(req.marker).split()), f"unexpected marker on {name}: {req.marker}"
+            assert all(
+                word in ("python_version", "platform_system", "and", ">=", "==") or word.startswith('"')
+                for word in str(req.marker).split()
+            ), f"unexpected marker on {name}: {req.marker}"
     assert _pinned(lock["torch"]) == "2.14.1" and _pinned(lock["torchvision"]) == "0.29.1"
     for name in ("lightning", "torchmetrics", "torch-fidelity", "wandb", "pytest", "pip", "setuptools"):
         assert name in lock and lock[name].marker is None, name
@@ -199,7 +205,9 @@ def _diagnose(venv, lock, **kwargs):
 
 
 def _stamp(venv, lock, python=None):
-    setup_env.write_stamp(venv, python or "%d.%d.%d" % sys.version_info[:3], root=ROOT, lock=lock, pyproject=PYPROJECT)
+    setup_env.write_stamp(
+        venv, python or "{}.{}.{}".format(*sys.version_info[:3]), root=ROOT, lock=lock, pyproject=PYPROJECT
+    )
 
 
 @pytest.mark.skipif(os.name == "nt", reason="fake envs use sh scripts")
@@ -241,7 +249,9 @@ class TestDiagnose:
         venv = _fake_env(tmp_path)
         _stamp(venv, small_lock)
         action, reasons = _diagnose(venv, small_lock, imports=("json", "no_such_module_xyz"))
-        assert action == "rebuild" and reasons == [r for r in reasons if "no_such_module_xyz" in r] and len(reasons) == 1
+        assert (
+            action == "rebuild" and reasons == [r for r in reasons if "no_such_module_xyz" in r] and len(reasons) == 1
+        )
 
     def test_half_made_env_is_rebuilt(self, tmp_path, small_lock):
         """An env this script started (creation marker) but never stamped was interrupted: rebuilt."""
@@ -276,7 +286,9 @@ class TestDiagnose:
         _stamp(venv, small_lock)
         action, reasons = _diagnose(venv, small_lock)
         assert action == "refresh" and len(reasons) == 2
-        assert "torch" in reasons[0] and "==0.0.1" in reasons[0] and "no-such-package-xyz is not installed" in reasons[1]
+        assert (
+            "torch" in reasons[0] and "==0.0.1" in reasons[0] and "no-such-package-xyz is not installed" in reasons[1]
+        )
 
     def test_other_checkout_or_missing_console_script_refreshes(self, tmp_path, small_lock):
         """lightning_gans must resolve to this checkout (a moved clone does not) and the console script must exist."""
@@ -327,8 +339,12 @@ class TestDiagnose:
         """`setup_env.py --check` exits 1 and says why on an env that needs work, changing nothing."""
         venv = _fake_env(tmp_path)
         (venv / setup_env.CREATED_NAME).write_text("")
-        out = subprocess.run([sys.executable, str(ROOT / "scripts" / "setup_env.py"), "--venv", str(venv), "--check"],
-                             capture_output=True, text=True, timeout=300)
+        out = subprocess.run(
+            [sys.executable, str(ROOT / "scripts" / "setup_env.py"), "--venv", str(venv), "--check"],
+            capture_output=True,
+            text=True,
+            timeout=300,
+        )
         assert out.returncode == 1 and "rebuild" in out.stdout and "half-made" in out.stdout
         assert sorted(p.name for p in venv.iterdir()) == sorted(["bin", "pyvenv.cfg", setup_env.CREATED_NAME])
 
@@ -360,10 +376,24 @@ def test_demo_runs_the_console_script_and_reports_run_metrics_and_grid(tmp_path)
     if not console.exists():
         pytest.skip("no installed console script beside this interpreter")
     out = subprocess.run(
-        [sys.executable, str(ROOT / "scripts" / "demo.py"), "--config", str(ROOT / "examples" / "wgangp_digits_metrics.yaml"),
-         "--", "--trainer.max_steps", "12", f"--trainer.default_root_dir={tmp_path}", "--trainer.enable_progress_bar=false",
-         "--trainer.callbacks.init_args.num_samples=300", "--trainer.callbacks.init_args.kid_subset_size=100"],
-        capture_output=True, text=True, timeout=600, cwd=ROOT, env={**os.environ, "OMP_NUM_THREADS": "1"},
+        [
+            sys.executable,
+            str(ROOT / "scripts" / "demo.py"),
+            "--config",
+            str(ROOT / "examples" / "wgangp_digits_metrics.yaml"),
+            "--",
+            "--trainer.max_steps",
+            "12",
+            f"--trainer.default_root_dir={tmp_path}",
+            "--trainer.enable_progress_bar=false",
+            "--trainer.callbacks.init_args.num_samples=300",
+            "--trainer.callbacks.init_args.kid_subset_size=100",
+        ],
+        capture_output=True,
+        text=True,
+        timeout=600,
+        cwd=ROOT,
+        env={**os.environ, "OMP_NUM_THREADS": "1"},
     )
     assert out.returncode == 0, (out.stdout + out.stderr)[-3000:]
     (summary_path,) = tmp_path.rglob("demo_summary.json")

@@ -12,7 +12,6 @@ from lightning.pytorch import Trainer
 from lightning_gans import LOSSES, SNGAN
 from lightning_gans.callbacks import SpectralNorm
 from lightning_gans.nets import ResNetCritic, ResNetGenerator
-
 from tests.conftest import trainer_kwargs
 
 pytestmark = pytest.mark.usefixtures("one_thread")
@@ -77,15 +76,43 @@ def test_example_configs_run_from_the_console_script(tmp_path):
     folder.mkdir(parents=True)
     for i in range(3):
         Image.fromarray((torch.rand(40, 40, 3) * 255).to(torch.uint8).numpy()).save(folder / f"{i}.png")
-    small = ["--model.init_args.generator.init_args.base_channels", "4", "--model.init_args.critic.init_args.base_channels", "4",
-             "--trainer.max_steps", "6", "--trainer.logger", "false", "--trainer.enable_progress_bar", "false"]
+    small = [
+        "--model.init_args.generator.init_args.base_channels",
+        "4",
+        "--model.init_args.critic.init_args.base_channels",
+        "4",
+        "--trainer.max_steps",
+        "6",
+        "--trainer.logger",
+        "false",
+        "--trainer.enable_progress_bar",
+        "false",
+    ]
     runs = {
         "sngan_digits32.yaml": ["--trainer.callbacks", "[]", "--data.init_args.batch_size", "8"],
-        "wgangp_resnet_folder.yaml": ["--data.init_args.root", str(tmp_path / "images"), "--data.init_args.batch_size", "2"],
+        "wgangp_resnet_folder.yaml": [
+            "--data.init_args.root",
+            str(tmp_path / "images"),
+            "--data.init_args.batch_size",
+            "2",
+        ],
     }
     for config, extra in runs.items():
         out = tmp_path / config
-        proc = subprocess.run([str(CONSOLE), "fit", "--config", str(ROOT / "examples" / config), "--trainer.default_root_dir", str(out),
-                               *small, *extra], capture_output=True, text=True, timeout=600)
+        proc = subprocess.run(
+            [
+                str(CONSOLE),
+                "fit",
+                "--config",
+                str(ROOT / "examples" / config),
+                "--trainer.default_root_dir",
+                str(out),
+                *small,
+                *extra,
+            ],
+            capture_output=True,
+            text=True,
+            timeout=600,
+        )
         assert proc.returncode == 0, proc.stderr[-3000:]
         assert glob.glob(str(out / "**" / "*.ckpt"), recursive=True)

@@ -15,10 +15,11 @@ import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "benchmarks"))
 
-import theory_instance_noise as noise  # noqa: E402
-import theory_js_vs_em as em  # noqa: E402
-import theory_optimal_discriminator as od  # noqa: E402
-from lightning_gans.nets import MLPCritic  # noqa: E402
+import theory_instance_noise as noise
+import theory_js_vs_em as em
+import theory_optimal_discriminator as od
+
+from lightning_gans.nets import MLPCritic
 
 # --- (1) optimal discriminator: Goodfellow et al. 2014, Prop. 1 and Thm. 1 ------------------------
 
@@ -30,7 +31,7 @@ def test_optimal_discriminator_formula_maximises_the_value():
     v_star = od.value(d_star, x)
     assert v_star == pytest.approx(-math.log(4) + 2 * od.js_divergence(x), abs=2e-4)
     for bump in (0.05, -0.05):
-        perturbed = (d_star + bump * torch.exp(-x**2)).clamp(1e-6, 1 - 1e-6)
+        perturbed = (d_star + bump * torch.exp(-(x**2))).clamp(1e-6, 1 - 1e-6)
         assert od.value(perturbed, x) < v_star - 1e-4
 
 

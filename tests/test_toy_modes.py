@@ -22,10 +22,19 @@ def test_regression_seed0_wgangp_from_the_cli_covers_all_eight_modes(tmp_path, o
 
     A mode is covered when >= 1% of 2,500 samples lie within 3 sigma of its centre (sigma = 0.02/1.414).
     """
-    cli = run([
-        "fit", "--config", str(CONFIG), "--trainer.default_root_dir", str(tmp_path),
-        "--trainer.enable_progress_bar", "false", "--trainer.logger", "false",
-    ])
+    cli = run(
+        [
+            "fit",
+            "--config",
+            str(CONFIG),
+            "--trainer.default_root_dir",
+            str(tmp_path),
+            "--trainer.enable_progress_bar",
+            "false",
+            "--trainer.logger",
+            "false",
+        ]
+    )
     model = cli.model
     assert (model.generator_steps, model.critic_steps) == (2000, 10000)
     toy = TOY_DISTRIBUTIONS["8gaussians"]

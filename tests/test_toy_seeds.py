@@ -13,6 +13,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "benchmarks"))
 
 import paper_toy_figure as paper  # noqa: E402
+
 from lightning_gans.data import TOY_DISTRIBUTIONS, mode_coverage  # noqa: E402
 
 CONFIGS = {"WGAN-GP": "paper_toy_wgangp.yaml", "WGAN": "paper_toy_wgan.yaml", "GAN": "paper_toy_gan.yaml"}
@@ -43,7 +44,9 @@ def _assert_config_builds(config: dict, module, width: int) -> None:
 @pytest.mark.parametrize("model", list(CONFIGS))
 def test_configs_match_the_benchmark_presets(model):
     """examples/paper_toy_*.yaml build what benchmarks/paper_toy_figure.py trains: class, n_critic, penalty, optimizers, nets, batch."""
-    _assert_config_builds(yaml.safe_load((ROOT / "examples" / CONFIGS[model]).read_text()), paper.build(model, seed=0), 512)
+    _assert_config_builds(
+        yaml.safe_load((ROOT / "examples" / CONFIGS[model]).read_text()), paper.build(model, seed=0), 512
+    )
 
 
 def test_cpu_config_is_the_measured_25_gaussians_budget():
@@ -53,7 +56,9 @@ def test_cpu_config_is_the_measured_25_gaussians_budget():
     """
     config = yaml.safe_load((ROOT / "examples" / "paper_toy_wgangp_cpu.yaml").read_text())
     _assert_config_builds(config, paper.build("WGAN-GP", seed=0, hidden_dim=128, lr=1e-3), 128)
-    assert config["trainer"]["callbacks"] == [{"class_path": "lightning_gans.callbacks.GeneratorEMA", "init_args": {"decay": 0.99}}]
+    assert config["trainer"]["callbacks"] == [
+        {"class_path": "lightning_gans.callbacks.GeneratorEMA", "init_args": {"decay": 0.99}}
+    ]
     assert config["trainer"]["max_steps"] == 2500 * (5 + 1)
     assert config["data"]["init_args"]["dataset"] == "25gaussians"
 

@@ -31,7 +31,6 @@ from lightning_gans.modules import AdversarialModule  # noqa: E402
 from lightning_gans.nets import DCGANCritic, DCGANGenerator  # noqa: E402
 from tests.conftest import trainer_kwargs  # noqa: E402
 
-
 pytestmark = pytest.mark.usefixtures("one_thread")  # tiny nets: one intra-op thread is fastest
 
 EXAMPLE = Path(__file__).resolve().parents[1] / "examples" / "wgangp_8gaussians_wandb.yaml"
@@ -109,18 +108,30 @@ def test_example_config_logs_metrics_images_and_cli_config(tmp_path, offline, mo
     """The W&B example (shortened) logs all train/ metrics with generator_step = (step + 1) // 6, ToyPlot images and the CLI config."""
     monkeypatch.setattr("sys.argv", ["lightning-gans"])
     LightningCLI(
-        AdversarialModule, LightningDataModule, subclass_mode_model=True, subclass_mode_data=True,
-        auto_configure_optimizers=False, save_config_callback=LoggerSaveConfigCallback,
+        AdversarialModule,
+        LightningDataModule,
+        subclass_mode_model=True,
+        subclass_mode_data=True,
+        auto_configure_optimizers=False,
+        save_config_callback=LoggerSaveConfigCallback,
         save_config_kwargs={"overwrite": True},
         args=[
-            "fit", "--config", str(EXAMPLE),
-            "--trainer.max_steps=36", "--trainer.log_every_n_steps=5", "--trainer.enable_progress_bar=false",
-            f"--trainer.default_root_dir={tmp_path}", f"--trainer.logger.init_args.save_dir={tmp_path}",
+            "fit",
+            "--config",
+            str(EXAMPLE),
+            "--trainer.max_steps=36",
+            "--trainer.log_every_n_steps=5",
+            "--trainer.enable_progress_bar=false",
+            f"--trainer.default_root_dir={tmp_path}",
+            f"--trainer.logger.init_args.save_dir={tmp_path}",
             "--trainer.logger.init_args.offline=true",
-            "--trainer.callbacks.init_args.every_n_generator_steps=3", "--trainer.callbacks.init_args.resolution=20",
+            "--trainer.callbacks.init_args.every_n_generator_steps=3",
+            "--trainer.callbacks.init_args.resolution=20",
             "--trainer.callbacks.init_args.num_samples=64",
-            "--model.init_args.generator.init_args.hidden_dim=16", "--model.init_args.critic.init_args.hidden_dim=16",
-            "--data.init_args.batch_size=32", "--data.init_args.batches_per_epoch=50",
+            "--model.init_args.generator.init_args.hidden_dim=16",
+            "--model.init_args.critic.init_args.hidden_dim=16",
+            "--data.init_args.batch_size=32",
+            "--data.init_args.batches_per_epoch=50",
         ],
     )
     wandb.finish()
@@ -161,19 +172,25 @@ def test_sample_grids_reach_wandb(tmp_path, offline):
     torch.manual_seed(0)
     model = GAN(
         DCGANGenerator(latent_dim=8, image_size=8, channels=1, base_channels=8),
-        DCGANCritic(image_size=8, channels=1, base_channels=8), latent_dim=8, noise_seed=0,
+        DCGANCritic(image_size=8, channels=1, base_channels=8),
+        latent_dim=8,
+        noise_seed=0,
     )
     logger = WandbLogger(save_dir=str(tmp_path), offline=True, project="tests")
     cb = SampleLogger(every_n_generator_steps=2, num_samples=16, nrow=4)
     from lightning.pytorch import Trainer
 
-    Trainer(**trainer_kwargs(max_steps=8, logger=logger, log_every_n_steps=2, callbacks=[cb])).fit(model, DigitsDataModule(batch_size=16))
+    Trainer(**trainer_kwargs(max_steps=8, logger=logger, log_every_n_steps=2, callbacks=[cb])).fit(
+        model, DigitsDataModule(batch_size=16)
+    )
     wandb.finish()
     run = _run_dir(tmp_path)
     rows = _history(_finished_records(run))
     image_rows = [r for r in rows if "samples/_type" in r]
     assert [r["trainer/global_step"] for r in image_rows] == [4, 8]
-    assert all(r["samples/width"] == r["samples/height"] == 4 * (8 * 8 + 2) + 2 for r in image_rows)  # 8x8 images upscaled x8 to >= 256 px
+    assert all(
+        r["samples/width"] == r["samples/height"] == 4 * (8 * 8 + 2) + 2 for r in image_rows
+    )  # 8x8 images upscaled x8 to >= 256 px
     assert [r["samples/captions"] for r in image_rows] == [["generator step 2"], ["generator step 4"]]
     for r in image_rows:
         (name,) = r["samples/filenames"]

@@ -66,7 +66,7 @@ def test_every_swept_command_line_parses_and_sets_the_values(capsys):
             command = _agent_command(config, values)
             assert command[0] == SCRIPT and command[1] == "fit"
             with pytest.raises(SystemExit) as exit_:
-                main(command[1:] + ["--print_config"])
+                main([*command[1:], "--print_config"])
             assert exit_.value.code in (None, 0), values
             printed = yaml.safe_load(capsys.readouterr().out)
             assert printed["trainer"]["logger"]["class_path"] == "lightning.pytorch.loggers.WandbLogger"
@@ -81,7 +81,13 @@ def test_agent_command_runs_through_the_console_script():
     """The first combination through the installed console script: exit 0 (the agent's exact argv)."""
     config = _config()
     values = {n: spec["values"][0] for n, spec in config["parameters"].items()}
-    proc = subprocess.run(_agent_command(config, values) + ["--print_config"], capture_output=True, text=True, cwd=ROOT,
-                          env={**os.environ, "OMP_NUM_THREADS": "1"}, timeout=300)
+    proc = subprocess.run(
+        [*_agent_command(config, values), "--print_config"],
+        capture_output=True,
+        text=True,
+        cwd=ROOT,
+        env={**os.environ, "OMP_NUM_THREADS": "1"},
+        timeout=300,
+    )
     assert proc.returncode == 0, proc.stderr[-2000:]
     assert "WandbLogger" in proc.stdout

@@ -8,12 +8,12 @@ from lightning.pytorch import Trainer
 
 pytest.importorskip("wandb_workspaces")
 
-from lightning_gans import WGANGP, ToyDataModule  # noqa: E402
-from lightning_gans.callbacks import SampleLogger, ToyPlot  # noqa: E402
-from lightning_gans.modules import GENERATOR_STEP  # noqa: E402
-from lightning_gans.nets import MLPCritic, MLPGenerator  # noqa: E402
-from lightning_gans.wandb_workspace import EVAL_METRICS, LOSS_METRICS, MEDIA_KEYS, build_workspace, workspace_spec  # noqa: E402
-from tests.conftest import trainer_kwargs  # noqa: E402
+from lightning_gans import WGANGP, ToyDataModule
+from lightning_gans.callbacks import SampleLogger, ToyPlot
+from lightning_gans.modules import GENERATOR_STEP
+from lightning_gans.nets import MLPCritic, MLPGenerator
+from lightning_gans.wandb_workspace import EVAL_METRICS, LOSS_METRICS, MEDIA_KEYS, build_workspace, workspace_spec
+from tests.conftest import trainer_kwargs
 
 
 def _sections(spec: dict) -> dict:

@@ -11,7 +11,8 @@ from __future__ import annotations
 import math
 import os
 import re
-from typing import Any, Callable, Optional
+from collections.abc import Callable
+from typing import Any
 
 import torch
 from lightning.pytorch import Callback, LightningModule, Trainer
@@ -43,7 +44,7 @@ _IMAGE_WRITERS: dict[type, Callable[[Any, str, Tensor, int, str], None]] = {
 """Logger class -> writer of one ``(H, W, 3)`` uint8 image through that logger's own image API."""
 
 
-def _writer(logger: Logger) -> Optional[Callable[[Any, str, Tensor, int, str], None]]:
+def _writer(logger: Logger) -> Callable[[Any, str, Tensor, int, str], None] | None:
     for cls, writer in _IMAGE_WRITERS.items():
         if isinstance(logger, cls):
             return writer
@@ -65,7 +66,7 @@ def upscale_nearest(image: Tensor, min_side: int = MIN_SIDE) -> Tensor:
 
 
 def image_grid(
-    images: Tensor, value_range: tuple[float, float], nrow: Optional[int] = None, min_side: int = MIN_SIDE
+    images: Tensor, value_range: tuple[float, float], nrow: int | None = None, min_side: int = MIN_SIDE
 ) -> Tensor:
     """A grid of ``images`` (``(N, C, H, W)``, C in {1, 3}, in ``value_range``) as ``(H, W, 3)`` uint8.
 
@@ -95,8 +96,8 @@ def log_image(
     step: int,
     caption: str,
     png_name: str,
-    dirpath: Optional[str] = None,
-    save_png: Optional[bool] = None,
+    dirpath: str | None = None,
+    save_png: bool | None = None,
 ) -> list[str]:
     """Log ``image`` (``(H, W, 3)`` uint8) to every image-capable logger; write a PNG if none took it.
 
@@ -157,7 +158,9 @@ class EveryNGeneratorSteps(Callback):
     log_on_train_end: bool
     _last_logged: int
 
-    def on_train_batch_end(self, trainer: Trainer, pl_module: LightningModule, outputs: Any, batch: Any, batch_idx: int) -> None:
+    def on_train_batch_end(
+        self, trainer: Trainer, pl_module: LightningModule, outputs: Any, batch: Any, batch_idx: int
+    ) -> None:
         step = pl_module.generator_steps
         if step > 0 and step % self.every_n_generator_steps == 0 and step != self._last_logged:
             self._log(trainer, pl_module)

@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import math
-from typing import Any, Mapping, Optional, Sequence
+from collections.abc import Mapping, Sequence
+from typing import Any
 
 import torch
 from lightning.pytorch import Callback, LightningModule, Trainer
@@ -13,7 +14,7 @@ from lightning_gans.augment import ADA_OPS, ada_augment
 from lightning_gans.callbacks.diff_augment import install_critic_augment, remove_critic_augment
 from lightning_gans.protocol import split_batch
 
-__all__ = ["AdaptiveAugment", "ADA_P", "ADA_RT", "REAL_SIGN"]
+__all__ = ["ADA_P", "ADA_RT", "REAL_SIGN", "AdaptiveAugment"]
 
 ADA_P = "train/ada_p"
 """Name under which the current augmentation probability ``p`` is logged."""
@@ -82,7 +83,12 @@ class AdaptiveAugment(Callback):
             raise ValueError(f"`target` must be a number in [-1, 1], got {target!r}.")
         if isinstance(interval, bool) or not isinstance(interval, int) or interval < 1:
             raise ValueError(f"`interval` must be an integer >= 1, got {interval!r}.")
-        if isinstance(speed_kimg, bool) or not isinstance(speed_kimg, (int, float)) or not speed_kimg > 0 or math.isinf(speed_kimg):
+        if (
+            isinstance(speed_kimg, bool)
+            or not isinstance(speed_kimg, (int, float))
+            or not speed_kimg > 0
+            or math.isinf(speed_kimg)
+        ):
             raise ValueError(f"`speed_kimg` must be a finite number > 0, got {speed_kimg!r}.")
         if isinstance(initial_p, bool) or not isinstance(initial_p, (int, float)) or not 0.0 <= initial_p <= 1.0:
             raise ValueError(f"`initial_p` must be a number in [0, 1], got {initial_p!r}.")
@@ -96,12 +102,12 @@ class AdaptiveAugment(Callback):
         #: The current augmentation probability, in [0, 1].
         self.p: float = float(initial_p)
         #: The last overfitting estimate ``r_t`` (``None`` before the first adjustment).
-        self.rt: Optional[float] = None
+        self.rt: float | None = None
         self._sign_sum = 0.0  # this rank's sum of sign(D(real)) since the last adjustment
         self._count = 0  # this rank's real samples since the last adjustment
         self._updates = 0  # critic updates since the last adjustment
 
-    def augment(self, x: Tensor, rng: Optional[torch.Generator] = None) -> Tensor:
+    def augment(self, x: Tensor, rng: torch.Generator | None = None) -> Tensor:
         """Each transform applied to each image of ``x`` with probability :attr:`p`, drawn from ``rng``."""
         return ada_augment(x, self.p, rng, self._ops)
 
@@ -112,7 +118,9 @@ class AdaptiveAugment(Callback):
     def teardown(self, trainer: Trainer, pl_module: LightningModule, stage: str) -> None:
         remove_critic_augment(pl_module, self.augment)
 
-    def on_train_batch_end(self, trainer: Trainer, pl_module: LightningModule, outputs: Any, batch: Any, batch_idx: int) -> None:
+    def on_train_batch_end(
+        self, trainer: Trainer, pl_module: LightningModule, outputs: Any, batch: Any, batch_idx: int
+    ) -> None:
         if not isinstance(outputs, Mapping) or REAL_SIGN not in outputs:
             if isinstance(outputs, Mapping) and "train/critic_loss" in outputs:
                 raise RuntimeError(

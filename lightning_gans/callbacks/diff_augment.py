@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Any, Optional
+from typing import Any
 
 import torch
 from lightning.pytorch import Callback, LightningModule, Trainer
@@ -25,7 +25,9 @@ def install_critic_augment(pl_module: LightningModule, callback: Callback, augme
     current = pl_module.critic_augment
     if current is not None and current != augment:
         owner = getattr(getattr(current, "__self__", None), "__class__", type(current)).__name__
-        raise ValueError(f"`{name}` cannot augment a module whose `critic_augment` is already set (by {owner}): use one augmentation callback.")
+        raise ValueError(
+            f"`{name}` cannot augment a module whose `critic_augment` is already set (by {owner}): use one augmentation callback."
+        )
     pl_module.critic_augment = augment
 
 
@@ -70,7 +72,7 @@ class DiffAugment(Callback):
         self._names = parse_policy(policy)
         self.policy = ",".join(self._names)
 
-    def augment(self, x: Tensor, rng: Optional[torch.Generator] = None) -> Tensor:
+    def augment(self, x: Tensor, rng: torch.Generator | None = None) -> Tensor:
         """``T(x)``: the policy's ops on every sample of ``x``, drawn from ``rng``."""
         return diff_augment(x, self.policy, rng)
 

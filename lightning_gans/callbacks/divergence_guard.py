@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import math
 import os
-from typing import Any, Callable, Optional
+from collections.abc import Callable
+from typing import Any
 
 import torch
 from lightning.pytorch import Callback, LightningModule, Trainer
@@ -13,7 +14,7 @@ from torch import Tensor
 
 from lightning_gans.protocol import critic_optimizer, generator_optimizer, grad_scaler
 
-__all__ = ["DivergenceGuard", "DivergenceError"]
+__all__ = ["DivergenceError", "DivergenceGuard"]
 
 
 class DivergenceError(FloatingPointError):
@@ -76,11 +77,15 @@ class DivergenceGuard(Callback):
         max_consecutive_skips: int = 10,
         check_weights: bool = True,
         min_grad_scale: float = 1.0,
-        loss_limit: Optional[float] = None,
+        loss_limit: float | None = None,
     ) -> None:
         if action not in _ACTIONS:
             raise ValueError(f"`action` must be one of {sorted(_ACTIONS)}, got {action!r}.")
-        if not isinstance(max_consecutive_skips, int) or isinstance(max_consecutive_skips, bool) or max_consecutive_skips < 1:
+        if (
+            not isinstance(max_consecutive_skips, int)
+            or isinstance(max_consecutive_skips, bool)
+            or max_consecutive_skips < 1
+        ):
             raise ValueError(f"`max_consecutive_skips` must be an integer >= 1, got {max_consecutive_skips!r}.")
         if not isinstance(check_weights, bool):
             raise ValueError(f"`check_weights` must be a bool, got {check_weights!r}.")
@@ -99,11 +104,11 @@ class DivergenceGuard(Callback):
         #: ``(global_step, network, loss)`` of every update dropped with ``action="skip"``.
         self.skipped: list[tuple[int, str, float]] = []
         self._consecutive = 0
-        self._loss: Optional[Tensor] = None
+        self._loss: Tensor | None = None
         self._last: tuple[int, str, float] = (0, "", math.nan)  # the update being judged
         self._batch: Any = None  # the real batch of the current update, inspected only on divergence
         self._batch_idx = -1
-        self._saved_step: Optional[int] = None  # global step of the latest checkpoint written in this run
+        self._saved_step: int | None = None  # global step of the latest checkpoint written in this run
 
     # ----------------------------------------------------------------------------------------
     def on_train_batch_start(self, trainer: Trainer, pl_module: LightningModule, batch: Any, batch_idx: int) -> None:
@@ -114,13 +119,19 @@ class DivergenceGuard(Callback):
 
     def on_before_backward(self, trainer: Trainer, pl_module: LightningModule, loss: Tensor) -> None:
         scaler = grad_scaler(trainer)
-        self._loss = loss.detach() if scaler is None else loss.detach().float() / scaler.get_scale()  # hooks see the scaled loss
+        self._loss = (
+            loss.detach() if scaler is None else loss.detach().float() / scaler.get_scale()
+        )  # hooks see the scaled loss
 
-    def on_before_optimizer_step(self, trainer: Trainer, pl_module: LightningModule, optimizer: torch.optim.Optimizer) -> None:
+    def on_before_optimizer_step(
+        self, trainer: Trainer, pl_module: LightningModule, optimizer: torch.optim.Optimizer
+    ) -> None:
         loss, self._loss = self._loss, None
         bad_grads = _non_finite_grads(pl_module, optimizer)
         finite = not bad_grads and (loss is None or bool(torch.isfinite(loss).all()))
-        too_large = finite and loss is not None and self.loss_limit is not None and bool((loss.abs() > self.loss_limit).any())
+        too_large = (
+            finite and loss is not None and self.loss_limit is not None and bool((loss.abs() > self.loss_limit).any())
+        )
         finite = finite and not too_large
         if trainer.strategy.reduce_boolean_decision(finite, all=True):
             self._consecutive = 0
@@ -134,7 +145,11 @@ class DivergenceGuard(Callback):
         loss_text = "unknown" if loss is None else f"{loss_value:.6g}"
         if too_large:
             loss_text += f", beyond `loss_limit`={self.loss_limit:g}"
-        grads_text = f"; non-finite gradients in {', '.join(bad_grads[:5])}" + (" ..." if len(bad_grads) > 5 else "") if bad_grads else ""
+        grads_text = (
+            f"; non-finite gradients in {', '.join(bad_grads[:5])}" + (" ..." if len(bad_grads) > 5 else "")
+            if bad_grads
+            else ""
+        )
         kind = "diverging" if too_large else "non-finite"
         message = (
             f"DivergenceGuard: {kind} {network} update at global step {trainer.global_step} "
@@ -142,10 +157,16 @@ class DivergenceGuard(Callback):
         )
         self._action(self, trainer, optimizer, message)
 
-    def on_train_batch_end(self, trainer: Trainer, pl_module: LightningModule, outputs: Any, batch: Any, batch_idx: int) -> None:
+    def on_train_batch_end(
+        self, trainer: Trainer, pl_module: LightningModule, outputs: Any, batch: Any, batch_idx: int
+    ) -> None:
         if not self.check_weights:
             return
-        bad = [name for name, t in [*pl_module.named_parameters(), *pl_module.named_buffers()] if t.is_floating_point() and not bool(torch.isfinite(t).all())]
+        bad = [
+            name
+            for name, t in [*pl_module.named_parameters(), *pl_module.named_buffers()]
+            if t.is_floating_point() and not bool(torch.isfinite(t).all())
+        ]
         if trainer.strategy.reduce_boolean_decision(not bad, all=True):
             return
         raise DivergenceError(
@@ -157,9 +178,13 @@ class DivergenceGuard(Callback):
     # ----------------------------------------------------------------------------------------
     def _stop(self, trainer: Trainer, optimizer: torch.optim.Optimizer, message: str) -> None:
         data = self._data_text()
-        advice = "" if data else (
-            "Lower the learning rates or raise the penalty weight, then resume from that checkpoint with the new values "
-            "(the CLI uses values given with `--ckpt_path`)."
+        advice = (
+            ""
+            if data
+            else (
+                "Lower the learning rates or raise the penalty weight, then resume from that checkpoint with the new values "
+                "(the CLI uses values given with `--ckpt_path`)."
+            )
         )
         raise DivergenceError(
             f"{message}. Training stopped before this update was applied. {data}{self._checkpoint_text(trainer)}{advice}"
@@ -180,7 +205,12 @@ class DivergenceGuard(Callback):
         if self._saved_step is None:
             resumed = f" (it resumed from {trainer.ckpt_path})" if trainer.ckpt_path else ""
             return f"No checkpoint was written in this run{resumed}. "
-        paths = {p for cb in trainer.checkpoint_callbacks for p in (getattr(cb, "last_model_path", ""), getattr(cb, "best_model_path", "")) if p}
+        paths = {
+            p
+            for cb in trainer.checkpoint_callbacks
+            for p in (getattr(cb, "last_model_path", ""), getattr(cb, "best_model_path", ""))
+            if p
+        }
         existing = [p for p in paths if os.path.isfile(p)]
         if not existing:
             return f"A checkpoint of global step {self._saved_step} was written in this run. "
@@ -189,7 +219,11 @@ class DivergenceGuard(Callback):
     def _skip(self, trainer: Trainer, optimizer: torch.optim.Optimizer, message: str) -> None:
         self._consecutive += 1
         if self._consecutive > self.max_consecutive_skips:
-            self._stop(trainer, optimizer, f"{message} ({self._consecutive} non-finite updates in a row, `max_consecutive_skips`={self.max_consecutive_skips})")
+            self._stop(
+                trainer,
+                optimizer,
+                f"{message} ({self._consecutive} non-finite updates in a row, `max_consecutive_skips`={self.max_consecutive_skips})",
+            )
         for group in optimizer.param_groups:
             for p in group["params"]:
                 p.grad = None  # the optimizer skips parameters without gradients, its state included
@@ -233,7 +267,12 @@ def _network_name(trainer: Trainer, optimizer: torch.optim.Optimizer) -> str:
 
 def _non_finite_grads(pl_module: LightningModule, optimizer: torch.optim.Optimizer) -> list[str]:
     names = {id(p): n for n, p in pl_module.named_parameters()}
-    grads = [(names.get(id(p), "?"), p.grad) for group in optimizer.param_groups for p in group["params"] if p.grad is not None]
+    grads = [
+        (names.get(id(p), "?"), p.grad)
+        for group in optimizer.param_groups
+        for p in group["params"]
+        if p.grad is not None
+    ]
     if not grads:
         return []
     if bool(torch.stack([torch.isfinite(g).all() for _, g in grads]).all()):  # one sync in the common case

@@ -2,15 +2,15 @@
 
 from __future__ import annotations
 
-from typing import Any, Optional, Union
+from typing import Any
 
 import torch
 from lightning.pytorch import Callback, LightningModule, Trainer
 from torch import nn
 
 from lightning_gans._compat import callback_state_key
-from lightning_gans._ema_state import attach_saved_ema  # noqa: F401  (public here since 0.2)
 from lightning_gans._ema_state import attach as _attach
+from lightning_gans._ema_state import attach_saved_ema
 from lightning_gans._ema_state import frozen_copy as _frozen_copy
 from lightning_gans.protocol import generator_optimizer, require
 
@@ -72,17 +72,19 @@ class GeneratorEMA(Callback):
         self.use_for_sampling = use_for_sampling
         #: Generator updates seen so far (checkpointed).
         self.updates = 0
-        self._ema: Optional[nn.Module] = None
-        self._generator: Optional[nn.Module] = None
-        self._pending: Optional[dict[str, Any]] = None  # state loaded before the copy exists
+        self._ema: nn.Module | None = None
+        self._generator: nn.Module | None = None
+        self._pending: dict[str, Any] | None = None  # state loaded before the copy exists
         self._handle: Any = None
 
     @property
     def state_key(self) -> str:
-        return callback_state_key(self, decay=self.decay, start_step=self.start_step, use_for_sampling=self.use_for_sampling)
+        return callback_state_key(
+            self, decay=self.decay, start_step=self.start_step, use_for_sampling=self.use_for_sampling
+        )
 
     @property
-    def ema_generator(self) -> Optional[nn.Module]:
+    def ema_generator(self) -> nn.Module | None:
         """The averaged generator (``None`` before the first fit starts training)."""
         return self._ema
 
@@ -153,7 +155,9 @@ class GeneratorEMA(Callback):
             self._handle = None
 
 
-def load_ema_generator(pl_module: nn.Module, checkpoint: Union[str, dict[str, Any]], state_key: Optional[str] = None) -> nn.Module:
+def load_ema_generator(
+    pl_module: nn.Module, checkpoint: str | dict[str, Any], state_key: str | None = None
+) -> nn.Module:
     """Attach the EMA generator saved in a checkpoint to a module loaded without a Trainer.
 
     Args:
@@ -169,7 +173,11 @@ def load_ema_generator(pl_module: nn.Module, checkpoint: Union[str, dict[str, An
     """
     if not isinstance(checkpoint, dict):
         checkpoint = torch.load(checkpoint, map_location="cpu", weights_only=True)
-    states = {k: v for k, v in checkpoint.get("callbacks", {}).items() if k.startswith(GeneratorEMA.__qualname__) and "ema" in v}
+    states = {
+        k: v
+        for k, v in checkpoint.get("callbacks", {}).items()
+        if k.startswith(GeneratorEMA.__qualname__) and "ema" in v
+    }
     if state_key is not None:
         states = {k: v for k, v in states.items() if k == state_key}
     if len(states) != 1:

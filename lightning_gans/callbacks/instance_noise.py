@@ -3,13 +3,13 @@
 from __future__ import annotations
 
 import math
-from typing import Callable
+from collections.abc import Callable
 
 from lightning.pytorch import Callback, LightningModule, Trainer
 
 from lightning_gans.protocol import require
 
-__all__ = ["InstanceNoise", "instance_noise_std", "INSTANCE_NOISE_STD"]
+__all__ = ["INSTANCE_NOISE_STD", "InstanceNoise", "instance_noise_std"]
 
 INSTANCE_NOISE_STD = "train/instance_noise_std"
 """Name under which the current sigma is logged."""
@@ -76,7 +76,12 @@ class InstanceNoise(Callback):
     """
 
     def __init__(self, initial_std: float = 0.1, anneal_steps: int = 1000, schedule: str = "linear") -> None:
-        if isinstance(initial_std, bool) or not isinstance(initial_std, (int, float)) or not initial_std >= 0 or math.isinf(initial_std):
+        if (
+            isinstance(initial_std, bool)
+            or not isinstance(initial_std, (int, float))
+            or not initial_std >= 0
+            or math.isinf(initial_std)
+        ):
             raise ValueError(f"`initial_std` must be a finite number >= 0, got {initial_std!r}.")
         if isinstance(anneal_steps, bool) or not isinstance(anneal_steps, int) or anneal_steps < 1:
             raise ValueError(f"`anneal_steps` must be an integer >= 1, got {anneal_steps!r}.")

@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from functools import partial
-from typing import Any, Callable, Optional
+from typing import Any
 
 import torch
 from lightning.pytorch import Callback, LightningModule, Trainer
@@ -17,11 +18,11 @@ from lightning_gans.protocol import require, scores_per_sample, split_batch
 __all__ = [
     "LipschitzMonitor",
     "critic_layers",
-    "input_gradient_norms",
     "empirical_lipschitz",
     "gradient_direction_pairs",
-    "spectral_norms",
+    "input_gradient_norms",
     "layer_gradient_norms",
+    "spectral_norms",
     "weight_saturation",
 ]
 
@@ -98,7 +99,7 @@ def spectral_norms(critic: nn.Module) -> dict[str, Tensor]:
 
 
 def layer_gradient_norms(
-    critic: nn.Module, loss: ScoreLoss, real: Tensor, fake: Tensor, score: Optional[Callable[[Tensor], Tensor]] = None
+    critic: nn.Module, loss: ScoreLoss, real: Tensor, fake: Tensor, score: Callable[[Tensor], Tensor] | None = None
 ) -> tuple[dict[str, Tensor], dict[str, Tensor]]:
     """Norms of the gradient of the critic loss with respect to each layer's weight and input, by layer name.
 
@@ -134,19 +135,23 @@ def layer_gradient_norms(
     try:
         x = torch.cat([real, fake]).detach().requires_grad_(True)
         scores = _scores(critic if score is None else score, x)
-        value = loss(scores[: len(real)], scores[len(real):])
+        value = loss(scores[: len(real)], scores[len(real) :])
     finally:
         for handle in handles:
             handle.remove()
     weights = {
-        name: [p for n, p in module.named_parameters() if p.dim() >= 2 and p.requires_grad and n.startswith(("weight", "parametrizations.weight"))]
+        name: [
+            p
+            for n, p in module.named_parameters()
+            if p.dim() >= 2 and p.requires_grad and n.startswith(("weight", "parametrizations.weight"))
+        ]
         for name, module in layers
     }
     names = [name for name, _ in layers if name in inputs and inputs[name].requires_grad]
     targets = [inputs[name] for name in names] + [p for name, _ in layers for p in weights[name]]
     grads = torch.autograd.grad(value, targets, allow_unused=True)
     input_grads = {name: _norm(g) for name, g in zip(names, grads[: len(names)])}
-    rest = iter(grads[len(names):])
+    rest = iter(grads[len(names) :])
     weight_grads = {}
     for name, _ in layers:
         parts = [next(rest) for _ in weights[name]]
@@ -154,7 +159,7 @@ def layer_gradient_norms(
     return weight_grads, input_grads
 
 
-def _norm(g: Optional[Tensor]) -> Tensor:
+def _norm(g: Tensor | None) -> Tensor:
     return torch.zeros(()) if g is None else g.detach().float().norm().cpu()
 
 
@@ -259,7 +264,9 @@ class LipschitzMonitor(Callback):
                 f"log_every_n_steps={log_every}: some measurements will not reach the logger."
             )
 
-    def on_train_batch_end(self, trainer: Trainer, pl_module: LightningModule, outputs: Any, batch: Any, batch_idx: int) -> None:
+    def on_train_batch_end(
+        self, trainer: Trainer, pl_module: LightningModule, outputs: Any, batch: Any, batch_idx: int
+    ) -> None:
         if trainer.global_step % self._every:
             return
         real, _ = split_batch(batch)
@@ -289,7 +296,13 @@ class LipschitzMonitor(Callback):
             critic.train(was_training)
 
     def _measure(
-        self, critic: nn.Module, loss: ScoreLoss, real: Tensor, fake: Tensor, rng: torch.Generator, score: Callable[[Tensor], Tensor]
+        self,
+        critic: nn.Module,
+        loss: ScoreLoss,
+        real: Tensor,
+        fake: Tensor,
+        rng: torch.Generator,
+        score: Callable[[Tensor], Tensor],
     ) -> dict[str, Tensor]:
         out: dict[str, Tensor] = {}
         samples = {"real": real, "fake": fake, "interpolated": interpolate(real, fake, rng)}
@@ -336,7 +349,9 @@ class LipschitzMonitor(Callback):
                 pl_module.log(PREFIX + key, value, on_step=True, on_epoch=False)
         if not self._histograms:
             return
-        histograms = {PREFIX + key[len("samples/"):]: value for key, value in self.last.items() if key.startswith("samples/")}
+        histograms = {
+            PREFIX + key[len("samples/") :]: value for key, value in self.last.items() if key.startswith("samples/")
+        }
         for logger in trainer.loggers:
             _log_histograms(logger, histograms, trainer.global_step)
 

@@ -4,9 +4,10 @@ from __future__ import annotations
 
 import math
 import warnings
+from collections.abc import Iterator
 from contextlib import contextmanager
 from functools import partial
-from typing import Any, Iterator, Optional
+from typing import Any
 
 import torch
 from lightning.pytorch import Callback, LightningModule, Trainer
@@ -17,7 +18,7 @@ from lightning_gans._compat import fit_data_source
 from lightning_gans.layers import NORM_LAYERS, WEIGHT_LAYERS, is_spectral_normed
 from lightning_gans.protocol import split_batch
 
-__all__ = ["LSUVInit", "lsuv_init_", "LSUV_LAYERS"]
+__all__ = ["LSUV_LAYERS", "LSUVInit", "lsuv_init_"]
 
 LSUV_LAYERS: tuple[type[nn.Module], ...] = WEIGHT_LAYERS
 """Layers LSUV initialises: ``Linear``, ``Conv1d/2d/3d`` and ``ConvTranspose1d/2d/3d``."""
@@ -36,12 +37,12 @@ def lsuv_init_(
     inputs: Tensor,
     tol: float = 0.1,
     max_iters: int = 10,
-    rng: Optional[torch.Generator] = None,
+    rng: torch.Generator | None = None,
     output_layer: bool = True,
     *,
-    labels: Optional[Tensor] = None,
+    labels: Tensor | None = None,
     normalized_layers: bool = False,
-    generator: Optional[torch.Generator] = None,
+    generator: torch.Generator | None = None,
 ) -> dict[str, float]:
     """LSUV, Algorithm 1 of Mishkin & Matas 2016 (https://arxiv.org/abs/1511.06422), in place.
 
@@ -90,7 +91,9 @@ def lsuv_init_(
         ValueError: ``net`` has no Linear/Conv layer.
     """
     if generator is not None:
-        warnings.warn("`lsuv_init_(generator=...)` is now `rng=` (`generator` names a network).", DeprecationWarning, stacklevel=2)
+        warnings.warn(
+            "`lsuv_init_(generator=...)` is now `rng=` (`generator` names a network).", DeprecationWarning, stacklevel=2
+        )
         rng = generator
     forward = partial(net, inputs) if labels is None else partial(net, inputs, labels)
     layers = {name: m for name, m in net.named_modules() if isinstance(m, LSUV_LAYERS)}
@@ -132,7 +135,9 @@ def lsuv_init_(
 
     missed = [n for n, v in variances.items() if not abs(v - 1.0) < tol]
     if missed:
-        warnings.warn(f"LSUV: output variance of {missed} did not reach 1 +- {tol} in {max_iters} iterations.", stacklevel=2)
+        warnings.warn(
+            f"LSUV: output variance of {missed} did not reach 1 +- {tol} in {max_iters} iterations.", stacklevel=2
+        )
     unused = [n for n in layers if n not in outputs]
     if unused:
         warnings.warn(f"LSUV: layers {unused} were not called in the forward pass; only pre-initialised.", stacklevel=2)
@@ -177,7 +182,7 @@ def _refresh_spectral_norm(layers: Any, iterations: int = 15) -> None:
             was_training = layer.training
             layer.train()
             for _ in range(iterations):
-                layer.weight  # in training mode each access runs the power method in place
+                _ = layer.weight  # in training mode each access runs the power method in place
             layer.train(was_training)
 
 
@@ -244,7 +249,12 @@ class LSUVInit(Callback):
         for name, value, low in (("max_iters", max_iters, 1), ("noise_batch_size", noise_batch_size, 2)):
             if not isinstance(value, int) or isinstance(value, bool) or value < low:
                 raise ValueError(f"`{name}` must be an integer >= {low}, got {value!r}.")
-        for name, value in (("generator", generator), ("critic", critic), ("output_layers", output_layers), ("normalized_layers", normalized_layers)):
+        for name, value in (
+            ("generator", generator),
+            ("critic", critic),
+            ("output_layers", output_layers),
+            ("normalized_layers", normalized_layers),
+        ):
             if not isinstance(value, bool):
                 raise TypeError(f"`{name}` must be a bool, got {value!r}.")
         if not (generator or critic):
@@ -284,7 +294,9 @@ class LSUVInit(Callback):
                 for t in [*net.parameters(), *net.buffers()]:
                     torch.distributed.broadcast(t.data, src=0)
 
-    def initialize(self, pl_module: nn.Module, real: Optional[Tensor] = None, labels: Optional[Tensor] = None) -> dict[str, dict[str, float]]:
+    def initialize(
+        self, pl_module: nn.Module, real: Tensor | None = None, labels: Tensor | None = None
+    ) -> dict[str, dict[str, float]]:
         """Run LSUV on the selected networks now; independent of (and invisible to) the global RNG.
 
         Args:
@@ -300,14 +312,30 @@ class LSUVInit(Callback):
             if "generator" in self._nets:
                 z = _noise(pl_module, self.noise_batch_size, rng, device)
                 fake_labels = _labels(pl_module, len(z), rng)
-                results["generator"] = lsuv_init_(pl_module.generator, z, self.tol, self.max_iters, rng, self.output_layers,
-                                                  labels=fake_labels, normalized_layers=self.normalized_layers)
+                results["generator"] = lsuv_init_(
+                    pl_module.generator,
+                    z,
+                    self.tol,
+                    self.max_iters,
+                    rng,
+                    self.output_layers,
+                    labels=fake_labels,
+                    normalized_layers=self.normalized_layers,
+                )
             if "critic" in self._nets:
                 if real is None:
                     raise ValueError("LSUVInit.initialize: `real` is required to initialise the critic.")
                 real_labels = labels.to(device) if labels is not None and _conditional(pl_module) else None
-                results["critic"] = lsuv_init_(pl_module.critic, real.to(device), self.tol, self.max_iters, rng, self.output_layers,
-                                               labels=real_labels, normalized_layers=self.normalized_layers)
+                results["critic"] = lsuv_init_(
+                    pl_module.critic,
+                    real.to(device),
+                    self.tol,
+                    self.max_iters,
+                    rng,
+                    self.output_layers,
+                    labels=real_labels,
+                    normalized_layers=self.normalized_layers,
+                )
         self.results = results
         return results
 
@@ -330,11 +358,11 @@ def _conditional(pl_module: nn.Module) -> bool:
     return getattr(pl_module, "num_classes", None) is not None
 
 
-def _labels(pl_module: nn.Module, n: int, rng: torch.Generator) -> Optional[Tensor]:
+def _labels(pl_module: nn.Module, n: int, rng: torch.Generator) -> Tensor | None:
     return pl_module.sample_labels(n, rng) if _conditional(pl_module) else None
 
 
-def _first_real_batch(trainer: Trainer) -> tuple[Tensor, Optional[Tensor]]:
+def _first_real_batch(trainer: Trainer) -> tuple[Tensor, Tensor | None]:
     """First batch of a fresh train dataloader; the loader the trainer trains with is not touched."""
     source = fit_data_source(trainer)  # datamodule, module or the loaders passed to `fit`
     return split_batch(next(iter(source.dataloader())))

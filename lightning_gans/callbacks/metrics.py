@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import hashlib
 import math
-from typing import Any, Iterator, Optional, Sequence, Union
+from collections.abc import Iterator, Sequence
+from typing import Any
 
 import torch
 from lightning.pytorch import Callback, LightningModule, Trainer
@@ -111,20 +112,20 @@ class GANMetrics(Callback):
     def __init__(
         self,
         num_samples: int = 10_000,
-        feature_extractor: Union[str, nn.Module] = "inception",
-        feature_extractor_weights_path: Optional[str] = None,
+        feature_extractor: str | nn.Module = "inception",
+        feature_extractor_weights_path: str | None = None,
         antialias: bool = False,
         metrics: Sequence[str] = METRICS,
-        every_n_epochs: Optional[int] = 1,
-        every_n_generator_steps: Optional[int] = None,
+        every_n_epochs: int | None = 1,
+        every_n_generator_steps: int | None = None,
         at_train_end: bool = True,
         on_validate: bool = True,
         on_test: bool = True,
         data_range: Sequence[float] = (-1.0, 1.0),
-        real_samples: Optional[Union[Tensor, Dataset]] = None,
-        num_real: Optional[int] = None,
-        real_key: Optional[str] = None,
-        cache_dir: Optional[str] = None,
+        real_samples: Tensor | Dataset | None = None,
+        num_real: int | None = None,
+        real_key: str | None = None,
+        cache_dir: str | None = None,
         cache: bool = True,
         batch_size: int = 64,
         kid_subsets: int = 100,
@@ -134,12 +135,19 @@ class GANMetrics(Callback):
         prefix: str = "eval/",
     ) -> None:
         for name, value, low in (
-            ("num_samples", num_samples, 2), ("batch_size", batch_size, 1), ("kid_subsets", kid_subsets, 1),
-            ("kid_subset_size", kid_subset_size, 2), ("isc_splits", isc_splits, 1),
+            ("num_samples", num_samples, 2),
+            ("batch_size", batch_size, 1),
+            ("kid_subsets", kid_subsets, 1),
+            ("kid_subset_size", kid_subset_size, 2),
+            ("isc_splits", isc_splits, 1),
         ):
             if not isinstance(value, int) or isinstance(value, bool) or value < low:
                 raise ValueError(f"`{name}` must be an integer >= {low}, got {value!r}.")
-        for name, value in (("every_n_epochs", every_n_epochs), ("every_n_generator_steps", every_n_generator_steps), ("num_real", num_real)):
+        for name, value in (
+            ("every_n_epochs", every_n_epochs),
+            ("every_n_generator_steps", every_n_generator_steps),
+            ("num_real", num_real),
+        ):
             if value is not None and (not isinstance(value, int) or isinstance(value, bool) or value < 1):
                 raise ValueError(f"`{name}` must be a positive integer or None, got {value!r}.")
         metrics = tuple(metrics)
@@ -148,11 +156,15 @@ class GANMetrics(Callback):
         if "is" in metrics and num_samples < isc_splits:
             raise ValueError(f"`num_samples`={num_samples} must be >= `isc_splits`={isc_splits} for IS.")
         if not (isinstance(feature_extractor, nn.Module) or feature_extractor in EXTRACTORS):
-            raise ValueError(f"Unknown `feature_extractor` {feature_extractor!r}; expected one of {sorted(EXTRACTORS)} or an nn.Module.")
+            raise ValueError(
+                f"Unknown `feature_extractor` {feature_extractor!r}; expected one of {sorted(EXTRACTORS)} or an nn.Module."
+            )
         if feature_extractor == "inception":  # fail now, before any training, when the weights are missing
             feature_extractor_weights_path = resolve_inception_weights(feature_extractor_weights_path)
         if real_samples is not None and not isinstance(real_samples, (Tensor, Dataset)):
-            raise ValueError(f"`real_samples` must be a Tensor (N, C, H, W) or a Dataset, got {type(real_samples).__name__}.")
+            raise ValueError(
+                f"`real_samples` must be a Tensor (N, C, H, W) or a Dataset, got {type(real_samples).__name__}."
+            )
 
         self.num_samples = num_samples
         self.metrics = metrics
@@ -175,10 +187,10 @@ class GANMetrics(Callback):
         self._real_samples = real_samples
         self._real_key = real_key
         self._cache = RealStatisticsCache(cache_dir or default_cache_dir()) if cache else None
-        self._extractor: Optional[nn.Module] = None
-        self._extractor_id: Optional[str] = None
-        self._real: Optional[RealStatistics] = None
-        self._real_cache_key: Optional[dict[str, Any]] = None
+        self._extractor: nn.Module | None = None
+        self._extractor_id: str | None = None
+        self._real: RealStatistics | None = None
+        self._real_cache_key: dict[str, Any] | None = None
         self._config_logged = False
         self._last_global_step = -1
         self._last_generator_step = 0
@@ -226,7 +238,9 @@ class GANMetrics(Callback):
     def on_train_start(self, trainer: Trainer, pl_module: LightningModule) -> None:
         self._log_config(trainer)
 
-    def on_train_batch_end(self, trainer: Trainer, pl_module: LightningModule, outputs: Any, batch: Any, batch_idx: int) -> None:
+    def on_train_batch_end(
+        self, trainer: Trainer, pl_module: LightningModule, outputs: Any, batch: Any, batch_idx: int
+    ) -> None:
         n = self.every_n_generator_steps
         if n is None:
             return
@@ -246,7 +260,9 @@ class GANMetrics(Callback):
             from lightning_gans.evaluation.report import format_metrics_table
 
             step = getattr(pl_module, "generator_steps", trainer.global_step)
-            print(format_metrics_table(self.last_metrics, title=f"GANMetrics after {step} generator steps:"), flush=True)
+            print(
+                format_metrics_table(self.last_metrics, title=f"GANMetrics after {step} generator steps:"), flush=True
+            )
 
     def on_validation_epoch_end(self, trainer: Trainer, pl_module: LightningModule) -> None:
         if self.on_validate and trainer.state.fn == TrainerFn.VALIDATING:
@@ -270,10 +286,12 @@ class GANMetrics(Callback):
         self._log_config(trainer)
         real = self._real_statistics(trainer, pl_module)
         features, logits = self._fake_features(trainer, pl_module)
-        result: Optional[dict[str, float]] = None
+        result: dict[str, float] | None = None
         if trainer.is_global_zero:
             subset = min(self.kid_subset_size, features.shape[0], real.n)
-            result = compute_metrics(features, logits, real, self.metrics, self.kid_subsets, subset, self.isc_splits, self.seed)
+            result = compute_metrics(
+                features, logits, real, self.metrics, self.kid_subsets, subset, self.isc_splits, self.seed
+            )
             result.update(self._conditional_metrics(trainer, pl_module, features, logits, real))
         result = trainer.strategy.broadcast(result, src=0)
         metrics = {self.prefix + k: float(v) for k, v in result.items()}
@@ -323,26 +341,37 @@ class GANMetrics(Callback):
             for s in range(start, stop, self.batch_size):
                 yield pl_module.sample(min(self.batch_size, stop - s), rng=g)
 
-    def _fake_features(self, trainer: Trainer, pl_module: LightningModule) -> tuple[Tensor, Optional[Tensor]]:
+    def _fake_features(self, trainer: Trainer, pl_module: LightningModule) -> tuple[Tensor, Tensor | None]:
         start, stop = self._shard(trainer, self.num_samples)
         extractor = self._extractor.to(pl_module.device)
-        features, logits = extract(extractor, self._fake_batches(pl_module, start, stop), self.data_range, "generated samples")
+        features, logits = extract(
+            extractor, self._fake_batches(pl_module, start, stop), self.data_range, "generated samples"
+        )
         features = self._gather(trainer, pl_module, features, self.num_samples)
         logits = None if logits is None else self._gather(trainer, pl_module, logits, self.num_samples)
         return features, logits
 
-    def _conditional_metrics(self, trainer: Trainer, pl_module: LightningModule, features: Tensor, logits: Optional[Tensor], real: RealStatistics) -> dict[str, float]:
+    def _conditional_metrics(
+        self,
+        trainer: Trainer,
+        pl_module: LightningModule,
+        features: Tensor,
+        logits: Tensor | None,
+        real: RealStatistics,
+    ) -> dict[str, float]:
         """Class accuracy (logits over exactly ``num_classes`` classes) and intra-FID (real labels known) of a conditional module."""
         num_classes = getattr(pl_module, "num_classes", None)
         if not num_classes:
             return {}
         labels = balanced_labels(self.num_samples, num_classes)  # what _fake_batches asked for
-        out = class_accuracy(logits, labels, num_classes) if logits is not None and logits.shape[1] == num_classes else {}
+        out = (
+            class_accuracy(logits, labels, num_classes) if logits is not None and logits.shape[1] == num_classes else {}
+        )
         if "fid" in self.metrics and (real_labels := self._real_labels(trainer)) is not None:
             out.update(intra_fid(features, labels, real.features, real_labels, num_classes))
         return out
 
-    def _real_labels(self, trainer: Trainer) -> Optional[Tensor]:
+    def _real_labels(self, trainer: Trainer) -> Tensor | None:
         """Labels of the real images in the order of their features, or None when the data has none."""
         data, indices = self._real_indices(trainer)
         if isinstance(data, Tensor):
@@ -359,7 +388,7 @@ class GANMetrics(Callback):
 
     # ----------------------------------------------------------------------------------------
     # Real statistics: memory, then disk, then computed (sharded), then stored.
-    def _real_dataset(self, trainer: Trainer) -> Union[Tensor, Dataset]:
+    def _real_dataset(self, trainer: Trainer) -> Tensor | Dataset:
         if self._real_samples is not None:
             return self._real_samples
         loader = trainer.train_dataloader
@@ -375,18 +404,20 @@ class GANMetrics(Callback):
             )
         return dataset
 
-    def _real_indices(self, trainer: Trainer) -> tuple[Union[Tensor, Dataset], Tensor]:
+    def _real_indices(self, trainer: Trainer) -> tuple[Tensor | Dataset, Tensor]:
         data = self._real_dataset(trainer)
         total = len(data)
         n = total if self.num_real is None else min(self.num_real, total)
         if n < trainer.world_size or n < 2:
-            raise ValueError(f"Too few real images ({n}) for FID/KID on {trainer.world_size} process(es); check `num_real`.")
+            raise ValueError(
+                f"Too few real images ({n}) for FID/KID on {trainer.world_size} process(es); check `num_real`."
+            )
         if n == total:
             return data, torch.arange(total)
         g = torch.Generator().manual_seed(self.seed)
         return data, torch.randperm(total, generator=g)[:n].sort().values
 
-    def _real_batches(self, data: Union[Tensor, Dataset], indices: Tensor) -> Iterator[Tensor]:
+    def _real_batches(self, data: Tensor | Dataset, indices: Tensor) -> Iterator[Tensor]:
         for s in range(0, len(indices), self.batch_size):
             idx = indices[s : s + self.batch_size]
             if isinstance(data, Tensor):
@@ -400,7 +431,11 @@ class GANMetrics(Callback):
             return self._real
         data, indices = self._real_indices(trainer)
         n = len(indices)
-        if "fid" in self.metrics and trainer.is_global_zero and isinstance(getattr(self._extractor, "num_features", None), int):
+        if (
+            "fid" in self.metrics
+            and trainer.is_global_zero
+            and isinstance(getattr(self._extractor, "num_features", None), int)
+        ):
             check_sample_count(n, self._extractor.num_features, "real", "num_real")
         start, stop = self._shard(trainer, n)
         mine = indices[start:stop]
@@ -428,7 +463,11 @@ class GANMetrics(Callback):
     def _digest(self, trainer: Trainer, pl_module: LightningModule, data: Any, mine: Tensor, n: int) -> str:
         """A digest of the chosen real images that does not depend on the number of processes."""
         per_image = [
-            int.from_bytes(hashlib.sha256(img.detach().cpu().float().contiguous().numpy().tobytes()).digest()[:8], "little", signed=True)
+            int.from_bytes(
+                hashlib.sha256(img.detach().cpu().float().contiguous().numpy().tobytes()).digest()[:8],
+                "little",
+                signed=True,
+            )
             for batch in self._real_batches(data, mine)
             for img in batch
         ]

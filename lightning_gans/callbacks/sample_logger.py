@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Any, Optional
+from typing import Any
 
 import torch
 from lightning.pytorch import LightningModule, Trainer
@@ -11,7 +11,7 @@ from torch import Tensor
 from lightning_gans.callbacks._images import MIN_SIDE, EveryNGeneratorSteps, image_grid, log_image
 from lightning_gans.protocol import require, split_batch
 
-__all__ = ["SampleLogger", "TABLE_COLUMNS"]
+__all__ = ["TABLE_COLUMNS", "SampleLogger"]
 
 TABLE_COLUMNS = ("generator_step", "class", "samples")
 """Columns of the W&B Table of samples: the generator step, the class (``"all"`` when unconditional), the images."""
@@ -72,14 +72,19 @@ class SampleLogger(EveryNGeneratorSteps):
         noise_seed: int = 0,
         value_range: tuple[float, float] = (-1.0, 1.0),
         key: str = "samples",
-        dirpath: Optional[str] = None,
-        save_png: Optional[bool] = None,
+        dirpath: str | None = None,
+        save_png: bool | None = None,
         log_on_train_end: bool = True,
         log_real: bool = True,
         min_side: int = MIN_SIDE,
         wandb_table: bool = True,
     ) -> None:
-        for name, value in (("every_n_generator_steps", every_n_generator_steps), ("num_samples", num_samples), ("nrow", nrow), ("min_side", min_side)):
+        for name, value in (
+            ("every_n_generator_steps", every_n_generator_steps),
+            ("num_samples", num_samples),
+            ("nrow", nrow),
+            ("min_side", min_side),
+        ):
             if not isinstance(value, int) or isinstance(value, bool) or value < 1:
                 raise ValueError(f"`{name}` must be a positive integer, got {value!r}.")
         if len(value_range) != 2 or not value_range[0] < value_range[1]:
@@ -100,7 +105,7 @@ class SampleLogger(EveryNGeneratorSteps):
         self.wandb_table = wandb_table
         self._table_rows: list[list[Any]] = []  # rows of the W&B Table so far (this process's run)
         self._last_logged = -1  # generator step of the last grid
-        self._real: Optional[Tensor] = None  # real images collected from the first training batches
+        self._real: Tensor | None = None  # real images collected from the first training batches
         self._real_logged = False
         #: Where each grid went (logger names and PNG paths), for inspection.
         self.history: list[tuple[int, list[str]]] = []
@@ -120,7 +125,7 @@ class SampleLogger(EveryNGeneratorSteps):
         images, _ = self.samples(pl_module)
         return image_grid(images, self.value_range, self.nrow, self.min_side)  # (H, W, 3)
 
-    def samples(self, pl_module: LightningModule) -> tuple[Tensor, Optional[Tensor]]:
+    def samples(self, pl_module: LightningModule) -> tuple[Tensor, Tensor | None]:
         """The grid's images ``(N, C, H, W)`` and, for a conditional module, their labels ``(N,)`` (else ``None``)."""
         labels = None
         rng = torch.Generator(device=pl_module.device).manual_seed(self.noise_seed)
@@ -148,15 +153,20 @@ class SampleLogger(EveryNGeneratorSteps):
             self._log_real(trainer)
         images, labels = self.samples(pl_module)
         sent = log_image(
-            trainer, self.key, image_grid(images, self.value_range, self.nrow, self.min_side), step=trainer.global_step,
-            caption=f"generator step {step}", png_name=f"{self.key.replace('/', '_')}_g{step:07d}.png",
-            dirpath=self.dirpath, save_png=self.save_png,
+            trainer,
+            self.key,
+            image_grid(images, self.value_range, self.nrow, self.min_side),
+            step=trainer.global_step,
+            caption=f"generator step {step}",
+            png_name=f"{self.key.replace('/', '_')}_g{step:07d}.png",
+            dirpath=self.dirpath,
+            save_png=self.save_png,
         )
         if self.wandb_table:
             self._log_table(trainer, step, images, labels)
         self.history.append((step, sent))
 
-    def _log_table(self, trainer: Trainer, step: int, images: Tensor, labels: Optional[Tensor]) -> None:
+    def _log_table(self, trainer: Trainer, step: int, images: Tensor, labels: Tensor | None) -> None:
         """Add this step's rows to the W&B Table ``<key>_table`` (generator step, class, images) and log it whole."""
         from lightning.pytorch.loggers import WandbLogger
 
@@ -165,12 +175,21 @@ class SampleLogger(EveryNGeneratorSteps):
             return
         import wandb
 
-        groups = [("all", images)] if labels is None else [(int(k), images[labels == k]) for k in labels.unique(sorted=True)]
+        groups = (
+            [("all", images)] if labels is None else [(int(k), images[labels == k]) for k in labels.unique(sorted=True)]
+        )
         for name, group in groups:
             strip = image_grid(group, self.value_range, self.nrow, min_side=_TABLE_SIDE)
-            self._table_rows.append([step, name, wandb.Image(strip.numpy(), caption=f"generator step {step}, class {name}")])
+            self._table_rows.append(
+                [step, name, wandb.Image(strip.numpy(), caption=f"generator step {step}, class {name}")]
+            )
         for logger in loggers:
-            logger.log_table(key=f"{self.key}_table", columns=list(TABLE_COLUMNS), data=list(self._table_rows), step=trainer.global_step)
+            logger.log_table(
+                key=f"{self.key}_table",
+                columns=list(TABLE_COLUMNS),
+                data=list(self._table_rows),
+                step=trainer.global_step,
+            )
 
     def on_train_end(self, trainer: Trainer, pl_module: LightningModule) -> None:
         super().on_train_end(trainer, pl_module)
@@ -184,8 +203,14 @@ class SampleLogger(EveryNGeneratorSteps):
         self._real_logged = True
         real_key = f"{self.key}_real"
         log_image(
-            trainer, real_key, image_grid(self._real, self.value_range, self.nrow, self.min_side), step=trainer.global_step,
-            caption="real images", png_name=f"{real_key.replace('/', '_')}.png", dirpath=self.dirpath, save_png=self.save_png,
+            trainer,
+            real_key,
+            image_grid(self._real, self.value_range, self.nrow, self.min_side),
+            step=trainer.global_step,
+            caption="real images",
+            png_name=f"{real_key.replace('/', '_')}.png",
+            dirpath=self.dirpath,
+            save_png=self.save_png,
         )
 
     def state_dict(self) -> dict[str, Any]:

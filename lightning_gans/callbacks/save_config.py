@@ -6,7 +6,7 @@ import yaml
 from lightning.pytorch import LightningModule, Trainer
 from lightning.pytorch.cli import SaveConfigCallback
 
-__all__ = ["LoggerSaveConfigCallback", "CONFIG_KEY"]
+__all__ = ["CONFIG_KEY", "LoggerSaveConfigCallback"]
 
 CONFIG_KEY = "cli"
 """The config is logged as the hyper-parameter ``cli`` (W&B: ``config.cli.trainer.max_steps`` ...)."""

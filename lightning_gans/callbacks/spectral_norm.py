@@ -16,7 +16,7 @@ from lightning_gans.layers import (
     spectral_norm_settings,
 )
 
-__all__ = ["SpectralNorm", "apply_spectral_norm", "is_spectral_normed", "restore_spectral_norm", "SETTINGS_KEY"]
+__all__ = ["SETTINGS_KEY", "SpectralNorm", "apply_spectral_norm", "is_spectral_normed", "restore_spectral_norm"]
 
 SPECTRAL_NORM_LAYERS = WEIGHT_LAYERS  # the layer types that get wrapped; kept for imports of 0.1
 
@@ -55,7 +55,9 @@ class SpectralNorm(Callback):
         >>> model = WGAN.load_from_checkpoint(path, generator=G, critic=D)  # doctest: +SKIP
     """
 
-    def __init__(self, critic: bool = True, generator: bool = False, n_power_iterations: int = 1, eps: float = 1e-12) -> None:
+    def __init__(
+        self, critic: bool = True, generator: bool = False, n_power_iterations: int = 1, eps: float = 1e-12
+    ) -> None:
         for name, value in (("critic", critic), ("generator", generator)):
             if not isinstance(value, bool):
                 raise TypeError(f"`{name}` must be a bool, got {value!r}.")
@@ -77,7 +79,9 @@ class SpectralNorm(Callback):
         for net_name in self._nets:
             net = getattr(pl_module, net_name, None)
             if not isinstance(net, nn.Module):
-                raise TypeError(f"SpectralNorm needs an `nn.Module` attribute `{net_name}` on {type(pl_module).__name__}.")
+                raise TypeError(
+                    f"SpectralNorm needs an `nn.Module` attribute `{net_name}` on {type(pl_module).__name__}."
+                )
             try:
                 names = apply_spectral_norm(net, self._n_power_iterations, self._eps)
             except ValueError as err:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Any, Optional
+from typing import Any
 
 import numpy as np
 import torch
@@ -56,13 +56,13 @@ def critic_surface(critic: nn.Module, extent: float, resolution: int) -> tuple[T
 def plot_toy(
     real: Tensor,
     fake: Tensor,
-    critic: Optional[nn.Module] = None,
-    extent: Optional[float] = None,
+    critic: nn.Module | None = None,
+    extent: float | None = None,
     resolution: int = 100,
     title: str = "",
     size_inches: float = 5.0,
     dpi: int = 100,
-    fake_labels: Optional[Tensor] = None,
+    fake_labels: Tensor | None = None,
 ) -> np.ndarray:
     """Render real (orange dots) and generated (blue crosses) 2-D points over the critic's contours.
 
@@ -106,14 +106,34 @@ def plot_toy(
         filled = ax.contourf(xs.numpy(), ys.numpy(), values.numpy(), levels=20, cmap=CRITIC_CMAP, alpha=0.6)
         ax.contour(xs.numpy(), ys.numpy(), values.numpy(), levels=20, colors="k", linewidths=0.2, alpha=0.5)
         fig.colorbar(filled, ax=ax, fraction=0.046, pad=0.04, label="critic value")
-    ax.scatter(real[:, 0].numpy(), real[:, 1].numpy(), s=6, c=REAL_COLOR, marker="o", label="real", alpha=0.9, linewidths=0)
+    ax.scatter(
+        real[:, 0].numpy(), real[:, 1].numpy(), s=6, c=REAL_COLOR, marker="o", label="real", alpha=0.9, linewidths=0
+    )
     if fake_labels is None:
-        ax.scatter(fake[:, 0].numpy(), fake[:, 1].numpy(), s=10, c=FAKE_COLOR, marker="x", label="generated", alpha=0.9, linewidths=0.8)
+        ax.scatter(
+            fake[:, 0].numpy(),
+            fake[:, 1].numpy(),
+            s=10,
+            c=FAKE_COLOR,
+            marker="x",
+            label="generated",
+            alpha=0.9,
+            linewidths=0.8,
+        )
     else:
         k = int(fake_labels.max()) + 1 if len(fake_labels) else 1
         ax.scatter(
-            fake[:, 0].numpy(), fake[:, 1].numpy(), s=10, c=fake_labels.cpu().numpy(), cmap="tab10" if k <= 10 else "tab20",
-            vmin=-0.5, vmax=(9.5 if k <= 10 else 19.5), marker="x", label="generated (colour: class)", alpha=0.9, linewidths=0.8,
+            fake[:, 0].numpy(),
+            fake[:, 1].numpy(),
+            s=10,
+            c=fake_labels.cpu().numpy(),
+            cmap="tab10" if k <= 10 else "tab20",
+            vmin=-0.5,
+            vmax=(9.5 if k <= 10 else 19.5),
+            marker="x",
+            label="generated (colour: class)",
+            alpha=0.9,
+            linewidths=0.8,
         )
     ax.set_xlim(-extent, extent)
     ax.set_ylim(-extent, extent)
@@ -171,17 +191,21 @@ class ToyPlot(EveryNGeneratorSteps):
         self,
         every_n_generator_steps: int = 500,
         num_samples: int = 512,
-        real: Optional[Tensor] = None,
-        extent: Optional[float] = None,
+        real: Tensor | None = None,
+        extent: float | None = None,
         resolution: int = 100,
         noise_seed: int = 0,
         key: str = "toy",
-        dirpath: Optional[str] = None,
-        save_png: Optional[bool] = None,
+        dirpath: str | None = None,
+        save_png: bool | None = None,
         log_on_train_end: bool = True,
     ) -> None:
         _require_matplotlib()
-        for name, value, low in (("every_n_generator_steps", every_n_generator_steps, 1), ("num_samples", num_samples, 1), ("resolution", resolution, 2)):
+        for name, value, low in (
+            ("every_n_generator_steps", every_n_generator_steps, 1),
+            ("num_samples", num_samples, 1),
+            ("resolution", resolution, 2),
+        ):
             if not isinstance(value, int) or isinstance(value, bool) or value < low:
                 raise ValueError(f"`{name}` must be an integer >= {low}, got {value!r}.")
         if real is not None and (not isinstance(real, Tensor) or real.dim() != 2 or real.shape[1] != 2):
@@ -198,7 +222,7 @@ class ToyPlot(EveryNGeneratorSteps):
         self.save_png = save_png
         self.log_on_train_end = log_on_train_end
         self._fixed_real = real is not None
-        self._real: Optional[Tensor] = real.detach().float().cpu() if real is not None else None
+        self._real: Tensor | None = real.detach().float().cpu() if real is not None else None
         self._last_logged = -1
         #: Where each plot went (logger names and PNG paths), for inspection.
         self.history: list[tuple[int, list[str]]] = []
@@ -219,13 +243,25 @@ class ToyPlot(EveryNGeneratorSteps):
         rng = torch.Generator(device=pl_module.device).manual_seed(self.noise_seed)
         num_classes = getattr(pl_module, "num_classes", None)
         labels = None if not num_classes else torch.arange(self.num_samples, device=pl_module.device) % num_classes
-        fake = pl_module.sample(self.num_samples, rng=rng) if labels is None else pl_module.sample(self.num_samples, labels=labels, rng=rng)
+        fake = (
+            pl_module.sample(self.num_samples, rng=rng)
+            if labels is None
+            else pl_module.sample(self.num_samples, labels=labels, rng=rng)
+        )
         if fake.dim() != 2 or fake.shape[1] != 2:
-            raise ValueError(f"ToyPlot needs 2-D samples (N, 2), got {tuple(fake.shape)}; for images use `SampleLogger`.")
+            raise ValueError(
+                f"ToyPlot needs 2-D samples (N, 2), got {tuple(fake.shape)}; for images use `SampleLogger`."
+            )
         real = self._real if self._real is not None else torch.empty(0, 2)
         critic = pl_module.critic if labels is None else _ClassMaxCritic(pl_module)
         return plot_toy(
-            real, fake, critic, self.extent, self.resolution, title=f"generator step {pl_module.generator_steps}", fake_labels=labels
+            real,
+            fake,
+            critic,
+            self.extent,
+            self.resolution,
+            title=f"generator step {pl_module.generator_steps}",
+            fake_labels=labels,
         )
 
     def _log(self, trainer: Trainer, pl_module: LightningModule) -> None:
@@ -235,8 +271,14 @@ class ToyPlot(EveryNGeneratorSteps):
             return
         image = torch.from_numpy(self.render(pl_module))
         sent = log_image(
-            trainer, self.key, image, step=trainer.global_step, caption=f"generator step {step}",
-            png_name=f"{self.key.replace('/', '_')}_g{step:07d}.png", dirpath=self.dirpath, save_png=self.save_png,
+            trainer,
+            self.key,
+            image,
+            step=trainer.global_step,
+            caption=f"generator step {step}",
+            png_name=f"{self.key.replace('/', '_')}_g{step:07d}.png",
+            dirpath=self.dirpath,
+            save_png=self.save_png,
         )
         self.history.append((step, sent))
 
@@ -251,5 +293,8 @@ class _ClassMaxCritic(nn.Module):
         self._num_classes = int(pl_module.num_classes)
 
     def forward(self, x: Tensor) -> Tensor:
-        scores = [self._discriminate(x, torch.full((x.shape[0],), k, dtype=torch.long, device=x.device)) for k in range(self._num_classes)]
+        scores = [
+            self._discriminate(x, torch.full((x.shape[0],), k, dtype=torch.long, device=x.device))
+            for k in range(self._num_classes)
+        ]
         return torch.stack(scores).amax(dim=0)

@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from typing import Any, Callable, Union
+from collections.abc import Callable
+from typing import Any
 
 import torch
 from lightning.pytorch import Callback, LightningModule, Trainer
@@ -11,7 +12,7 @@ from torch import nn
 from lightning_gans.layers import NORM_LAYERS
 from lightning_gans.protocol import critic_optimizer, require
 
-__all__ = ["WeightClipping", "NORM_LAYERS"]
+__all__ = ["NORM_LAYERS", "WeightClipping"]
 
 ParameterFilter = Callable[[str, nn.Parameter], bool]
 
@@ -61,11 +62,13 @@ class WeightClipping(Callback):
         >>> trainer = Trainer(callbacks=[WeightClipping(0.01, parameter_filter="skip_norm")])  # doctest: +SKIP
     """
 
-    def __init__(self, clip_value: float = 0.01, parameter_filter: Union[str, ParameterFilter, None] = None) -> None:
+    def __init__(self, clip_value: float = 0.01, parameter_filter: str | ParameterFilter | None = None) -> None:
         if isinstance(clip_value, bool) or not isinstance(clip_value, (int, float)) or not clip_value > 0:
             raise ValueError(f"`clip_value` must be a number > 0, got {clip_value!r}.")
         if isinstance(parameter_filter, str) and parameter_filter not in _FILTERS:
-            raise ValueError(f"Unknown `parameter_filter` {parameter_filter!r}; expected one of {sorted(_FILTERS)} or a callable.")
+            raise ValueError(
+                f"Unknown `parameter_filter` {parameter_filter!r}; expected one of {sorted(_FILTERS)} or a callable."
+            )
         if parameter_filter is not None and not isinstance(parameter_filter, str) and not callable(parameter_filter):
             raise ValueError(f"`parameter_filter` must be a name, a callable or None, got {parameter_filter!r}.")
         self.clip_value = float(clip_value)
@@ -91,7 +94,9 @@ class WeightClipping(Callback):
         critic_opt = critic_optimizer(pl_module)
         in_opt = {id(p) for group in critic_opt.param_groups for p in group["params"]}
         if named and id(named[0][1]) not in in_opt:
-            raise TypeError("WeightClipping: the module's `critic_optimizer` does not optimise the critic's parameters.")
+            raise TypeError(
+                "WeightClipping: the module's `critic_optimizer` does not optimise the critic's parameters."
+            )
         self._params = [p for _, p in named]
         self._remove_hook()
         self._handle = critic_opt.register_step_post_hook(self._clip)

@@ -13,7 +13,7 @@ Example:
 from __future__ import annotations
 
 import sys
-from typing import Callable, Optional, Sequence
+from collections.abc import Callable, Sequence
 
 from lightning_gans.commands._quiet import quiet_console
 from lightning_gans.commands._run import CommandError
@@ -51,7 +51,7 @@ NOT_OFFERED: dict[str, str] = {
 """LightningCLI subcommands refused with a message (exit status 2)."""
 
 
-def run_command(args: Optional[Sequence[str]] = None) -> Optional[int]:
+def run_command(args: Sequence[str] | None = None) -> int | None:
     """Run ``sample``/``evaluate``/``export``; refuse ``validate``/``test``/``predict``, an unknown command or none (exit 2).
 
     Also quiets the console for every subcommand, ``fit`` included (see :func:`quiet_console`).
@@ -67,8 +67,11 @@ def run_command(args: Optional[Sequence[str]] = None) -> Optional[int]:
     names = ["fit", *COMMANDS]
     known = ", ".join(names)
     if not argv:
-        print(f"usage: lightning-gans {{{','.join(names)}}} ...\nerror: a command is required, one of: {known} "
-              "(`lightning-gans --help` describes them).", file=sys.stderr)
+        print(
+            f"usage: lightning-gans {{{','.join(names)}}} ...\nerror: a command is required, one of: {known} "
+            "(`lightning-gans --help` describes them).",
+            file=sys.stderr,
+        )
         return 2
     name, rest = argv[0], argv[1:]
     if name in NOT_OFFERED:
@@ -77,7 +80,10 @@ def run_command(args: Optional[Sequence[str]] = None) -> Optional[int]:
     command = COMMANDS.get(name)
     if command is None:
         if name != "fit" and not name.startswith("-"):
-            print(f"error: unknown command {name!r}; the commands are: {known} (`lightning-gans --help` describes them).", file=sys.stderr)
+            print(
+                f"error: unknown command {name!r}; the commands are: {known} (`lightning-gans --help` describes them).",
+                file=sys.stderr,
+            )
             return 2
         return None
     try:

@@ -11,7 +11,7 @@ from __future__ import annotations
 import logging
 import warnings
 
-__all__ = ["quiet_console", "SILENCED_WARNINGS"]
+__all__ = ["SILENCED_WARNINGS", "quiet_console"]
 
 SILENCED_WARNINGS: tuple[tuple[str, type[Warning]], ...] = (
     # torchdata's StatefulDataLoader calls torch.set_vital, deprecated in torch (torchdata <= 0.11).

@@ -5,12 +5,12 @@ from __future__ import annotations
 import importlib
 import os
 from dataclasses import dataclass, field
-from typing import Any, Optional
+from typing import Any
 
 import torch
 from torch import Tensor, nn
 
-__all__ = ["CommandError", "Run", "load_run", "generate", "parse_labels"]
+__all__ = ["CommandError", "Run", "generate", "load_run", "parse_labels"]
 
 
 class CommandError(Exception):
@@ -40,7 +40,7 @@ class Run:
     config: dict[str, Any] = field(default_factory=dict)
     ema: bool = False
 
-    def callback_args(self, name: str) -> Optional[dict[str, Any]]:
+    def callback_args(self, name: str) -> dict[str, Any] | None:
         """``init_args`` of the run's callback whose class name is ``name`` (e.g. ``"GANMetrics"``), or ``None``."""
         callbacks = ((self.config.get("trainer") or {}).get("callbacks")) or []
         for cb in callbacks if isinstance(callbacks, list) else []:
@@ -94,7 +94,7 @@ def load_run(ckpt_path: str, ema: bool = True) -> Run:
         raise CommandError(f"`--ckpt_path` {ckpt_path!r} is not a file.")
     try:
         checkpoint = torch.load(ckpt_path, map_location="cpu", weights_only=True)
-    except Exception as err:  # noqa: BLE001 - any unreadable file is the same user error
+    except Exception as err:
         raise CommandError(f"`--ckpt_path` {ckpt_path!r} is not a readable checkpoint: {err}") from None
     class_path = (checkpoint.get("hyper_parameters") or {}).get("_class_path")
     if not isinstance(class_path, str):
@@ -104,7 +104,9 @@ def load_run(ckpt_path: str, ema: bool = True) -> Run:
         )
     module = _import(class_path).load_from_checkpoint(ckpt_path, map_location="cpu")
     has_ema = getattr(module, "ema_generator", None) is not None
-    if not has_ema and any(k.startswith("GeneratorEMA") and "ema" in v for k, v in checkpoint.get("callbacks", {}).items()):
+    if not has_ema and any(
+        k.startswith("GeneratorEMA") and "ema" in v for k, v in checkpoint.get("callbacks", {}).items()
+    ):
         load_ema_generator(module, checkpoint)
         has_ema = True
     if not ema and has_ema:
@@ -118,7 +120,7 @@ def load_run(ckpt_path: str, ema: bool = True) -> Run:
     return Run(ckpt_path, module, checkpoint, config, ema=ema and has_ema)
 
 
-def parse_labels(spec: Optional[str], n: int, num_classes: Optional[int]) -> Optional[Tensor]:
+def parse_labels(spec: str | None, n: int, num_classes: int | None) -> Tensor | None:
     """Labels for ``n`` samples from ``--labels``: ``"3"`` (all class 3), ``"0,1,2"`` (cycled), or ``"all"``
     (each class in turn, ``n // num_classes`` apiece, in blocks).
 
@@ -142,8 +144,8 @@ def parse_labels(spec: Optional[str], n: int, num_classes: Optional[int]) -> Opt
 
 @torch.no_grad()
 def generate(
-    module: nn.Module, n: int, seed: int, labels: Optional[Tensor] = None, batch_size: int = 256
-) -> tuple[Tensor, Optional[Tensor]]:
+    module: nn.Module, n: int, seed: int, labels: Tensor | None = None, batch_size: int = 256
+) -> tuple[Tensor, Tensor | None]:
     """``n`` samples (CPU) and their labels (``None`` when unconditional), reproducible from ``seed``.
 
     The noise (then, for conditional models without ``labels``, uniform labels) is drawn from a
@@ -159,5 +161,7 @@ def generate(
         if labels is None:
             out.append(module.sample(z.shape[0], noise=z).cpu())
         else:
-            out.append(module.sample(z.shape[0], noise=z, labels=labels[start : start + batch_size].to(module.device)).cpu())
+            out.append(
+                module.sample(z.shape[0], noise=z, labels=labels[start : start + batch_size].to(module.device)).cpu()
+            )
     return torch.cat(out), (None if labels is None else labels.cpu())

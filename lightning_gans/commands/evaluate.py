@@ -18,8 +18,9 @@ import argparse
 import json
 import os
 import sys
+from collections.abc import Sequence
 from types import SimpleNamespace
-from typing import Any, Optional, Sequence
+from typing import Any
 
 import torch
 from torch import Tensor
@@ -38,19 +39,49 @@ def build_parser() -> argparse.ArgumentParser:
         prog="lightning-gans evaluate",
         description="FID, IS, KID, precision and recall (k=3) of a checkpoint's generator or of a folder of images.",
     )
-    p.add_argument("--ckpt_path", default=None, help="checkpoint written by `lightning-gans fit` (generates the fake images)")
-    p.add_argument("--fake", default=None, metavar="DIR", help="a folder of generated images (PNG/JPEG) instead of a checkpoint")
-    p.add_argument("--real", default=None, metavar="DIR|digits", help="reference images: a folder, or `digits`; default: the checkpoint run's data")
-    p.add_argument("--num_samples", type=int, default=None, help="generated images (default: the run's GANMetrics.num_samples, else 10000)")
+    p.add_argument(
+        "--ckpt_path", default=None, help="checkpoint written by `lightning-gans fit` (generates the fake images)"
+    )
+    p.add_argument(
+        "--fake", default=None, metavar="DIR", help="a folder of generated images (PNG/JPEG) instead of a checkpoint"
+    )
+    p.add_argument(
+        "--real",
+        default=None,
+        metavar="DIR|digits",
+        help="reference images: a folder, or `digits`; default: the checkpoint run's data",
+    )
+    p.add_argument(
+        "--num_samples",
+        type=int,
+        default=None,
+        help="generated images (default: the run's GANMetrics.num_samples, else 10000)",
+    )
     p.add_argument("--num_real", type=int, default=None, help="real images used (default: all)")
-    p.add_argument("--feature_extractor", choices=("inception", "digits"), default=None,
-                   help="default: the run's GANMetrics setting, else `digits` for digits data and `inception` otherwise")
-    p.add_argument("--feature_extractor_weights_path", default=None, help="Inception-v3 weights file (default: the torch hub cache)")
-    p.add_argument("--seed", type=int, default=None, help="noise / subset seed (default: the run's GANMetrics seed, else 2020)")
+    p.add_argument(
+        "--feature_extractor",
+        choices=("inception", "digits"),
+        default=None,
+        help="default: the run's GANMetrics setting, else `digits` for digits data and `inception` otherwise",
+    )
+    p.add_argument(
+        "--feature_extractor_weights_path",
+        default=None,
+        help="Inception-v3 weights file (default: the torch hub cache)",
+    )
+    p.add_argument(
+        "--seed", type=int, default=None, help="noise / subset seed (default: the run's GANMetrics seed, else 2020)"
+    )
     p.add_argument("--batch_size", type=int, default=64, help="images per generator/extractor batch")
     p.add_argument("--json", default=None, metavar="PATH", help="also write the metrics as JSON to PATH (`-`: stdout)")
-    p.add_argument("--no_ema", action="store_true", help="evaluate the raw generator even when the checkpoint has an EMA one")
-    p.add_argument("--cache_dir", default=None, help="real-statistics cache (default: <torch hub dir>/lightning_gans/real_statistics)")
+    p.add_argument(
+        "--no_ema", action="store_true", help="evaluate the raw generator even when the checkpoint has an EMA one"
+    )
+    p.add_argument(
+        "--cache_dir",
+        default=None,
+        help="real-statistics cache (default: <torch hub dir>/lightning_gans/real_statistics)",
+    )
     p.add_argument("--no_cache", action="store_true", help="neither read nor write cached real statistics")
     return p
 
@@ -88,12 +119,19 @@ class _LocalTrainer(SimpleNamespace):
 
     def __init__(self) -> None:
         super().__init__(
-            world_size=1, global_rank=0, is_global_zero=True, global_step=0, loggers=[], callback_metrics={},
-            train_dataloader=None, datamodule=None, strategy=SimpleNamespace(broadcast=lambda obj, src=0: obj),
+            world_size=1,
+            global_rank=0,
+            is_global_zero=True,
+            global_step=0,
+            loggers=[],
+            callback_metrics={},
+            train_dataloader=None,
+            datamodule=None,
+            strategy=SimpleNamespace(broadcast=lambda obj, src=0: obj),
         )
 
 
-def _real_dataset(spec: Optional[str], run: Optional[Run], data_range: tuple[float, float]) -> tuple[Any, str]:
+def _real_dataset(spec: str | None, run: Run | None, data_range: tuple[float, float]) -> tuple[Any, str]:
     """The reference images and a short description of them."""
     if spec == DIGITS:
         from torch.utils.data import TensorDataset
@@ -106,12 +144,14 @@ def _real_dataset(spec: Optional[str], run: Optional[Run], data_range: tuple[flo
     if spec is not None:
         return ImageFolderDataset(spec, data_range, "--real"), spec
     if run is None:
-        raise CommandError("give the reference images with `--real DIR|digits` (or `--ckpt_path` to use its run's data).")
+        raise CommandError(
+            "give the reference images with `--real DIR|digits` (or `--ckpt_path` to use its run's data)."
+        )
     dm = run.datamodule()
     return dm.train_dataloader().dataset, f"the run's {type(dm).__name__} training data"
 
 
-def _default_extractor(real_spec: Optional[str], run: Optional[Run]) -> str:
+def _default_extractor(real_spec: str | None, run: Run | None) -> str:
     if real_spec == DIGITS:
         return DIGITS
     if real_spec is None and run is not None:
@@ -128,7 +168,9 @@ def evaluate(args: argparse.Namespace) -> tuple[dict[str, float], dict[str, Any]
     from lightning_gans.evaluation.precision_recall import precision_recall
 
     if args.ckpt_path is None and args.fake is None:
-        raise CommandError("give `--ckpt_path` (a checkpoint to sample) or `--fake DIR` (a folder of generated images).")
+        raise CommandError(
+            "give `--ckpt_path` (a checkpoint to sample) or `--fake DIR` (a folder of generated images)."
+        )
     if args.ckpt_path is not None and args.fake is not None:
         raise CommandError("give either `--ckpt_path` or `--fake`, not both.")
     for name in ("num_samples", "num_real", "batch_size"):
@@ -152,13 +194,18 @@ def evaluate(args: argparse.Namespace) -> tuple[dict[str, float], dict[str, Any]
     extractor = args.feature_extractor or run_metrics.get("feature_extractor") or _default_extractor(args.real, run)
     seed = args.seed if args.seed is not None else int(run_metrics.get("seed", 2020))
     fake_folder = ImageFolderDataset(args.fake, data_range, "--fake") if args.fake is not None else None
-    num_samples = len(fake_folder) if fake_folder is not None else (args.num_samples or int(run_metrics.get("num_samples", 10_000)))
+    num_samples = (
+        len(fake_folder)
+        if fake_folder is not None
+        else (args.num_samples or int(run_metrics.get("num_samples", 10_000)))
+    )
 
     try:
         metrics = GANMetrics(
             num_samples=num_samples,
             feature_extractor=extractor,
-            feature_extractor_weights_path=args.feature_extractor_weights_path or run_metrics.get("feature_extractor_weights_path"),
+            feature_extractor_weights_path=args.feature_extractor_weights_path
+            or run_metrics.get("feature_extractor_weights_path"),
             antialias=bool(run_metrics.get("antialias", False)),
             data_range=data_range,
             real_samples=real,
@@ -173,8 +220,10 @@ def evaluate(args: argparse.Namespace) -> tuple[dict[str, float], dict[str, Any]
             every_n_epochs=None,
         )
     except FileNotFoundError as err:  # Inception weights: the message says where to get them
-        raise CommandError(str(err).replace("`feature_extractor_weights_path`", "`--feature_extractor_weights_path`")
-                           + " Or pass `--feature_extractor digits` for digit-like data.") from None
+        raise CommandError(
+            str(err).replace("`feature_extractor_weights_path`", "`--feature_extractor_weights_path`")
+            + " Or pass `--feature_extractor digits` for digit-like data."
+        ) from None
     trainer = _LocalTrainer()
     if run is not None:
         module = run.module
@@ -188,8 +237,10 @@ def evaluate(args: argparse.Namespace) -> tuple[dict[str, float], dict[str, Any]
     cache_file = metrics._cache.path(metrics._real_cache_key) if metrics._cache is not None else None
     cache_hit = cache_file is not None and os.path.basename(cache_file) in cached_before
     if fake_folder is not None:
-        batches = (torch.stack([fake_folder[i] for i in range(s, min(s + args.batch_size, len(fake_folder)))])
-                   for s in range(0, len(fake_folder), args.batch_size))
+        batches = (
+            torch.stack([fake_folder[i] for i in range(s, min(s + args.batch_size, len(fake_folder)))])
+            for s in range(0, len(fake_folder), args.batch_size)
+        )
         features, logits = extract(metrics._extractor, batches, data_range, "generated images")
     else:
         features, logits = metrics._fake_features(trainer, module)
@@ -198,14 +249,18 @@ def evaluate(args: argparse.Namespace) -> tuple[dict[str, float], dict[str, Any]
     result = compute_metrics(features, logits, real_stats, names, metrics.kid_subsets, subset, metrics.isc_splits, seed)
     result.update(precision_recall(features, real_stats.features, k=3))
     settings = {
-        "fake": args.fake if fake_folder is not None else f"{args.ckpt_path} ({'EMA generator' if run.ema else 'generator'})",
+        "fake": args.fake
+        if fake_folder is not None
+        else f"{args.ckpt_path} ({'EMA generator' if run.ema else 'generator'})",
         "real": real_what,
         "feature_extractor": metrics._extractor_id,
         "n_fake": int(features.shape[0]),
         "n_real": int(real_stats.n),
         "kid_subset_size": subset,
         "seed": seed,
-        "real_statistics": f"read from {cache_file}" if cache_hit else "computed" + (f", stored in {cache_file}" if cache_file else ""),
+        "real_statistics": f"read from {cache_file}"
+        if cache_hit
+        else "computed" + (f", stored in {cache_file}" if cache_file else ""),
     }
     return result, settings
 
@@ -217,8 +272,10 @@ def main(argv: Sequence[str]) -> int:
     args = build_parser().parse_args(list(argv))
     result, settings = evaluate(args)
     print(format_metrics_table(result, title=f"{settings['fake']} vs {settings['real']}"))
-    print(f"({settings['n_fake']} generated, {settings['n_real']} real images; features {settings['feature_extractor']}; "
-          f"real statistics {settings['real_statistics']})")
+    print(
+        f"({settings['n_fake']} generated, {settings['n_real']} real images; features {settings['feature_extractor']}; "
+        f"real statistics {settings['real_statistics']})"
+    )
     if args.json is not None:
         text = json.dumps({"metrics": result, "settings": settings}, indent=2)
         if args.json == "-":

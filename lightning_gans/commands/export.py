@@ -11,7 +11,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
-from typing import Sequence
+from collections.abc import Sequence
 
 from lightning_gans.commands._run import CommandError
 
@@ -26,9 +26,15 @@ def build_parser() -> argparse.ArgumentParser:
     )
     p.add_argument("--ckpt_path", required=True, help="checkpoint written by `lightning-gans fit`")
     p.add_argument("--out", required=True, help="output directory")
-    p.add_argument("--metrics", default=None, help="JSON written by `lightning-gans evaluate --json` (shown in the model card)")
-    p.add_argument("--no_ema", action="store_true", help="export the raw generator even when the checkpoint has an EMA one")
-    p.add_argument("--push_to_hub", default=None, metavar="REPO_ID", help="also push to this Hub repository (needs a login)")
+    p.add_argument(
+        "--metrics", default=None, help="JSON written by `lightning-gans evaluate --json` (shown in the model card)"
+    )
+    p.add_argument(
+        "--no_ema", action="store_true", help="export the raw generator even when the checkpoint has an EMA one"
+    )
+    p.add_argument(
+        "--push_to_hub", default=None, metavar="REPO_ID", help="also push to this Hub repository (needs a login)"
+    )
     return p
 
 
@@ -47,8 +53,13 @@ def main(argv: Sequence[str]) -> int:
             data = json.load(f)
         metrics = data.get("metrics", data) if isinstance(data, dict) else None
         if not isinstance(metrics, dict):
-            raise CommandError(f"`--metrics` {args.metrics!r} holds no metrics dict (write it with `lightning-gans evaluate --json`).")
+            raise CommandError(
+                f"`--metrics` {args.metrics!r} holds no metrics dict (write it with `lightning-gans evaluate --json`)."
+            )
     generator = PretrainedGenerator.from_checkpoint(args.ckpt_path, ema=not args.no_ema, metrics=metrics)
     generator.save_pretrained(args.out, repo_id=args.push_to_hub, push_to_hub=args.push_to_hub is not None)
-    print(f"Saved the {generator.source} to {args.out}" + (f" and pushed it to {args.push_to_hub}" if args.push_to_hub else ""))
+    print(
+        f"Saved the {generator.source} to {args.out}"
+        + (f" and pushed it to {args.push_to_hub}" if args.push_to_hub else "")
+    )
     return 0

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import argparse
 import os
-from typing import Optional, Sequence
+from collections.abc import Sequence
 
 import numpy as np
 import torch
@@ -32,15 +32,33 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--ckpt_path", required=True, help="checkpoint (.ckpt) written by `lightning-gans fit`")
     p.add_argument("--num", type=int, default=64, help="number of samples (default 64)")
     p.add_argument(
-        "--out", default="samples.png",
+        "--out",
+        default="samples.png",
         help="FILE.png: one grid (2-D points: a scatter plot); DIR/: one PNG per sample; FILE.npz: raw array `samples` (and `labels`)",
     )
     p.add_argument("--seed", type=int, default=0, help="seed of the noise (and labels), default 0")
-    p.add_argument("--labels", default=None, help="conditional models: a class (3), classes cycled (0,1,2) or `all` (each class in turn)")
-    p.add_argument("--nrow", type=int, default=None, help="images per grid row (default: ceil(sqrt(num)); `--labels all`: num // classes)")
-    p.add_argument("--value_range", type=float, nargs=2, default=None, metavar=("LOW", "HIGH"),
-                   help="the generator's output range (default: the run's GANMetrics/SampleLogger setting, else -1 1)")
-    p.add_argument("--no_ema", action="store_true", help="sample the raw generator even when the checkpoint has an EMA one")
+    p.add_argument(
+        "--labels",
+        default=None,
+        help="conditional models: a class (3), classes cycled (0,1,2) or `all` (each class in turn)",
+    )
+    p.add_argument(
+        "--nrow",
+        type=int,
+        default=None,
+        help="images per grid row (default: ceil(sqrt(num)); `--labels all`: num // classes)",
+    )
+    p.add_argument(
+        "--value_range",
+        type=float,
+        nargs=2,
+        default=None,
+        metavar=("LOW", "HIGH"),
+        help="the generator's output range (default: the run's GANMetrics/SampleLogger setting, else -1 1)",
+    )
+    p.add_argument(
+        "--no_ema", action="store_true", help="sample the raw generator even when the checkpoint has an EMA one"
+    )
     p.add_argument("--batch_size", type=int, default=256, help="samples per generator call")
     return p
 
@@ -51,7 +69,12 @@ def _to_uint8(images: Tensor, value_range: tuple[float, float]) -> Tensor:
 
 
 def write_samples(
-    samples: Tensor, labels: Optional[Tensor], out: str, value_range: tuple[float, float], nrow: Optional[int] = None, run: Optional[Run] = None
+    samples: Tensor,
+    labels: Tensor | None,
+    out: str,
+    value_range: tuple[float, float],
+    nrow: int | None = None,
+    run: Run | None = None,
 ) -> list[str]:
     """Write ``samples`` as ``out`` says (see the module docstring) and return the files written."""
     from torchvision.io import write_png
@@ -67,10 +90,14 @@ def write_samples(
         return [out]
     is_points = samples.dim() == 2 and samples.shape[1] == 2
     if not is_points and (samples.dim() != 4 or samples.shape[1] not in (1, 3)):
-        raise CommandError(f"PNG output needs images (N, C, H, W) with C in (1, 3) or 2-D points, got {tuple(samples.shape)}; use `--out FILE.npz`.")
-    if out.endswith(os.sep) or out.endswith("/") or os.path.isdir(out):
+        raise CommandError(
+            f"PNG output needs images (N, C, H, W) with C in (1, 3) or 2-D points, got {tuple(samples.shape)}; use `--out FILE.npz`."
+        )
+    if out.endswith((os.sep, "/")) or os.path.isdir(out):
         if is_points:
-            raise CommandError("`--out DIR/` writes one image per sample; 2-D points go to `--out FILE.png` (a plot) or `FILE.npz`.")
+            raise CommandError(
+                "`--out DIR/` writes one image per sample; 2-D points go to `--out FILE.png` (a plot) or `FILE.npz`."
+            )
         os.makedirs(out, exist_ok=True)
         paths = []
         for i, image in enumerate(_to_uint8(samples, value_range)):
@@ -90,7 +117,7 @@ def write_samples(
     return [out]
 
 
-def _plot_points(samples: Tensor, run: Optional[Run]) -> np.ndarray:
+def _plot_points(samples: Tensor, run: Run | None) -> np.ndarray:
     from lightning_gans.callbacks.toy_plot import plot_toy
 
     real = torch.empty(0, 2)
@@ -103,12 +130,12 @@ def _plot_points(samples: Tensor, run: Optional[Run]) -> np.ndarray:
     return plot_toy(real, samples, critic, title=f"{len(samples)} samples")
 
 
-def _toy_datamodule(run: Optional[Run]):
+def _toy_datamodule(run: Run | None):
     if run is None:
         return None
     try:
         return run.datamodule()
-    except Exception:  # noqa: BLE001 - the real points are a nicety; the plot works without them
+    except Exception:
         return None
 
 

@@ -5,10 +5,10 @@ from lightning_gans.data.images import IMAGE_DATASETS, ImageDataModule
 from lightning_gans.data.toy import TOY_DISTRIBUTIONS, ToyDataModule, ToyDistribution, mode_coverage
 
 __all__ = [
-    "DigitsDataModule",
     "IMAGE_DATASETS",
-    "ImageDataModule",
     "TOY_DISTRIBUTIONS",
+    "DigitsDataModule",
+    "ImageDataModule",
     "ToyDataModule",
     "ToyDistribution",
     "load_digits_tensor",

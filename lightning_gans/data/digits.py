@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from typing import Optional
-
 import torch
 import torch.nn.functional as F
 from lightning.pytorch import LightningDataModule
@@ -13,7 +11,7 @@ from torchdata.stateful_dataloader import StatefulDataLoader
 
 from lightning_gans._checks import integer
 
-__all__ = ["DigitsDataModule", "load_digits_tensor", "NUM_DIGITS"]
+__all__ = ["NUM_DIGITS", "DigitsDataModule", "load_digits_tensor"]
 
 NUM_DIGITS = 1797
 """Images in scikit-learn's digits dataset."""
@@ -50,7 +48,9 @@ class DigitsDataModule(LightningDataModule):
         ValueError: an argument is out of range (the message names it), at construction.
     """
 
-    def __init__(self, batch_size: int = 64, image_size: int = 8, num_workers: int = 0, conditional: bool = False) -> None:
+    def __init__(
+        self, batch_size: int = 64, image_size: int = 8, num_workers: int = 0, conditional: bool = False
+    ) -> None:
         super().__init__()
         batch_size = integer("batch_size", batch_size)
         if batch_size > NUM_DIGITS:  # drop_last=True: not one batch, so fit would train 0 updates
@@ -67,16 +67,18 @@ class DigitsDataModule(LightningDataModule):
         self.batch_size = batch_size
         self.image_size = image_size
         self.num_workers = num_workers
-        self._data: Optional[TensorDataset] = None
+        self._data: TensorDataset | None = None
 
     def setup(self, stage: str) -> None:
         if self._data is None:
             self._data = TensorDataset(*load_digits_tensor(self.image_size))
 
     @property
-    def num_classes(self) -> Optional[int]:
+    def num_classes(self) -> int | None:
         """10 when ``conditional``, else None (the module stays unconditional)."""
         return 10 if self.conditional else None
 
     def train_dataloader(self) -> StatefulDataLoader:
-        return StatefulDataLoader(self._data, batch_size=self.batch_size, shuffle=True, drop_last=True, num_workers=self.num_workers)
+        return StatefulDataLoader(
+            self._data, batch_size=self.batch_size, shuffle=True, drop_last=True, num_workers=self.num_workers
+        )

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Any, Optional
+from typing import Any
 
 from lightning.pytorch import LightningDataModule
 from torch.utils.data import Dataset
@@ -10,7 +10,7 @@ from torchdata.stateful_dataloader import StatefulDataLoader
 
 from lightning_gans._checks import integer
 
-__all__ = ["ImageDataModule", "IMAGE_DATASETS"]
+__all__ = ["IMAGE_DATASETS", "ImageDataModule"]
 
 IMAGE_DATASETS = ("MNIST", "FashionMNIST", "CIFAR10", "CIFAR100", "folder")
 
@@ -98,18 +98,20 @@ class ImageDataModule(LightningDataModule):
         self.conditional = conditional
         self.root, self.dataset, self.image_size, self.channels = root, dataset, image_size, channels
         self.download, self.batch_size, self.num_workers = download, batch_size, num_workers
-        self._data: Optional[Dataset] = None
+        self._data: Dataset | None = None
 
     def _build(self, download: bool) -> Dataset:
         from torchvision import datasets, transforms
 
-        tf = transforms.Compose([
-            transforms.Resize(self.image_size),
-            transforms.CenterCrop(self.image_size),
-            transforms.Grayscale(1) if self.channels == 1 else transforms.Lambda(_to_rgb),
-            transforms.ToTensor(),
-            transforms.Normalize([0.5] * self.channels, [0.5] * self.channels),
-        ])
+        tf = transforms.Compose(
+            [
+                transforms.Resize(self.image_size),
+                transforms.CenterCrop(self.image_size),
+                transforms.Grayscale(1) if self.channels == 1 else transforms.Lambda(_to_rgb),
+                transforms.ToTensor(),
+                transforms.Normalize([0.5] * self.channels, [0.5] * self.channels),
+            ]
+        )
         try:
             if self.dataset == "folder":
                 return datasets.ImageFolder(self.root, transform=tf, loader=_load_image)
@@ -121,7 +123,7 @@ class ImageDataModule(LightningDataModule):
             ) from err
 
     @property
-    def num_classes(self) -> Optional[int]:
+    def num_classes(self) -> int | None:
         """The number of classes when ``conditional`` (for ``"folder"``: of sub-folders of ``root``), else None."""
         if not self.conditional:
             return None
@@ -132,7 +134,9 @@ class ImageDataModule(LightningDataModule):
         try:
             return len(find_classes(self.root)[0])
         except OSError as err:  # FileNotFoundError included
-            raise FileNotFoundError(f"`root`={self.root!r} has no class sub-folders to count for `conditional`=True ({err}).") from err
+            raise FileNotFoundError(
+                f"`root`={self.root!r} has no class sub-folders to count for `conditional`=True ({err})."
+            ) from err
 
     def prepare_data(self) -> None:
         if self.download:
@@ -148,4 +152,6 @@ class ImageDataModule(LightningDataModule):
             )
 
     def train_dataloader(self) -> StatefulDataLoader:
-        return StatefulDataLoader(self._data, batch_size=self.batch_size, shuffle=True, drop_last=True, num_workers=self.num_workers)
+        return StatefulDataLoader(
+            self._data, batch_size=self.batch_size, shuffle=True, drop_last=True, num_workers=self.num_workers
+        )

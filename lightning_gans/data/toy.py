@@ -8,8 +8,8 @@ each then rescaled so the data has roughly unit scale.
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Callable, Optional, Union
 
 import torch
 from lightning.pytorch import LightningDataModule
@@ -17,18 +17,18 @@ from torch import Tensor
 from torch.utils.data import Dataset
 from torchdata.stateful_dataloader import StatefulDataLoader
 
-__all__ = ["ToyDistribution", "TOY_DISTRIBUTIONS", "ToyDataModule", "mode_coverage"]
+__all__ = ["TOY_DISTRIBUTIONS", "ToyDataModule", "ToyDistribution", "mode_coverage"]
 
 
 @dataclass(frozen=True)
 class ToyDistribution:
     """A 2-D distribution: a sampler and, for Gaussian mixtures, the modes' centres and std."""
 
-    sample: Callable[[int, Optional[torch.Generator]], Tensor]
-    centers: Optional[Tensor] = None  # (K, 2)
-    std: Optional[float] = None
+    sample: Callable[[int, torch.Generator | None], Tensor]
+    centers: Tensor | None = None  # (K, 2)
+    std: float | None = None
 
-    def sample_with_labels(self, n: int, rng: Optional[torch.Generator] = None) -> tuple[Tensor, Tensor]:
+    def sample_with_labels(self, n: int, rng: torch.Generator | None = None) -> tuple[Tensor, Tensor]:
         """``n`` points and the index of their mode (the class label of a conditional toy); mixtures only.
 
         The points are exactly those of ``sample(n, rng)`` from the same RNG state.
@@ -45,10 +45,10 @@ class _Mixture:
     def __init__(self, centers: Tensor, std: float) -> None:
         self.centers, self.std = centers, std
 
-    def __call__(self, n: int, rng: Optional[torch.Generator] = None) -> Tensor:
+    def __call__(self, n: int, rng: torch.Generator | None = None) -> Tensor:
         return self.sample_with_labels(n, rng)[0]
 
-    def sample_with_labels(self, n: int, rng: Optional[torch.Generator] = None) -> tuple[Tensor, Tensor]:
+    def sample_with_labels(self, n: int, rng: torch.Generator | None = None) -> tuple[Tensor, Tensor]:
         """``n`` points ``(n, 2)`` and the index of the mode each was drawn from ``(n,)``."""
         idx = torch.randint(len(self.centers), (n,), generator=rng)
         return self.centers[idx] + self.std * torch.randn(n, 2, generator=rng), idx
@@ -69,7 +69,7 @@ def _twenty_five_gaussians() -> ToyDistribution:
     return _mixture(grid * 2.0 / 2.828, 0.05 / 2.828)  # spacing 2, std 0.05, then /2.828
 
 
-def _swiss_roll_sample(n: int, rng: Optional[torch.Generator] = None) -> Tensor:
+def _swiss_roll_sample(n: int, rng: torch.Generator | None = None) -> Tensor:
     # sklearn.datasets.make_swiss_roll(noise=0.25), the (x, z) plane, / 7.5
     t = 1.5 * math.pi * (1 + 2 * torch.rand(n, generator=rng))
     points = torch.stack([t * torch.cos(t), t * torch.sin(t)], dim=1)
@@ -83,7 +83,9 @@ TOY_DISTRIBUTIONS: dict[str, ToyDistribution] = {
 }
 
 
-def mode_coverage(samples: Tensor, centers: Tensor, std: float, k: float = 3.0, min_fraction: float = 0.01) -> tuple[int, float]:
+def mode_coverage(
+    samples: Tensor, centers: Tensor, std: float, k: float = 3.0, min_fraction: float = 0.01
+) -> tuple[int, float]:
     """Modes covered and fraction of high-quality samples.
 
     A sample is *high quality* when it lies within ``k * std`` of its nearest centre; a mode is
@@ -103,14 +105,14 @@ def mode_coverage(samples: Tensor, centers: Tensor, std: float, k: float = 3.0, 
 class _Batches(Dataset):
     """Item ``i`` is the whole ``i``-th batch (with its labels, if any), so loading costs one index, not ``batch_size`` collates."""
 
-    def __init__(self, batches: Tensor, labels: Optional[Tensor] = None) -> None:
+    def __init__(self, batches: Tensor, labels: Tensor | None = None) -> None:
         self.batches = batches  # (num_batches, batch_size, 2)
         self.labels = labels  # (num_batches, batch_size) mode indices, or None
 
     def __len__(self) -> int:
         return len(self.batches)
 
-    def __getitem__(self, i: int) -> Union[Tensor, tuple[Tensor, Tensor]]:
+    def __getitem__(self, i: int) -> Tensor | tuple[Tensor, Tensor]:
         return self.batches[i] if self.labels is None else (self.batches[i], self.labels[i])
 
 
@@ -142,7 +144,12 @@ class ToyDataModule(LightningDataModule):
     """
 
     def __init__(
-        self, dataset: str = "8gaussians", batch_size: int = 256, batches_per_epoch: int = 1000, seed: int = 0, conditional: bool = False
+        self,
+        dataset: str = "8gaussians",
+        batch_size: int = 256,
+        batches_per_epoch: int = 1000,
+        seed: int = 0,
+        conditional: bool = False,
     ) -> None:
         super().__init__()
         if dataset not in TOY_DISTRIBUTIONS:
@@ -153,14 +160,16 @@ class ToyDataModule(LightningDataModule):
         if not isinstance(conditional, bool):
             raise TypeError(f"`conditional` must be a bool, got {conditional!r}.")
         if conditional and TOY_DISTRIBUTIONS[dataset].centers is None:
-            raise ValueError(f"`conditional`=True needs a Gaussian mixture (its mode index is the label); {dataset!r} has no modes.")
+            raise ValueError(
+                f"`conditional`=True needs a Gaussian mixture (its mode index is the label); {dataset!r} has no modes."
+            )
         self.save_hyperparameters()
         self.distribution = TOY_DISTRIBUTIONS[dataset]
         self.conditional = conditional
         self.batch_size = batch_size
         self.batches_per_epoch = batches_per_epoch
         self.seed = seed
-        self._data: Optional[_Batches] = None
+        self._data: _Batches | None = None
 
     def setup(self, stage: str) -> None:
         if self._data is None:
@@ -168,13 +177,16 @@ class ToyDataModule(LightningDataModule):
             n = self.batches_per_epoch * self.batch_size
             if self.conditional:
                 points, labels = self.distribution.sample_with_labels(n, rng)
-                self._data = _Batches(points.view(self.batches_per_epoch, self.batch_size, 2), labels.view(self.batches_per_epoch, self.batch_size))
+                self._data = _Batches(
+                    points.view(self.batches_per_epoch, self.batch_size, 2),
+                    labels.view(self.batches_per_epoch, self.batch_size),
+                )
             else:
                 points = self.distribution.sample(n, rng)
                 self._data = _Batches(points.view(self.batches_per_epoch, self.batch_size, 2))
 
     @property
-    def num_classes(self) -> Optional[int]:
+    def num_classes(self) -> int | None:
         """Number of modes when ``conditional``, else None (the module stays unconditional)."""
         return len(self.distribution.centers) if self.conditional else None
 

@@ -5,6 +5,7 @@ The Lightning glue is :class:`lightning_gans.callbacks.GANMetrics`; everything h
 
 from lightning_gans.evaluation.cache import RealStatistics, RealStatisticsCache
 from lightning_gans.evaluation.convert import CHANNEL_CONVERSIONS, check_data_range, to_extractor_input
+from lightning_gans.evaluation.evaluate import compute_metrics, extract
 from lightning_gans.evaluation.extractors import (
     EXTRACTORS,
     INCEPTION_WEIGHTS_FILE,
@@ -29,21 +30,20 @@ from lightning_gans.evaluation.metrics import (
     inception_score,
     kernel_inception_distance,
 )
-from lightning_gans.evaluation.evaluate import compute_metrics, extract
 
 __all__ = [
     "CHANNEL_CONVERSIONS",
-    "DigitsClassifier",
     "EXTRACTORS",
     "FID",
-    "FIDStatistics",
     "INCEPTION_WEIGHTS_FILE",
     "INCEPTION_WEIGHTS_URL",
     "IS",
     "IS_STD",
-    "InceptionV3Extractor",
     "KID",
     "KID_STD",
+    "DigitsClassifier",
+    "FIDStatistics",
+    "InceptionV3Extractor",
     "RealStatistics",
     "RealStatisticsCache",
     "build_extractor",

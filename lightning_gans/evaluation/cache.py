@@ -12,7 +12,7 @@ import json
 import os
 import tempfile
 from dataclasses import dataclass
-from typing import Any, Optional
+from typing import Any
 
 import numpy as np
 import torch
@@ -38,7 +38,7 @@ class RealStatistics:
     fid: FIDStatistics
 
     @classmethod
-    def from_features(cls, features: Tensor) -> "RealStatistics":
+    def from_features(cls, features: Tensor) -> RealStatistics:
         """Statistics of ``features`` ``(N, D)``, with the covariance square root precomputed."""
         return cls(features.detach().cpu().float(), features_to_statistics(features).with_sqrt())
 
@@ -65,7 +65,7 @@ class RealStatisticsCache:
         digest = hashlib.sha256(self._key_json(key).encode()).hexdigest()[:24]
         return os.path.join(self.directory, f"real-{digest}.npz")
 
-    def load(self, key: dict[str, Any]) -> Optional[RealStatistics]:
+    def load(self, key: dict[str, Any]) -> RealStatistics | None:
         """The stored statistics for ``key``, or ``None`` when absent or stored under another key."""
         path = self.path(key)
         if not os.path.isfile(path):
@@ -75,7 +75,10 @@ class RealStatisticsCache:
                 return None
             features = torch.from_numpy(f["features"])
             stats = FIDStatistics(
-                torch.from_numpy(f["mu"]), torch.from_numpy(f["sigma"]), torch.from_numpy(f["sigma_sqrt"]), features.shape[0]
+                torch.from_numpy(f["mu"]),
+                torch.from_numpy(f["sigma"]),
+                torch.from_numpy(f["sigma_sqrt"]),
+                features.shape[0],
             )
         return RealStatistics(features, stats)
 

@@ -12,8 +12,6 @@ Pure functions of features, logits and labels; nothing here runs a network.
 
 from __future__ import annotations
 
-from typing import Optional
-
 import torch
 from torch import Tensor
 
@@ -27,7 +25,7 @@ INTRA_FID = "intra_fid"
 """Key of the mean intra-class FID; per class: ``intra_fid_<k>``."""
 
 
-def balanced_labels(n: int, num_classes: int, device: Optional[torch.device] = None) -> Tensor:
+def balanced_labels(n: int, num_classes: int, device: torch.device | None = None) -> Tensor:
     """Labels ``i mod num_classes`` for ``i < n``: every class ``n // num_classes`` or one more times."""
     return torch.arange(n, device=device) % num_classes
 
@@ -58,7 +56,9 @@ def class_accuracy(logits: Tensor, labels: Tensor, num_classes: int) -> dict[str
     return out
 
 
-def intra_fid(fake_features: Tensor, fake_labels: Tensor, real_features: Tensor, real_labels: Tensor, num_classes: int) -> dict[str, float]:
+def intra_fid(
+    fake_features: Tensor, fake_labels: Tensor, real_features: Tensor, real_labels: Tensor, num_classes: int
+) -> dict[str, float]:
     """FID between the generated and real features of each class, and the mean over classes.
 
     Args:
@@ -79,7 +79,9 @@ def intra_fid(fake_features: Tensor, fake_labels: Tensor, real_features: Tensor,
     for k in range(num_classes):
         fake_k, real_k = fake_features[fake_labels == k], real_features[real_labels == k]
         if len(fake_k) < 2 or len(real_k) < 2:
-            raise ValueError(f"Intra-FID needs >= 2 generated and real images of class {k}, got {len(fake_k)} and {len(real_k)}.")
+            raise ValueError(
+                f"Intra-FID needs >= 2 generated and real images of class {k}, got {len(fake_k)} and {len(real_k)}."
+            )
         out[f"{INTRA_FID}_{k}"] = frechet_distance(features_to_statistics(fake_k), features_to_statistics(real_k))
     out[INTRA_FID] = sum(out.values()) / num_classes
     return out

@@ -7,7 +7,7 @@ generator that leaves its range would otherwise get a flattering score.
 
 from __future__ import annotations
 
-from typing import Callable, Optional, Sequence
+from collections.abc import Callable, Sequence
 
 from torch import Tensor
 
@@ -30,14 +30,16 @@ def check_data_range(data_range: Sequence[float]) -> tuple[float, float]:
     try:
         low, high = (float(v) for v in data_range)
     except (TypeError, ValueError):
-        raise ValueError(f"`data_range` must be a pair (low, high), e.g. (-1, 1) or (0, 1); got {data_range!r}.") from None
+        raise ValueError(
+            f"`data_range` must be a pair (low, high), e.g. (-1, 1) or (0, 1); got {data_range!r}."
+        ) from None
     if not high > low:
         raise ValueError(f"`data_range` must have high > low, got {data_range!r}.")
     return low, high
 
 
 def to_extractor_input(
-    images: Tensor, data_range: tuple[float, float], in_channels: Optional[int], what: str = "images"
+    images: Tensor, data_range: tuple[float, float], in_channels: int | None, what: str = "images"
 ) -> Tensor:
     """Map ``images`` ``(N, C, H, W)`` in ``data_range`` to float32 ``(N, in_channels, H, W)`` in [0, 1].
 

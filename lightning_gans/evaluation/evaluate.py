@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Iterable, Optional, Sequence
+from collections.abc import Iterable, Sequence
 
 import torch
 from torch import Tensor, nn
@@ -34,8 +34,8 @@ def extract(
     batches: Iterable[Tensor],
     data_range: tuple[float, float],
     what: str = "images",
-    device: Optional[torch.device] = None,
-) -> tuple[Tensor, Optional[Tensor]]:
+    device: torch.device | None = None,
+) -> tuple[Tensor, Tensor | None]:
     """Run ``extractor`` over image batches and return CPU ``(features (N, D), logits (N, K) or None)``.
 
     Args:
@@ -62,7 +62,7 @@ def extract(
 
 def compute_metrics(
     fake_features: Tensor,
-    fake_logits: Optional[Tensor],
+    fake_logits: Tensor | None,
     real: RealStatistics,
     metrics: Sequence[str] = METRICS,
     kid_subsets: int = 100,
@@ -82,5 +82,7 @@ def compute_metrics(
             raise ValueError("IS needs class logits, but the feature extractor returned features only.")
         out[IS], out[IS_STD] = inception_score(fake_logits, isc_splits, seed)
     if "kid" in metrics:
-        out[KID], out[KID_STD] = kernel_inception_distance(fake_features, real.features, kid_subsets, kid_subset_size, seed)
+        out[KID], out[KID_STD] = kernel_inception_distance(
+            fake_features, real.features, kid_subsets, kid_subset_size, seed
+        )
     return out

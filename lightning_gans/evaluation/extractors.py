@@ -17,8 +17,8 @@ from __future__ import annotations
 
 import hashlib
 import os
+from collections.abc import Callable
 from importlib import resources
-from typing import Callable, Optional, Union
 
 import torch
 import torch.nn.functional as F
@@ -27,10 +27,10 @@ from torch import Tensor, nn
 from lightning_gans._compat import torch_fidelity_forward
 
 __all__ = [
-    "DigitsClassifier",
     "EXTRACTORS",
     "INCEPTION_WEIGHTS_FILE",
     "INCEPTION_WEIGHTS_URL",
+    "DigitsClassifier",
     "InceptionV3Extractor",
     "extractor_id",
     "resolve_inception_weights",
@@ -42,7 +42,7 @@ INCEPTION_WEIGHTS_URL = f"https://github.com/toshas/torch-fidelity/releases/down
 DIGITS_WEIGHTS = "digits_classifier.pt"
 
 
-def resolve_inception_weights(path: Optional[str] = None) -> str:
+def resolve_inception_weights(path: str | None = None) -> str:
     """Path of the Inception-v3 weights file, from ``path`` or the torch hub cache; never downloads.
 
     Raises:
@@ -52,7 +52,11 @@ def resolve_inception_weights(path: Optional[str] = None) -> str:
     candidate = path if path is not None else hub_path
     if os.path.isfile(candidate):
         return candidate
-    where = f"`feature_extractor_weights_path`={path!r} does not exist" if path is not None else f"{hub_path} does not exist"
+    where = (
+        f"`feature_extractor_weights_path`={path!r} does not exist"
+        if path is not None
+        else f"{hub_path} does not exist"
+    )
     raise FileNotFoundError(
         f"Inception-v3 weights for FID/IS/KID not found: {where}. Nothing is downloaded at run time. Get "
         f"{INCEPTION_WEIGHTS_FILE} from {INCEPTION_WEIGHTS_URL} (on a machine with internet) and either put it in "
@@ -77,7 +81,7 @@ class InceptionV3Extractor(nn.Module):
 
     in_channels = 3
 
-    def __init__(self, weights_path: Optional[str] = None, feature_layer: str = "2048", antialias: bool = False) -> None:
+    def __init__(self, weights_path: str | None = None, feature_layer: str = "2048", antialias: bool = False) -> None:
         super().__init__()
         feature_layer = str(feature_layer)
         if feature_layer not in ("64", "192", "768", "2048"):
@@ -101,7 +105,9 @@ class InceptionV3Extractor(nn.Module):
         self.num_features = int(feature_layer)
         self.antialias = antialias
         self.name = f"inception-v3-compat-{feature_layer}-{'antialias' if antialias else 'tf1'}"
-        self.resize = f"bilinear to 299x299, {'antialias (torchmetrics)' if antialias else 'TF1-compatible (torch-fidelity)'}"
+        self.resize = (
+            f"bilinear to 299x299, {'antialias (torchmetrics)' if antialias else 'TF1-compatible (torch-fidelity)'}"
+        )
 
     def forward(self, x: Tensor) -> tuple[Tensor, Tensor]:
         images = (x * 255).round_().to(torch.uint8)  # (N, 3, H, W) uint8, torch-fidelity's input
@@ -125,9 +131,13 @@ class DigitsClassifier(nn.Module):
     def __init__(self) -> None:
         super().__init__()
         self.features = nn.Sequential(
-            nn.Conv2d(1, 16, 3, padding=1), nn.ReLU(),  # (N, 16, 8, 8)
-            nn.Conv2d(16, 32, 3, stride=2, padding=1), nn.ReLU(),  # (N, 32, 4, 4)
-            nn.Flatten(), nn.Linear(32 * 4 * 4, 64), nn.ELU(),  # (N, 64) penultimate features; ELU: no dead units
+            nn.Conv2d(1, 16, 3, padding=1),
+            nn.ReLU(),  # (N, 16, 8, 8)
+            nn.Conv2d(16, 32, 3, stride=2, padding=1),
+            nn.ReLU(),  # (N, 32, 4, 4)
+            nn.Flatten(),
+            nn.Linear(32 * 4 * 4, 64),
+            nn.ELU(),  # (N, 64) penultimate features; ELU: no dead units
         )
         self.head = nn.Linear(64, 10)
 
@@ -138,7 +148,7 @@ class DigitsClassifier(nn.Module):
         return f, self.head(f)
 
     @classmethod
-    def pretrained(cls) -> "DigitsClassifier":
+    def pretrained(cls) -> DigitsClassifier:
         """The classifier with the shipped weights (loaded with ``weights_only=True``)."""
         model = cls()
         with resources.as_file(resources.files("lightning_gans") / "assets" / DIGITS_WEIGHTS) as path:
@@ -153,7 +163,7 @@ EXTRACTORS: dict[str, Callable[..., nn.Module]] = {
 """Extractors selectable by name in ``GANMetrics(feature_extractor=...)``."""
 
 
-def run_extractor(extractor: nn.Module, x: Tensor) -> tuple[Tensor, Optional[Tensor]]:
+def run_extractor(extractor: nn.Module, x: Tensor) -> tuple[Tensor, Tensor | None]:
     """Call ``extractor`` and return ``(features (N, D), logits (N, K) or None)``, checking shapes."""
     out = extractor(x)
     features, logits = (out[0], out[1]) if isinstance(out, (tuple, list)) else (out, None)
@@ -175,7 +185,7 @@ def extractor_id(extractor: nn.Module) -> str:
     return f"{getattr(extractor, 'name', None) or type(extractor).__name__}@{h.hexdigest()[:16]}"
 
 
-def build_extractor(spec: Union[str, nn.Module], weights_path: Optional[str] = None, antialias: bool = False) -> nn.Module:
+def build_extractor(spec: str | nn.Module, weights_path: str | None = None, antialias: bool = False) -> nn.Module:
     """Resolve ``spec`` (a name in :data:`EXTRACTORS` or a module) to an extractor in eval mode."""
     if isinstance(spec, nn.Module):
         module = spec

@@ -20,7 +20,6 @@ from __future__ import annotations
 import contextlib
 import warnings
 from dataclasses import dataclass
-from typing import Optional
 
 import numpy as np
 import torch
@@ -34,11 +33,11 @@ __all__ = [
     "KID",
     "KID_STD",
     "FIDStatistics",
+    "check_sample_count",
     "features_to_statistics",
     "frechet_distance",
     "inception_score",
     "kernel_inception_distance",
-    "check_sample_count",
 ]
 
 # Result keys (logged under ``eval/``).
@@ -55,10 +54,10 @@ class FIDStatistics:
 
     mu: Tensor  # (D,) float64
     sigma: Tensor  # (D, D) float64
-    sigma_sqrt: Optional[Tensor] = None  # (D, D) float64, PSD square root of sigma
+    sigma_sqrt: Tensor | None = None  # (D, D) float64, PSD square root of sigma
     n: int = 0
 
-    def with_sqrt(self) -> "FIDStatistics":
+    def with_sqrt(self) -> FIDStatistics:
         """Return these statistics with ``sigma_sqrt`` filled in (one ``eigh``, done once and cached)."""
         if self.sigma_sqrt is None:
             vals, vecs = torch.linalg.eigh(self.sigma)
@@ -76,7 +75,9 @@ def check_sample_count(n: int, dim: int, what: str, argument: str) -> None:
         argument: the argument that sets ``n``, named in the message.
     """
     if n < 2:
-        raise ValueError(f"FID needs at least 2 {what} samples for a covariance, got {n}; set `{argument}` >= {dim + 1}.")
+        raise ValueError(
+            f"FID needs at least 2 {what} samples for a covariance, got {n}; set `{argument}` >= {dim + 1}."
+        )
     if n <= dim:
         warnings.warn(
             f"FID with {dim}-dimensional features needs at least {dim + 1} {what} samples for a full-rank covariance, "
@@ -152,7 +153,10 @@ def kernel_inception_distance(
     f = fake.detach().cpu().float().numpy()
     r = real.detach().cpu().float().numpy()
     rng = np.random.RandomState(seed)
-    draws = [(rng.choice(n_f, subset_size, replace=False), rng.choice(n_r, subset_size, replace=False)) for _ in range(subsets)]
+    draws = [
+        (rng.choice(n_f, subset_size, replace=False), rng.choice(n_r, subset_size, replace=False))
+        for _ in range(subsets)
+    ]
     full = (n_f**2 + n_r**2 + n_f * n_r) < subsets * 3 * subset_size**2
     grams = (_poly_kernel(f, f), _poly_kernel(r, r), _poly_kernel(f, r)) if full else None
     # Small per-subset products lose more to BLAS thread synchronisation than they gain.
@@ -163,7 +167,7 @@ def kernel_inception_distance(
     return float(values.mean()), float(values.std())
 
 
-def _subset_mmd2(f: np.ndarray, r: np.ndarray, i_f: np.ndarray, i_r: np.ndarray, grams: Optional[tuple]) -> float:
+def _subset_mmd2(f: np.ndarray, r: np.ndarray, i_f: np.ndarray, i_r: np.ndarray, grams: tuple | None) -> float:
     if grams is not None:
         k_ff, k_rr, k_fr = grams
         return _mmd2_unbiased(k_ff[np.ix_(i_f, i_f)], k_fr[np.ix_(i_f, i_r)], k_rr[np.ix_(i_r, i_r)])

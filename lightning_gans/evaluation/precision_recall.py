@@ -14,12 +14,10 @@ match torch-fidelity's ``prc`` (its ``input1`` is the generated set, ``input2`` 
 
 from __future__ import annotations
 
-from typing import Optional
-
 import torch
 from torch import Tensor
 
-__all__ = ["PRECISION", "RECALL", "F_SCORE", "knn_radii", "manifold_coverage", "precision_recall"]
+__all__ = ["F_SCORE", "PRECISION", "RECALL", "knn_radii", "manifold_coverage", "precision_recall"]
 
 # Result keys (logged / printed under these names).
 PRECISION = "precision"
@@ -76,7 +74,7 @@ def precision_recall(
     fake: Tensor,
     real: Tensor,
     k: int = 3,
-    real_radii: Optional[Tensor] = None,
+    real_radii: Tensor | None = None,
     block_size: int = 10_000,
 ) -> dict[str, float]:
     """Improved precision, recall and their F-score of generated against real features.

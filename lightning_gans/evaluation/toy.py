@@ -9,15 +9,13 @@ used since Metz et al. 2017 (Unrolled GANs, https://arxiv.org/abs/1611.02163) an
 
 from __future__ import annotations
 
-from typing import Optional
-
 import torch
 from lightning_utilities.core.imports import RequirementCache
 from torch import Tensor
 
 from lightning_gans.data.toy import ToyDistribution, mode_coverage
 
-__all__ = ["wasserstein1_exact", "toy_metrics", "MODES_COVERED", "HIGH_QUALITY", "W1"]
+__all__ = ["HIGH_QUALITY", "MODES_COVERED", "W1", "toy_metrics", "wasserstein1_exact"]
 
 _SCIPY_AVAILABLE = RequirementCache("scipy")
 
@@ -41,7 +39,9 @@ def wasserstein1_exact(x: Tensor, y: Tensor) -> float:
         ModuleNotFoundError: scipy is not installed.
     """
     if x.dim() != 2 or x.shape != y.shape:
-        raise ValueError(f"`x` and `y` must both be (N, D) with the same N and D, got {tuple(x.shape)} and {tuple(y.shape)}.")
+        raise ValueError(
+            f"`x` and `y` must both be (N, D) with the same N and D, got {tuple(x.shape)} and {tuple(y.shape)}."
+        )
     if not _SCIPY_AVAILABLE:
         raise ModuleNotFoundError("wasserstein1_exact needs scipy: `pip install scipy`.")
     from scipy.optimize import linear_sum_assignment
@@ -52,7 +52,9 @@ def wasserstein1_exact(x: Tensor, y: Tensor) -> float:
     return float(cost[rows, cols].mean())
 
 
-def toy_metrics(samples: Tensor, real: Tensor, distribution: Optional[ToyDistribution] = None, k: float = 3.0) -> dict[str, float]:
+def toy_metrics(
+    samples: Tensor, real: Tensor, distribution: ToyDistribution | None = None, k: float = 3.0
+) -> dict[str, float]:
     """W1 against ``real`` and, for Gaussian mixtures, modes covered and high-quality fraction.
 
     Args:

@@ -16,8 +16,6 @@ them before they reach a network, the networks only check that they got labels a
 
 from __future__ import annotations
 
-from typing import Optional
-
 import torch  # noqa: F401  (the doctests use it)
 import torch.nn.functional as F
 from torch import Tensor, nn
@@ -32,7 +30,7 @@ CRITIC_CONDITIONINGS: dict[str, str] = {
 """Critic conditionings selectable by name, each with what it computes."""
 
 
-def check_num_classes(num_classes: Optional[int]) -> Optional[int]:
+def check_num_classes(num_classes: int | None) -> int | None:
     """``num_classes`` is None (unconditional) or an integer >= 2; returns it.
 
     Raises:
@@ -52,7 +50,7 @@ def check_conditioning(conditioning: str) -> str:
     return conditioning
 
 
-def expect_labels(net: nn.Module, num_classes: Optional[int], labels: Optional[Tensor]) -> None:
+def expect_labels(net: nn.Module, num_classes: int | None, labels: Tensor | None) -> None:
     """A conditional net needs ``labels``; an unconditional one must not get any (it would ignore them)."""
     if num_classes is not None and labels is None:
         raise ValueError(f"{type(net).__name__} was built with `num_classes`={num_classes} and needs `labels`.")

@@ -13,7 +13,7 @@ unconditional networks.
 from __future__ import annotations
 
 import math
-from typing import Callable, Optional
+from collections.abc import Callable
 
 import torch
 from torch import Tensor, nn
@@ -27,7 +27,7 @@ from lightning_gans.nets.conditional import (
     one_hot_maps,
 )
 
-__all__ = ["DCGANGenerator", "DCGANCritic", "CRITIC_NORMS"]
+__all__ = ["CRITIC_NORMS", "DCGANCritic", "DCGANGenerator"]
 
 CRITIC_NORMS: dict[str, Callable[[int], nn.Module]] = {
     "batch": nn.BatchNorm2d,
@@ -76,12 +76,14 @@ class DCGANGenerator(nn.Module):
         image_size: int = 32,
         channels: int = 3,
         base_channels: int = 64,
-        num_classes: Optional[int] = None,
-        embedding_dim: Optional[int] = None,
+        num_classes: int | None = None,
+        embedding_dim: int | None = None,
     ) -> None:
         super().__init__()
         self.num_classes = check_num_classes(num_classes)
-        if embedding_dim is not None and (not isinstance(embedding_dim, int) or isinstance(embedding_dim, bool) or embedding_dim < 0):
+        if embedding_dim is not None and (
+            not isinstance(embedding_dim, int) or isinstance(embedding_dim, bool) or embedding_dim < 0
+        ):
             raise ValueError(f"`embedding_dim` must be a non-negative integer or None, got {embedding_dim!r}.")
         cond_dim = 0 if num_classes is None else (num_classes if embedding_dim is None else embedding_dim)
         n_up = _num_resolutions(image_size)
@@ -103,7 +105,7 @@ class DCGANGenerator(nn.Module):
         if cond_dim:
             self.embedding = nn.Embedding(num_classes, cond_dim)
 
-    def forward(self, z: Tensor, labels: Optional[Tensor] = None) -> Tensor:
+    def forward(self, z: Tensor, labels: Tensor | None = None) -> Tensor:
         expect_labels(self, self.num_classes, labels)
         if labels is None:
             return self.net(z.view(z.shape[0], -1, 1, 1))
@@ -143,7 +145,7 @@ class DCGANCritic(nn.Module):
         channels: int = 3,
         base_channels: int = 64,
         norm: str = "batch",
-        num_classes: Optional[int] = None,
+        num_classes: int | None = None,
         conditioning: str = "projection",
     ) -> None:
         super().__init__()
@@ -156,7 +158,11 @@ class DCGANCritic(nn.Module):
         in_channels = channels + (num_classes if self.conditioning == "concat" else 0)
         layers: list[nn.Module] = [nn.Conv2d(in_channels, width, 4, 2, 1), nn.LeakyReLU(0.2, True)]
         for _ in range(n_down - 1):
-            layers += [nn.Conv2d(width, width * 2, 4, 2, 1, bias=norm == "none"), CRITIC_NORMS[norm](width * 2), nn.LeakyReLU(0.2, True)]
+            layers += [
+                nn.Conv2d(width, width * 2, 4, 2, 1, bias=norm == "none"),
+                CRITIC_NORMS[norm](width * 2),
+                nn.LeakyReLU(0.2, True),
+            ]
             width *= 2
         layers.append(nn.Conv2d(width, 1, 4, 1, 0))  # (N, width, 4, 4) -> (N, 1, 1, 1)
         self.net = nn.Sequential(*layers)
@@ -165,7 +171,7 @@ class DCGANCritic(nn.Module):
         elif self.conditioning == "auxiliary":
             self.classifier = nn.Conv2d(width, num_classes, 4, 1, 0)  # (N, width, 4, 4) -> (N, K, 1, 1)
 
-    def forward(self, x: Tensor, labels: Optional[Tensor] = None) -> Tensor:
+    def forward(self, x: Tensor, labels: Tensor | None = None) -> Tensor:
         expect_labels(self, self.num_classes, labels)
         if self.conditioning == "concat":
             return self.net(torch.cat([x, one_hot_maps(labels, self.num_classes, x)], dim=1)).flatten()
@@ -173,7 +179,7 @@ class DCGANCritic(nn.Module):
             return self.net(x).flatten()
         return self.score_and_classify(x, labels)[0]
 
-    def score_and_classify(self, x: Tensor, labels: Optional[Tensor] = None) -> tuple[Tensor, Optional[Tensor]]:
+    def score_and_classify(self, x: Tensor, labels: Tensor | None = None) -> tuple[Tensor, Tensor | None]:
         """Scores ``(N,)`` and, for ``conditioning="auxiliary"``, class logits ``(N, num_classes)`` in one pass."""
         features = self.net[:-1](x)  # (N, width, 4, 4): phi(x)
         scores = self.net[-1](features).flatten()
@@ -181,7 +187,9 @@ class DCGANCritic(nn.Module):
             return scores + self.projection(features, labels), None
         if self.conditioning == "auxiliary":
             return scores, self.classifier(features).flatten(1)
-        raise ValueError(f"`score_and_classify` needs a projection or auxiliary critic, this one has `conditioning`={self.conditioning!r}.")
+        raise ValueError(
+            f"`score_and_classify` needs a projection or auxiliary critic, this one has `conditioning`={self.conditioning!r}."
+        )
 
     def classify(self, x: Tensor) -> Tensor:
         """Class logits ``(N, num_classes)`` of an auxiliary-head critic (AC-GAN)."""

@@ -8,14 +8,18 @@ head for AC-GAN. With ``num_classes=None`` they are exactly the unconditional ne
 
 from __future__ import annotations
 
-from typing import Optional
-
 import torch
 from torch import Tensor, nn
 
-from lightning_gans.nets.conditional import ProjectionHead, check_conditioning, check_num_classes, expect_labels, one_hot_maps
+from lightning_gans.nets.conditional import (
+    ProjectionHead,
+    check_conditioning,
+    check_num_classes,
+    expect_labels,
+    one_hot_maps,
+)
 
-__all__ = ["MLPGenerator", "MLPCritic"]
+__all__ = ["MLPCritic", "MLPGenerator"]
 
 
 def _mlp(in_dim: int, out_dim: int, hidden_dim: int, num_layers: int) -> nn.Sequential:
@@ -56,8 +60,8 @@ class MLPGenerator(nn.Module):
         out_dim: int = 2,
         hidden_dim: int = 512,
         num_layers: int = 3,
-        num_classes: Optional[int] = None,
-        embedding_dim: Optional[int] = None,
+        num_classes: int | None = None,
+        embedding_dim: int | None = None,
     ) -> None:
         super().__init__()
         self.num_classes = check_num_classes(num_classes)
@@ -68,7 +72,7 @@ class MLPGenerator(nn.Module):
         if num_classes is not None:
             self.embedding = nn.Embedding(num_classes, cond_dim)
 
-    def forward(self, z: Tensor, labels: Optional[Tensor] = None) -> Tensor:
+    def forward(self, z: Tensor, labels: Tensor | None = None) -> Tensor:
         expect_labels(self, self.num_classes, labels)
         if labels is not None:
             z = torch.cat([z, self.embedding(labels)], dim=1)  # (N, latent_dim + embedding_dim)
@@ -100,7 +104,7 @@ class MLPCritic(nn.Module):
         in_dim: int = 2,
         hidden_dim: int = 512,
         num_layers: int = 3,
-        num_classes: Optional[int] = None,
+        num_classes: int | None = None,
         conditioning: str = "projection",
     ) -> None:
         super().__init__()
@@ -113,7 +117,7 @@ class MLPCritic(nn.Module):
         elif self.conditioning == "auxiliary":
             self.classifier = nn.Linear(hidden_dim, num_classes)
 
-    def forward(self, x: Tensor, labels: Optional[Tensor] = None) -> Tensor:
+    def forward(self, x: Tensor, labels: Tensor | None = None) -> Tensor:
         expect_labels(self, self.num_classes, labels)
         if self.conditioning == "concat":
             return self.net(torch.cat([x, one_hot_maps(labels, self.num_classes, x)], dim=1)).squeeze(1)
@@ -121,7 +125,7 @@ class MLPCritic(nn.Module):
             return self.net(x).squeeze(1)
         return self.score_and_classify(x, labels)[0]
 
-    def score_and_classify(self, x: Tensor, labels: Optional[Tensor] = None) -> tuple[Tensor, Optional[Tensor]]:
+    def score_and_classify(self, x: Tensor, labels: Tensor | None = None) -> tuple[Tensor, Tensor | None]:
         """Scores ``(N,)`` and, for ``conditioning="auxiliary"``, class logits ``(N, num_classes)`` in one pass."""
         features = self.net[:-1](x)  # (N, hidden_dim): phi(x)
         scores = self.net[-1](features).squeeze(1)
@@ -129,7 +133,9 @@ class MLPCritic(nn.Module):
             return scores + self.projection(features, labels), None
         if self.conditioning == "auxiliary":
             return scores, self.classifier(features)
-        raise ValueError(f"`score_and_classify` needs a projection or auxiliary critic, this one has `conditioning`={self.conditioning!r}.")
+        raise ValueError(
+            f"`score_and_classify` needs a projection or auxiliary critic, this one has `conditioning`={self.conditioning!r}."
+        )
 
     def classify(self, x: Tensor) -> Tensor:
         """Class logits ``(N, num_classes)`` of an auxiliary-head critic (AC-GAN)."""

@@ -38,14 +38,14 @@ the residual branches, 1 for shortcuts, the first linear layer and the output co
 from __future__ import annotations
 
 import math
-from typing import Optional, Sequence
+from collections.abc import Sequence
 
 import torch.nn.functional as F
 from torch import Tensor, nn
 
 from lightning_gans.nets.conditional import ConditionalBatchNorm2d, ProjectionHead, check_num_classes, expect_labels
 
-__all__ = ["ResNetGenerator", "ResNetCritic", "GeneratorBlock", "CriticBlock"]
+__all__ = ["CriticBlock", "GeneratorBlock", "ResNetCritic", "ResNetGenerator"]
 
 # image size -> (base width, multipliers): widths are base * multiplier
 _GENERATOR_PRESETS: dict[int, tuple[int, tuple[int, ...]]] = {
@@ -71,7 +71,12 @@ def _conv(in_ch: int, out_ch: int, kernel: int, gain: float) -> nn.Conv2d:
 
 
 def _check_size(image_size: int) -> None:
-    if not isinstance(image_size, int) or isinstance(image_size, bool) or image_size < 8 or image_size & (image_size - 1):
+    if (
+        not isinstance(image_size, int)
+        or isinstance(image_size, bool)
+        or image_size < 8
+        or image_size & (image_size - 1)
+    ):
         raise ValueError(f"`image_size` must be a power of two >= 8, got {image_size!r}.")
 
 
@@ -81,7 +86,7 @@ def _positive_int(name: str, value: object) -> int:
     return value
 
 
-def _multipliers(value: Optional[Sequence[int]], preset: Optional[tuple[int, ...]], image_size: int) -> tuple[int, ...]:
+def _multipliers(value: Sequence[int] | None, preset: tuple[int, ...] | None, image_size: int) -> tuple[int, ...]:
     if value is None:
         if preset is None:
             raise ValueError(
@@ -102,7 +107,9 @@ class GeneratorBlock(nn.Module):
     the conditional BatchNorm of the SNGAN projection-discriminator paper's generator).
     """
 
-    def __init__(self, in_channels: int, out_channels: int, upsample: bool = True, num_classes: Optional[int] = None) -> None:
+    def __init__(
+        self, in_channels: int, out_channels: int, upsample: bool = True, num_classes: int | None = None
+    ) -> None:
         super().__init__()
         self.upsample, self.num_classes = upsample, num_classes
         norm = (lambda ch: ConditionalBatchNorm2d(ch, num_classes)) if num_classes is not None else nn.BatchNorm2d
@@ -113,10 +120,10 @@ class GeneratorBlock(nn.Module):
         learnable = upsample or in_channels != out_channels
         self.shortcut = _conv(in_channels, out_channels, 1, 1.0) if learnable else None
 
-    def _norm(self, layer: nn.Module, h: Tensor, labels: Optional[Tensor]) -> Tensor:
+    def _norm(self, layer: nn.Module, h: Tensor, labels: Tensor | None) -> Tensor:
         return layer(h) if self.num_classes is None else layer(h, labels)
 
-    def forward(self, x: Tensor, labels: Optional[Tensor] = None) -> Tensor:
+    def forward(self, x: Tensor, labels: Tensor | None = None) -> Tensor:
         h = F.relu(self._norm(self.norm1, x, labels))
         if self.upsample:
             h = F.interpolate(h, scale_factor=2, mode="nearest")
@@ -139,7 +146,11 @@ class CriticBlock(nn.Module):
         super().__init__()
         self.first, self.downsample = first, downsample
         layers: list[nn.Module] = [] if first else [nn.ReLU()]
-        layers += [_conv(in_channels, out_channels, 3, math.sqrt(2)), nn.ReLU(), _conv(out_channels, out_channels, 3, math.sqrt(2))]
+        layers += [
+            _conv(in_channels, out_channels, 3, math.sqrt(2)),
+            nn.ReLU(),
+            _conv(out_channels, out_channels, 3, math.sqrt(2)),
+        ]
         if downsample:
             layers.append(nn.AvgPool2d(2))
         self.residual = nn.Sequential(*layers)
@@ -186,9 +197,9 @@ class ResNetGenerator(nn.Module):
         latent_dim: int = 128,
         image_size: int = 32,
         channels: int = 3,
-        base_channels: Optional[int] = None,
-        channel_multipliers: Optional[Sequence[int]] = None,
-        num_classes: Optional[int] = None,
+        base_channels: int | None = None,
+        channel_multipliers: Sequence[int] | None = None,
+        num_classes: int | None = None,
     ) -> None:
         super().__init__()
         _check_size(image_size)
@@ -212,10 +223,14 @@ class ResNetGenerator(nn.Module):
         widths = [base * m for m in mult]
         self.latent_dim, self.bottom_width = latent_dim, bottom
         self.input = _xavier(nn.Linear(latent_dim, widths[0] * bottom * bottom), 1.0)  # (N, w0 * b * b)
-        self.blocks = nn.ModuleList([GeneratorBlock(widths[i], widths[i + 1], num_classes=num_classes) for i in range(n_up)])
-        self.output = nn.Sequential(nn.BatchNorm2d(widths[-1]), nn.ReLU(), _conv(widths[-1], channels, 3, 1.0), nn.Tanh())
+        self.blocks = nn.ModuleList(
+            [GeneratorBlock(widths[i], widths[i + 1], num_classes=num_classes) for i in range(n_up)]
+        )
+        self.output = nn.Sequential(
+            nn.BatchNorm2d(widths[-1]), nn.ReLU(), _conv(widths[-1], channels, 3, 1.0), nn.Tanh()
+        )
 
-    def forward(self, z: Tensor, labels: Optional[Tensor] = None) -> Tensor:
+    def forward(self, z: Tensor, labels: Tensor | None = None) -> Tensor:
         expect_labels(self, self.num_classes, labels)
         h = self.input(z.flatten(1)).view(z.shape[0], -1, self.bottom_width, self.bottom_width)  # (N, w0, b, b)
         for block in self.blocks:
@@ -254,11 +269,11 @@ class ResNetCritic(nn.Module):
         self,
         image_size: int = 32,
         channels: int = 3,
-        base_channels: Optional[int] = None,
-        channel_multipliers: Optional[Sequence[int]] = None,
-        num_plain_blocks: Optional[int] = None,
+        base_channels: int | None = None,
+        channel_multipliers: Sequence[int] | None = None,
+        num_plain_blocks: int | None = None,
         spectral_norm: bool = False,
-        num_classes: Optional[int] = None,
+        num_classes: int | None = None,
     ) -> None:
         super().__init__()
         _check_size(image_size)
@@ -276,7 +291,9 @@ class ResNetCritic(nn.Module):
         if not isinstance(num_plain_blocks, int) or isinstance(num_plain_blocks, bool) or num_plain_blocks < 0:
             raise ValueError(f"`num_plain_blocks` must be an integer >= 0, got {num_plain_blocks!r}.")
         if image_size >> len(mult) < 1:
-            raise ValueError(f"{len(mult)} down-blocks (`channel_multipliers`) halve `image_size`={image_size} below 1 pixel.")
+            raise ValueError(
+                f"{len(mult)} down-blocks (`channel_multipliers`) halve `image_size`={image_size} below 1 pixel."
+            )
         widths = [base * m for m in mult]
         blocks = [CriticBlock(channels, widths[0], downsample=True, first=True)]
         blocks += [CriticBlock(widths[i - 1], widths[i], downsample=True) for i in range(1, len(widths))]
@@ -289,7 +306,7 @@ class ResNetCritic(nn.Module):
                 if isinstance(layer, (nn.Conv2d, nn.Linear)):
                     nn.utils.parametrizations.spectral_norm(layer)
 
-    def forward(self, x: Tensor, labels: Optional[Tensor] = None) -> Tensor:
+    def forward(self, x: Tensor, labels: Tensor | None = None) -> Tensor:
         expect_labels(self, self.num_classes, labels)
         h = F.relu(self.blocks(x)).sum(dim=(2, 3))  # (N, w): global sum pooling
         score = self.output(h).squeeze(1)  # (N,)

@@ -47,11 +47,23 @@ def main(out: str) -> None:
     generator = nn.Sequential(nn.Linear(4, 64), nn.Tanh(), nn.Unflatten(1, (1, 8, 8)))
     module = GAN(generator, RankSignCritic(), latent_dim=4, noise_seed=0)
     ada = AdaptiveAugment(target=-0.5, interval=INTERVAL, speed_kimg=SPEED_KIMG)
-    trainer = Trainer(accelerator="cpu", devices=2, strategy="ddp", max_steps=STEPS, callbacks=[ada], logger=False,
-                      enable_checkpointing=False, enable_progress_bar=False, enable_model_summary=False)
+    trainer = Trainer(
+        accelerator="cpu",
+        devices=2,
+        strategy="ddp",
+        max_steps=STEPS,
+        callbacks=[ada],
+        logger=False,
+        enable_checkpointing=False,
+        enable_progress_bar=False,
+        enable_model_summary=False,
+    )
     data = TensorDataset(torch.rand(64, 1, 8, 8) * 2 - 1)
     trainer.fit(module, DataLoader(data, batch_size=BATCH, drop_last=True))
-    torch.save({"p": ada.p, "rt": ada.rt, "critic_steps": module.critic_steps}, os.path.join(out, f"ada_rank{trainer.global_rank}.pt"))
+    torch.save(
+        {"p": ada.p, "rt": ada.rt, "critic_steps": module.critic_steps},
+        os.path.join(out, f"ada_rank{trainer.global_rank}.pt"),
+    )
 
 
 if __name__ == "__main__":

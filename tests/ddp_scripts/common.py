@@ -41,7 +41,9 @@ class GlobalBatchData(LightningDataModule):
 
     def train_dataloader(self) -> DataLoader:
         t = self.trainer
-        return DataLoader(GlobalBatches(self.steps, self.global_batch, t.global_rank, t.world_size, self.seed), batch_size=None)
+        return DataLoader(
+            GlobalBatches(self.steps, self.global_batch, t.global_rank, t.world_size, self.seed), batch_size=None
+        )
 
 
 class _GlobalNoise:
@@ -77,14 +79,25 @@ def global_gradient_penalty(critic, real, fake, labels, rng, scale):
 class ParityGAN(_GlobalNoise, GAN):
     def __init__(self, global_batch: int, seed: int = 0) -> None:
         torch.manual_seed(seed)
-        super().__init__(MLPGenerator(latent_dim=4, hidden_dim=32, num_layers=2), MLPCritic(hidden_dim=32, num_layers=2), latent_dim=4, noise_seed=seed)
+        super().__init__(
+            MLPGenerator(latent_dim=4, hidden_dim=32, num_layers=2),
+            MLPCritic(hidden_dim=32, num_layers=2),
+            latent_dim=4,
+            noise_seed=seed,
+        )
         self.global_batch = global_batch
 
 
 class ParityWGANGP(_GlobalNoise, WGANGP):
     def __init__(self, global_batch: int, seed: int = 0) -> None:
         torch.manual_seed(seed)
-        super().__init__(MLPGenerator(latent_dim=4, hidden_dim=32, num_layers=2), MLPCritic(hidden_dim=32, num_layers=2), latent_dim=4, n_critic=2, noise_seed=seed)
+        super().__init__(
+            MLPGenerator(latent_dim=4, hidden_dim=32, num_layers=2),
+            MLPCritic(hidden_dim=32, num_layers=2),
+            latent_dim=4,
+            n_critic=2,
+            noise_seed=seed,
+        )
         self.global_batch = global_batch
         self.penalty = global_gradient_penalty
 

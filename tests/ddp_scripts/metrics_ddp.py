@@ -47,11 +47,27 @@ class FrozenGenerator(LightningModule):
 
 def main(devices: int, out_dir: str, cache_dir: str) -> None:
     torch.set_num_threads(1)
-    cb = GANMetrics(num_samples=300, feature_extractor="digits", every_n_epochs=None, at_train_end=True,
-                    cache_dir=cache_dir, kid_subsets=20, kid_subset_size=100)
+    cb = GANMetrics(
+        num_samples=300,
+        feature_extractor="digits",
+        every_n_epochs=None,
+        at_train_end=True,
+        cache_dir=cache_dir,
+        kid_subsets=20,
+        kid_subset_size=100,
+    )
     strategy = DDPStrategy(timeout=timedelta(seconds=60)) if devices > 1 else "auto"
-    trainer = Trainer(accelerator="cpu", devices=devices, strategy=strategy, max_steps=2, logger=CSVLogger(out_dir),
-                      enable_checkpointing=False, enable_progress_bar=False, enable_model_summary=False, callbacks=[cb])
+    trainer = Trainer(
+        accelerator="cpu",
+        devices=devices,
+        strategy=strategy,
+        max_steps=2,
+        logger=CSVLogger(out_dir),
+        enable_checkpointing=False,
+        enable_progress_bar=False,
+        enable_model_summary=False,
+        callbacks=[cb],
+    )
     trainer.fit(FrozenGenerator(), DigitsDataModule(batch_size=32))
     with open(f"{out_dir}/rank{trainer.global_rank}.json", "w") as f:
         json.dump({"metrics": cb.last_metrics, "world_size": trainer.world_size}, f)

@@ -9,7 +9,6 @@ refusal; none may wait at the checkpoint barrier for a rank that stopped.
 from __future__ import annotations
 
 import math
-import os
 import sys
 import warnings
 
@@ -35,10 +34,21 @@ class PoisonAt(Callback):
 
 if __name__ == "__main__":
     seed_everything(0)
-    module = GAN(MLPGenerator(latent_dim=2, hidden_dim=16, num_layers=2), MLPCritic(hidden_dim=16, num_layers=2), latent_dim=2, noise_seed=0)
+    module = GAN(
+        MLPGenerator(latent_dim=2, hidden_dim=16, num_layers=2),
+        MLPCritic(hidden_dim=16, num_layers=2),
+        latent_dim=2,
+        noise_seed=0,
+    )
     trainer = Trainer(
-        accelerator="cpu", devices=2, strategy="ddp", max_steps=20, logger=False, enable_progress_bar=False,
-        enable_model_summary=False, callbacks=[PoisonAt(3), ModelCheckpoint(dirpath=sys.argv[1], every_n_train_steps=4)],
+        accelerator="cpu",
+        devices=2,
+        strategy="ddp",
+        max_steps=20,
+        logger=False,
+        enable_progress_bar=False,
+        enable_model_summary=False,
+        callbacks=[PoisonAt(3), ModelCheckpoint(dirpath=sys.argv[1], every_n_train_steps=4)],
     )
     trainer.fit(module, datamodule=ToyDataModule(batch_size=16, batches_per_epoch=8, seed=0))
     print(f"rank {trainer.global_rank}: fit returned", flush=True)

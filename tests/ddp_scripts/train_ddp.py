@@ -17,10 +17,10 @@ import warnings
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 warnings.filterwarnings("ignore")
 
+import common  # noqa: E402
 import torch  # noqa: E402
 from lightning.pytorch import Trainer, seed_everything  # noqa: E402
 
-import common  # noqa: E402
 from lightning_gans import GAN, WGAN, WGANGP, ToyDataModule  # noqa: E402
 from lightning_gans.nets import MLPCritic, MLPGenerator  # noqa: E402
 
@@ -34,9 +34,17 @@ def _nets(hidden: int = 32):
 
 def _trainer(max_steps: int, callbacks=(), **kw) -> Trainer:
     return Trainer(
-        accelerator="cpu", devices=int(os.environ.get("LG_DEVICES", 2)), num_nodes=int(os.environ.get("LG_NUM_NODES", 1)),
-        strategy=os.environ.get("LG_STRATEGY", "ddp"), max_steps=max_steps, callbacks=list(callbacks),
-        logger=False, enable_checkpointing=False, enable_progress_bar=False, enable_model_summary=False, **kw,
+        accelerator="cpu",
+        devices=int(os.environ.get("LG_DEVICES", 2)),
+        num_nodes=int(os.environ.get("LG_NUM_NODES", 1)),
+        strategy=os.environ.get("LG_STRATEGY", "ddp"),
+        max_steps=max_steps,
+        callbacks=list(callbacks),
+        logger=False,
+        enable_checkpointing=False,
+        enable_progress_bar=False,
+        enable_model_summary=False,
+        **kw,
     )
 
 
@@ -109,7 +117,7 @@ def case_noise():
 
 CALLBACK_CASES = ["callbacks", "lsuv_ema"]
 
-CASES = {name[len("case_"):]: fn for name, fn in globals().items() if name.startswith("case_")}
+CASES = {name[len("case_") :]: fn for name, fn in globals().items() if name.startswith("case_")}
 
 
 def run(case: str, out_dir: str) -> None:
