@@ -163,7 +163,7 @@ def run_plain(setup: Setup, warmup: int, steps: int, at_start: Callable[[], None
                 with torch.no_grad():
                     fake = generator(z)
                 loss = wasserstein_critic_loss(critic(real), critic(fake))
-                loss = loss + setup.gp_weight * gradient_penalty(critic, real, fake, generator=rng)
+                loss = loss + setup.gp_weight * gradient_penalty(critic, real, fake, rng=rng)
                 opt_d.zero_grad(set_to_none=True)
                 loss.backward()
                 opt_d.step()

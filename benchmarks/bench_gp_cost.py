@@ -37,7 +37,7 @@ def time_critic_steps(setup, batches: list, with_gp: bool) -> float:
             fake = generator(torch.randn(real.shape[0], setup.latent_dim, generator=rng))
         loss = wasserstein_critic_loss(critic(real), critic(fake))
         if with_gp:
-            loss = loss + setup.gp_weight * gradient_penalty(critic, real, fake, generator=rng)
+            loss = loss + setup.gp_weight * gradient_penalty(critic, real, fake, rng=rng)
         opt.zero_grad(set_to_none=True)
         loss.backward()
         opt.step()

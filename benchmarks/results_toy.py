@@ -107,7 +107,7 @@ def main() -> None:
             t0 = time.perf_counter()
             model = train(name, dataset, args.generator_steps, args.hidden_dim, args.seed, args.ema)
             seconds = time.perf_counter() - t0
-            fake = model.sample(args.eval_samples, generator=torch.Generator().manual_seed(args.seed))
+            fake = model.sample(args.eval_samples, rng=torch.Generator().manual_seed(args.seed))
             rows.append((name, fake, model, seconds))
         for name, points, model, seconds in rows:
             m = toy_metrics(points, real, dist)

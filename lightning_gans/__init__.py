@@ -9,7 +9,8 @@ check_lightning_version()  # warns once outside the tested Lightning range, befo
 
 from lightning_gans.data import DigitsDataModule, ImageDataModule, ToyDataModule  # noqa: E402
 from lightning_gans.losses import LOSSES, AdversarialLoss  # noqa: E402
-from lightning_gans.modules import ACGAN, GAN, PENALTIES, SNGAN, WGAN, WGANGP, AdversarialModule  # noqa: E402
+from lightning_gans.modules import ACGAN, GAN, SNGAN, WGAN, WGANGP, AdversarialModule  # noqa: E402
+from lightning_gans.penalties import PENALTIES  # noqa: E402
 
 __version__ = "0.1.0"
 

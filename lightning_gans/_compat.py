@@ -1,7 +1,7 @@
 """Every private name of Lightning, torch, torchmetrics and torch-fidelity that lightning-gans uses.
 
-The rest of the package imports these from here and nowhere else (``tests/test_compat.py`` scans the
-source and fails otherwise), so a framework upgrade that moves one of them breaks one file. Each entry
+The rest of the package imports these from here and nowhere else (``tests/test_architecture.py``
+scans the source and fails otherwise), so a framework upgrade that moves one of them breaks one file. Each entry
 says what it is for, the public alternative that was considered, and the versions it was checked on.
 
 Checked on: lightning 2.6.6, torch 2.14.1, torchmetrics 1.9.0, torch-fidelity 0.4.0.

@@ -44,9 +44,7 @@ def _sampling_states(checkpoint: dict[str, Any]) -> list[dict[str, Any]]:
     for key, state in (checkpoint.get("callbacks") or {}).items():
         if not (key.startswith(EMA_STATE_PREFIX) and isinstance(state, dict) and "ema" in state):
             continue
-        # checkpoints written before `use_for_sampling` was saved carry it in the state key only
-        sampling = state.get("use_for_sampling", "'use_for_sampling': False" not in key)
-        if sampling:
+        if state.get("use_for_sampling", True):
             found.append(state)
     return found
 

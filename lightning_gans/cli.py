@@ -31,8 +31,8 @@ from lightning.pytorch.utilities.exceptions import SIGTERMException
 import lightning_gans
 import lightning_gans.callbacks  # noqa: F401
 from lightning_gans._compat import CheckpointHparamsCLI
-from lightning_gans._strategies import load_checkpoint_file, resolve_class, saved_class_path
 from lightning_gans.callbacks.save_config import LoggerSaveConfigCallback
+from lightning_gans.checkpoints import check_class, import_object, load_checkpoint_file
 from lightning_gans.modules import AdversarialModule
 
 __all__ = ["GANCLI", "SIGTERM_EXIT_STATUS", "main", "run"]
@@ -138,15 +138,9 @@ class GANCLI(CheckpointHparamsCLI):
         if not ckpt_path or (ckpt_path in ("last", "best", "hpc") and not os.path.exists(ckpt_path)):
             return  # Lightning's special values, resolved by the Trainer
         checkpoint = load_checkpoint_file(ckpt_path)
-        model = self.config[subcommand].get("model")
-        saved_path = saved_class_path(checkpoint)
-        configured = getattr(model, "class_path", None)
-        if saved_path and configured and resolve_class(saved_path) is not resolve_class(configured):
-            raise TypeError(
-                f"`model`: the config asks for a {configured}, but `ckpt_path` {ckpt_path!r} holds a {saved_path}; "
-                f"the module class cannot change on resume. Resume with `--model {saved_path}`, or drop `--ckpt_path` "
-                f"to train a {configured.rpartition('.')[2]} from scratch."
-            )
+        configured = getattr(self.config[subcommand].get("model"), "class_path", None)
+        if configured:
+            check_class(import_object(configured, "model"), checkpoint, f"`ckpt_path` {ckpt_path!r}")
         hparams = dict(checkpoint.get("hyper_parameters") or {})
         hparams.pop("_instantiator", None)
         class_path = hparams.pop("_class_path", None)

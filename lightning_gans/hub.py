@@ -17,7 +17,6 @@ Example:
 
 from __future__ import annotations
 
-import importlib
 import json
 from collections.abc import Mapping, Sequence
 from typing import Any
@@ -27,6 +26,7 @@ from lightning_utilities.core.imports import RequirementCache
 from torch import Tensor, nn
 from torch.nn.utils import parametrize
 
+from lightning_gans.checkpoints import import_object
 from lightning_gans.layers import is_spectral_normed
 
 __all__ = ["HUB_HINT", "PretrainedGenerator"]
@@ -76,11 +76,6 @@ samples = generator.sample(16)  # (16, {{ sample_shape }}), values in {{ value_r
 {{ run_config }}
 ```
 """
-
-
-def _import(class_path: str) -> Any:
-    module_name, _, name = class_path.rpartition(".")
-    return getattr(importlib.import_module(module_name), name)
 
 
 def _plain_state_dict(net: nn.Module) -> dict[str, Tensor]:
@@ -155,7 +150,7 @@ class PretrainedGenerator(
         super().__init__()
         if not isinstance(generator, Mapping) or not isinstance(generator.get("class_path"), str):
             raise ValueError(f"`generator` must be a dict with `class_path` and `init_args`, got {generator!r}.")
-        cls = _import(generator["class_path"])
+        cls = import_object(generator["class_path"], "generator")
         if not (isinstance(cls, type) and issubclass(cls, nn.Module)):
             raise ValueError(f"`generator` class_path {generator['class_path']!r} is not an nn.Module class.")
         self.generator = cls(**dict(generator.get("init_args") or {}))
@@ -243,7 +238,7 @@ class PretrainedGenerator(
         cls, ckpt_path: str, *, ema: bool = True, metrics: Mapping[str, float] | None = None
     ) -> PretrainedGenerator:
         """The generator of a ``lightning-gans fit`` checkpoint, with its run's ``config.yaml`` for the model card."""
-        from lightning_gans.commands._run import load_run
+        from lightning_gans.runs import load_run
 
         run = load_run(ckpt_path, ema=ema)
         return cls.from_module(

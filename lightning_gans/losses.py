@@ -153,3 +153,15 @@ def get_loss(loss: str | AdversarialLoss) -> AdversarialLoss:
     if loss not in LOSSES:
         raise ValueError(f"Unknown `loss` {loss!r}; expected one of {sorted(LOSSES)} or an AdversarialLoss.")
     return LOSSES[loss]
+
+
+def loss_name(loss: AdversarialLoss) -> str:
+    """The name of ``loss`` in :data:`LOSSES`, else ``"<critic loss>/<generator loss>"`` by import path."""
+    for name, known in LOSSES.items():
+        if known == loss:
+            return name
+
+    def path(fn: Callable) -> str:
+        return f"{getattr(fn, '__module__', '?')}.{getattr(fn, '__qualname__', type(fn).__name__)}"
+
+    return f"{path(loss.critic)}/{path(loss.generator)}"

@@ -5,6 +5,11 @@ they use (:func:`require`), split batches with :func:`split_batch`, and reach th
 (:func:`generator_optimizer`, :func:`critic_optimizer`). :class:`~lightning_gans.AdversarialModule`
 implements all of :class:`AdversarialProtocol`; a user's own LightningModule can too.
 
+Labels are checked here, once for every entry point (modules, nets, the Hub loader, the commands):
+:func:`check_labels_given` (a conditional network needs labels, an unconditional one must get none)
+and :func:`check_labels` (integer class indices, one per sample, in range). The names under which
+the modules log (``train/critic_loss`` ...) are constants here, for callbacks and dashboards.
+
 Example:
     >>> import torch
     >>> real, labels = split_batch((torch.zeros(4, 2), torch.arange(4)))
@@ -21,7 +26,16 @@ from torch import Tensor, nn
 from torch.optim import Optimizer
 
 __all__ = [
+    "CRITIC_LOSS",
+    "GENERATOR_LOSS",
+    "GENERATOR_STEP",
+    "GRADIENT_PENALTY",
+    "PENALTY",
+    "REAL_SIGN",
+    "WASSERSTEIN_ESTIMATE",
     "AdversarialProtocol",
+    "check_labels",
+    "check_labels_given",
     "critic_optimizer",
     "generator_optimizer",
     "grad_scale",
@@ -30,6 +44,16 @@ __all__ = [
     "scores_per_sample",
     "split_batch",
 ]
+
+
+# Names under which the modules log; dashboards and callbacks rely on them.
+CRITIC_LOSS = "train/critic_loss"
+GENERATOR_LOSS = "train/generator_loss"
+WASSERSTEIN_ESTIMATE = "train/wasserstein_estimate"
+PENALTY = "train/penalty"
+GRADIENT_PENALTY = "train/gradient_penalty"
+GENERATOR_STEP = "train/generator_step"  # generator updates so far: the x-axis for dashboards
+REAL_SIGN = "train/real_sign"  # E[sign(D(real))] of a critic update: ADA's overfitting heuristic r_t
 
 
 @runtime_checkable
@@ -107,6 +131,42 @@ def split_batch(batch: Any) -> tuple[Tensor, Tensor | None]:
     raise TypeError(
         f"`batch` must be a Tensor or a (Tensor, ...) sequence of real samples, got {type(batch).__name__}."
     )
+
+
+def check_labels_given(labels: Tensor | None, num_classes: int | None, who: str = "this module") -> None:
+    """A conditional network needs labels; an unconditional one must get none (it would silently ignore them).
+
+    Raises:
+        ValueError: naming `labels`, `num_classes` and ``who``.
+    """
+    if num_classes is None and labels is not None:
+        raise ValueError(f"`labels` given, but {who} is unconditional (`num_classes` is None).")
+    if num_classes is not None and labels is None:
+        raise ValueError(f"`labels` are required: {who} is conditional (`num_classes`={num_classes}).")
+
+
+def check_labels(labels: Any, n: int, num_classes: int, name: str = "labels") -> Tensor:
+    """``labels`` as a long tensor if they are ``n`` integer class indices in ``[0, num_classes)``.
+
+    An ``int`` stands for ``n`` copies of itself.
+
+    Raises:
+        ValueError: not integers, not one per sample, or out of range (naming ``name`` and what it got).
+    """
+    if isinstance(labels, int) and not isinstance(labels, bool):
+        labels = torch.full((n,), labels, dtype=torch.long)
+    if not isinstance(labels, Tensor):
+        raise ValueError(f"`{name}` must be a tensor of {n} class indices or one int, got {type(labels).__name__}.")
+    if labels.dtype.is_floating_point or labels.dtype.is_complex or labels.dtype == torch.bool:
+        raise ValueError(f"`{name}` must be integer class indices, got dtype {labels.dtype}.")
+    if tuple(labels.shape) != (n,):
+        raise ValueError(f"`{name}` must have shape ({n},), one per sample, got {tuple(labels.shape)}.")
+    if n and (int(labels.min()) < 0 or int(labels.max()) >= num_classes):
+        raise ValueError(
+            f"`{name}` must lie in [0, {num_classes}) (`num_classes`={num_classes}), "
+            f"got values from {int(labels.min())} to {int(labels.max())}."
+        )
+    return labels.long()
 
 
 def scores_per_sample(scores: Tensor, n: int) -> Tensor:

@@ -18,7 +18,7 @@ import json
 from collections.abc import Sequence
 from typing import Any
 
-from lightning_gans import modules as M
+from lightning_gans import protocol as M
 
 __all__ = ["EVAL_METRICS", "LOSS_METRICS", "MEDIA_KEYS", "build_workspace", "workspace_spec"]
 

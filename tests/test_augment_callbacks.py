@@ -18,7 +18,7 @@ from torch.utils.data import TensorDataset
 from torchdata.stateful_dataloader import StatefulDataLoader
 
 from lightning_gans import GAN, WGANGP
-from lightning_gans import modules as M
+from lightning_gans import PENALTIES, protocol as M
 from lightning_gans.augment import diff_augment
 from lightning_gans.callbacks import AdaptiveAugment, DiffAugment
 from lightning_gans.callbacks.adaptive_augment import REAL_SIGN
@@ -121,9 +121,9 @@ def test_penalty_sees_augmented_images():
     """WGAN-GP's penalty receives what the critic saw: each of its interpolates lies between an augmented real and fake."""
     seen = {}
 
-    def recording_penalty(critic, real, fake, labels, rng, scale):
+    def recording_penalty(critic, real, fake, *, labels=None, rng=None, grad_scale=None):
         seen["real"], seen["fake"] = real.detach(), fake.detach()
-        return M.PENALTIES["gradient_penalty"](critic, real, fake, labels, rng, scale)
+        return PENALTIES["gradient_penalty"](critic, real, fake, labels=labels, rng=rng, grad_scale=grad_scale)
 
     torch.manual_seed(0)
     model = WGANGP(

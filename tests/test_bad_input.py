@@ -88,7 +88,7 @@ CASES = {
         ValueError,
         "`penalty_weight` must be >= 0",
     ),
-    "gp_weight<0": (lambda tmp: WGANGP(*_nets(), latent_dim=2, gp_weight=-1.0), ValueError, "`gp_weight` must be >= 0"),
+    "gp_weight<0": (lambda tmp: WGANGP(*_nets(), latent_dim=2, gp_weight=-1.0), ValueError, "`gp_weight` must be > 0"),
     "gp_weight=nan": (lambda tmp: WGANGP(*_nets(), latent_dim=2, gp_weight=math.nan), ValueError, "`gp_weight`"),
     "clip_value=0": (lambda tmp: WGAN(*_nets(), latent_dim=2, clip_value=0.0), ValueError, "`clip_value` must be > 0"),
     "unknown loss": (

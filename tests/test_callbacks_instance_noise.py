@@ -33,9 +33,9 @@ class _Recording(WGANGP):
         penalty = self.penalty
         self.penalty_seen: list[tuple[torch.Tensor, torch.Tensor]] = []
 
-        def recording_penalty(critic, real, fake, labels, rng, scale):
+        def recording_penalty(critic, real, fake, *, labels=None, rng=None, grad_scale=None):
             self.penalty_seen.append((real, fake))
-            return penalty(critic, real, fake, labels, rng, scale)
+            return penalty(critic, real, fake, labels=labels, rng=rng, grad_scale=grad_scale)
 
         self.penalty = recording_penalty
 

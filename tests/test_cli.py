@@ -58,7 +58,8 @@ def test_model_subclass_selected_on_the_command_line(tmp_path):
     model = WGANGP.load_from_checkpoint(ckpt)
     assert model.n_critic == 5 and model.penalty_weight == 10.0 and model.generator.net[0].out_features == 128
     with pytest.raises(
-        TypeError, match=r"holds a lightning_gans(\.modules)?\.WGANGP: load it with `WGANGP.load_from_checkpoint"
+        TypeError,
+        match=r"holds a lightning_gans\.WGANGP, but the module is a lightning_gans\.AdversarialModule.*Load it with `WGANGP\.load_from_checkpoint",
     ):
         AdversarialModule.load_from_checkpoint(ckpt)
 

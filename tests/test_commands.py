@@ -114,7 +114,7 @@ def test_sample_folder_and_npz_are_reproducible(digits_run):
 def test_sample_uses_ema_unless_told_otherwise(digits_run, tmp_path):
     """The default samples come from the EMA generator (they differ from --no_ema ones, which match the raw generator)."""
     from lightning_gans.callbacks.ema import load_ema_generator
-    from lightning_gans.commands._run import generate, load_run
+    from lightning_gans.runs import generate, load_run
 
     _, ckpt, _, _ = digits_run
     run = load_run(ckpt)
@@ -214,7 +214,8 @@ def test_conditional_labels_all_gives_one_row_per_class(tmp_path):
     """`--labels all` for 10 classes and 20 samples: labels 0,0,1,1,...; samples equal generate(z, labels); the PNG
     folder names carry the class; a label outside [0, 10) is refused naming `--labels`."""
     from lightning_gans import GAN
-    from lightning_gans.commands._run import CommandError, generate, parse_labels
+    from lightning_gans.commands._run import CommandError, parse_labels
+    from lightning_gans.runs import generate
     from lightning_gans.commands.sample import write_samples
     from lightning_gans.nets import DCGANCritic, DCGANGenerator
 

@@ -7,7 +7,7 @@ import torch
 from lightning.pytorch import Trainer
 
 from lightning_gans import GAN, WGANGP
-from lightning_gans import modules as M
+from lightning_gans import PENALTIES, protocol as M
 from lightning_gans import penalties as P
 from lightning_gans.nets import MLPCritic, MLPGenerator
 from tests.conftest import trainer_kwargs
@@ -46,9 +46,9 @@ def test_updates_use_compiled_forwards_and_penalties_the_eager_critic(monkeypatc
     _Recorder.calls = {}
     penalty_calls = []
 
-    def spy_penalty(critic, real, fake, labels, rng, scale):
+    def spy_penalty(critic, real, fake, *, labels=None, rng=None, grad_scale=None):
         before = dict(_Recorder.calls)
-        value = M.PENALTIES["gradient_penalty"](critic, real, fake, labels, rng, scale)
+        value = PENALTIES["gradient_penalty"](critic, real, fake, labels=labels, rng=rng, grad_scale=grad_scale)
         penalty_calls.append(_Recorder.calls == before)
         return value
 

@@ -69,6 +69,6 @@ def test_image_folder_yields_sub_folder_classes(tmp_path):
 
 
 def test_image_folder_without_classes_names_root(tmp_path):
-    """num_classes of an empty folder: FileNotFoundError naming `root`."""
-    with pytest.raises(FileNotFoundError, match="`root`"):
+    """num_classes of an empty folder: an error naming `root` and what it lacks."""
+    with pytest.raises(ValueError, match="`root`.*holds no image"):
         _ = ImageDataModule(str(tmp_path), dataset="folder", conditional=True).num_classes

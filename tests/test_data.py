@@ -66,7 +66,7 @@ def test_missing_image_dataset_gives_offline_error(tmp_path):
     dm = ImageDataModule(str(tmp_path), dataset="MNIST", image_size=32, channels=1)
     with pytest.raises(FileNotFoundError, match=r"`root`=.*no MNIST.*`download=True`"):
         dm.setup("fit")
-    with pytest.raises(FileNotFoundError, match="no folder dataset"):
+    with pytest.raises(FileNotFoundError, match=r"`root` '.*absent' does not exist"):
         ImageDataModule(str(tmp_path / "absent"), dataset="folder").setup("fit")
 
 

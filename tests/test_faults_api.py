@@ -120,7 +120,8 @@ def test_load_from_checkpoint_of_another_class_is_refused(tmp_path):
     trainer = _fit(GAN(*_nets(), latent_dim=2, noise_seed=0))
     trainer.save_checkpoint(tmp_path / "gan.ckpt")
     with pytest.raises(
-        TypeError, match=r"holds a lightning_gans\.modules\.GAN: load it with `GAN\.load_from_checkpoint"
+        TypeError,
+        match=r"holds a lightning_gans\.GAN, but the module is a lightning_gans\.WGANGP.*Load it with `GAN\.load_from_checkpoint",
     ):
         WGANGP.load_from_checkpoint(tmp_path / "gan.ckpt", generator=_nets()[0], critic=_nets()[1])
     assert (
@@ -135,7 +136,7 @@ def test_resuming_another_class_is_refused(tmp_path):
     module = WGANGP(*_nets(), latent_dim=2)
     with pytest.raises(
         TypeError,
-        match=r"`ckpt_path` '.*gan\.ckpt' holds a lightning_gans\.modules\.GAN, but the module being trained is a WGANGP",
+        match=r"`ckpt_path` '.*gan\.ckpt' holds a lightning_gans\.GAN, but the module is a lightning_gans\.WGANGP",
     ):
         _fit(module, max_steps=8, ckpt_path=str(tmp_path / "gan.ckpt"))
     assert module.critic_steps + module.generator_steps == 0

@@ -112,8 +112,9 @@ def test_other_module_class_on_resume_exits_1_naming_model(console_runs):
     tmp, results = console_runs
     status, _, err = results["other_class"]
     assert status == 1
-    assert "TypeError: `model`: the config asks for a lightning_gans.WGANGP, but `ckpt_path`" in err
-    assert "holds a lightning_gans.WGAN;" in err
+    assert "TypeError: `ckpt_path` " in err
+    assert "holds a lightning_gans.WGAN, but the module is a lightning_gans.WGANGP" in err
+    assert "(CLI: `--model lightning_gans.WGAN`)" in err
     assert not (tmp / "other_class" / "ckpts").exists()
 
 

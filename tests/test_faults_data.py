@@ -104,7 +104,7 @@ def test_truncated_image_names_the_file(tmp_path):
     broken.write_bytes(broken.read_bytes()[:200])
     data = ImageDataModule(root=str(root), image_size=8, channels=3, batch_size=1)
     data.setup("fit")
-    index = [p for p, _ in data._data.samples].index(str(broken))
+    index = data._data.files.index(str(broken))
     with pytest.raises(ValueError, match=rf"cannot read the image file '{broken}' \(truncated or not an image\)"):
         data._data[index]
 

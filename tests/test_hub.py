@@ -81,7 +81,7 @@ def test_python_module_without_config_is_an_error_naming_the_argument():
 def test_export_command_writes_a_card_with_config_and_metrics(tmp_path, capsys):
     """`lightning-gans export` on a CLI checkpoint: exit 0; the card holds the run's YAML config and the metrics
     table from `--metrics`; the exported generator equals the checkpoint's EMA generator."""
-    from lightning_gans.commands._run import load_run
+    from lightning_gans.runs import load_run
 
     config = Path(__file__).resolve().parents[1] / "examples" / "wgangp_digits.yaml"
     main(

@@ -21,6 +21,7 @@ from lightning_gans.nets import DCGANCritic, DCGANGenerator
 from tests.conftest import trainer_kwargs
 
 KEYS = {"eval/fid", "eval/is", "eval/is_std", "eval/kid", "eval/kid_std"}
+ALL_KEYS = KEYS | {"eval/precision", "eval/recall", "eval/f_score", "eval/density", "eval/coverage"}
 
 
 @pytest.fixture(scope="module")
@@ -126,7 +127,7 @@ def test_fid_kid_of_the_real_images_themselves_are_zero_on_validate():
     same = cb.last_metrics
     trainer.validate(_Replay(torch.rand_like(images) * 2 - 1))
     noise = cb.last_metrics
-    assert set(same) == KEYS
+    assert set(same) == ALL_KEYS
     assert abs(same["eval/fid"]) < 1e-6 < noise["eval/fid"]
     assert abs(same["eval/kid"]) < 0.02 * noise["eval/kid"]
 
@@ -235,7 +236,7 @@ def test_real_statistics_cache_key_follows_extractor_weights_and_data_range(tmp_
     assert extracted == 100 and len(list(tmp_path.glob("real-*.npz"))) == 2
     extracted, other_range = run(_CountingDigits.pretrained(), data_range=(-2.0, 2.0))
     assert extracted == 100 and len(list(tmp_path.glob("real-*.npz"))) == 3
-    keys = [cb._real_cache_key for cb in (first, other_weights, other_range)]
+    keys = [cb.evaluator.real_cache_key for cb in (first, other_weights, other_range)]
     assert keys[0]["extractor"] != keys[1]["extractor"] and keys[0]["data_range"] != keys[2]["data_range"]
     assert keys[0]["data"] == keys[1]["data"] == keys[2]["data"]  # same real images
 

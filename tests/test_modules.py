@@ -159,8 +159,8 @@ def test_sample_does_not_touch_training_state():
     assert torch.equal(gen[1].running_mean, before)
     z = torch.randn(4, 2)
     assert torch.equal(model.sample(4, noise=z), model.sample(4, noise=z))
-    a = model.sample(4, generator=torch.Generator().manual_seed(3))
-    b = model.sample(4, generator=torch.Generator().manual_seed(3))
+    a = model.sample(4, rng=torch.Generator().manual_seed(3))
+    b = model.sample(4, rng=torch.Generator().manual_seed(3))
     assert torch.equal(a, b)
 
 

@@ -38,7 +38,7 @@ def _zero_critic_loss(real_scores, fake_scores):
     return 0.0 * (real_scores.sum() + fake_scores.sum())
 
 
-def _parameter_sum_penalty(critic, real, fake, labels, rng, grad_scale):
+def _parameter_sum_penalty(critic, real, fake, *, labels=None, rng=None, grad_scale=None):
     return sum(p.sum() for p in critic.parameters())  # gradient 1 for every critic parameter
 
 
@@ -46,9 +46,9 @@ def test_penalty_every_k_runs_on_every_kth_critic_update_weighted_by_k(one_threa
     """penalty_every=3: the penalty runs at critic steps 0, 3 (of 0..5) and moves each weight by lr * weight * 3."""
     calls = []
 
-    def penalty(critic, real, fake, labels, rng, grad_scale):
+    def penalty(critic, real, fake, *, labels=None, rng=None, grad_scale=None):
         calls.append(model.critic_steps)
-        return _parameter_sum_penalty(critic, real, fake, labels, rng, grad_scale)
+        return _parameter_sum_penalty(critic, real, fake, labels=labels, rng=rng, grad_scale=grad_scale)
 
     g, d = _nets()
     model = AdversarialModule(
@@ -228,24 +228,14 @@ def test_loss_decides_its_diagnostics(one_thread):
     assert "train/wasserstein_estimate" not in trainer.callback_metrics
 
 
-def test_old_five_argument_penalty_still_works_with_a_deprecation_warning(one_thread):
-    seen = []
+def test_a_penalty_of_another_signature_is_refused_at_construction_naming_penalty():
+    """A penalty that cannot take (critic, real, fake, *, labels, rng, grad_scale) fails when the module is built."""
 
-    def old(critic, real, fake, rng, scale):
-        seen.append(rng)
+    def positional(critic, real, fake, rng, scale):  # the 0.1 signature: no shim, a clear error
         return critic(real).mean() * 0
 
-    with pytest.warns(DeprecationWarning, match="0.1 signature"):
-        model = AdversarialModule(*_nets(), latent_dim=2, penalty=old, penalty_weight=1.0, noise_seed=0)
-    Trainer(max_steps=1, **trainer_kwargs()).fit(model, _toy_loader())
-    assert len(seen) == 1 and isinstance(seen[0], torch.Generator)
-
-
-def test_old_generator_keyword_of_sample_warns_and_still_works():
-    model = GAN(*_nets(), latent_dim=2)
-    with pytest.warns(DeprecationWarning, match=r"sample\(rng=...\)"):
-        a = model.sample(4, generator=torch.Generator().manual_seed(1))
-    assert torch.equal(a, model.sample(4, rng=torch.Generator().manual_seed(1)))
+    with pytest.raises(TypeError, match=r"`penalty` .*positional must take \(critic, real, fake, \*, labels=None"):
+        AdversarialModule(*_nets(), latent_dim=2, penalty=positional, penalty_weight=1.0)
 
 
 def test_bad_arguments_name_themselves():
@@ -393,14 +383,6 @@ def test_lazy_r1_is_one_config_line_through_the_console_script(tmp_path):
     model = GAN.load_from_checkpoint(tmp_path / "ckpt" / "last.ckpt")
     assert (model.penalty_every, model.penalty_weight, model.hparams.penalty) == (16, 5.0, "r1")
     assert model.critic_steps == 2 and model.generator_steps == 2
-
-
-def test_critic_scores_is_a_deprecated_alias_of_discriminate():
-    model = GAN(*_nets(), latent_dim=2)
-    x = torch.randn(5, 2)
-    with pytest.warns(DeprecationWarning, match="discriminate"):
-        scores = model.critic_scores(x)
-    assert torch.equal(scores, model.discriminate(x))
 
 
 class _SmallSNGAN(AdversarialModule):  # the README's claim: a hinge-loss SNGAN is this small a subclass

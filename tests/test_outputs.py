@@ -195,7 +195,7 @@ def test_progress_bar_shows_the_generator_step():
     from lightning.pytorch import Trainer
 
     from lightning_gans import WGANGP, ToyDataModule
-    from lightning_gans.modules import GENERATOR_STEP
+    from lightning_gans.protocol import GENERATOR_STEP
     from lightning_gans.nets import MLPCritic, MLPGenerator
     from tests.conftest import trainer_kwargs
 

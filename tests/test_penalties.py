@@ -75,8 +75,8 @@ def test_grad_scale_path_gives_the_unscaled_penalty():
     """With a loss scale, gradients are taken of scale * f and divided back: same penalty as without."""
     critic = _linear([3.0, 4.0])
     real, fake = torch.randn(8, 2), torch.randn(8, 2)
-    plain = gradient_penalty(critic, real, fake, generator=torch.Generator().manual_seed(1))
-    scaled = gradient_penalty(critic, real, fake, generator=torch.Generator().manual_seed(1), grad_scale=65536.0)
+    plain = gradient_penalty(critic, real, fake, rng=torch.Generator().manual_seed(1))
+    scaled = gradient_penalty(critic, real, fake, rng=torch.Generator().manual_seed(1), grad_scale=65536.0)
     assert scaled.item() == pytest.approx(plain.item(), rel=1e-6)
     grads = input_gradients(critic, real, grad_scale=1024.0)
     assert grads.dtype == torch.float32 and torch.allclose(grads, torch.tensor([[3.0, 4.0]]).expand(8, 2))
@@ -154,14 +154,14 @@ def test_named_penalty_in_a_module_fit(name, one_thread):
     sys.path.insert(0, str(Path(__file__).parent / "ddp_scripts"))
     from common import NoiseRecorder
 
-    def fit(weight: float, lr: float):
+    def fit(weight: float, lr: float, penalty: str | None = name):
         torch.manual_seed(0)
         module = AdversarialModule(
             MLPGenerator(latent_dim=2, hidden_dim=16, num_layers=1),
             MLPCritic(hidden_dim=16, num_layers=2),
             latent_dim=2,
             loss="wasserstein",
-            penalty=name,
+            penalty=penalty,
             penalty_weight=weight,
             critic_optimizer=partial(torch.optim.SGD, lr=lr),
             noise_seed=0,
@@ -188,7 +188,7 @@ def test_named_penalty_in_a_module_fit(name, one_thread):
     logged = trainer.callback_metrics["train/gradient_penalty" if name == "gradient_penalty" else "train/penalty"]
     assert logged.item() == pytest.approx(expected.item(), rel=1e-5)
 
-    without, _, _ = fit(weight=0.0, lr=0.1)
+    without, _, _ = fit(weight=0.0, lr=0.1, penalty=None)
     with_penalty, _, _ = fit(weight=1e3, lr=0.1)
     gap = max((a - b).abs().max().item() for a, b in zip(without.critic.parameters(), with_penalty.critic.parameters()))
     assert gap > 1e-4  # the penalty's gradient reached the critic's step

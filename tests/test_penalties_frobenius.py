@@ -62,9 +62,9 @@ def test_selectable_by_name_on_modules():
     """penalty="frobenius" adds weight * sum ||W||_F^2 to the critic loss and logs it as train/penalty."""
     critic = MLPCritic(hidden_dim=16, num_layers=1)
     entry = PENALTIES["frobenius"]
-    assert entry(critic, torch.randn(4, 2), torch.randn(4, 2), None, None, None).item() == pytest.approx(
-        frobenius_penalty(critic).item()
-    )
+    assert entry(
+        critic, torch.randn(4, 2), torch.randn(4, 2), labels=None, rng=None, grad_scale=None
+    ).item() == pytest.approx(frobenius_penalty(critic).item())
     frozen = partial(torch.optim.SGD, lr=0.0)  # the critic keeps its weights, so the logged value is exact
     model = AdversarialModule(
         MLPGenerator(latent_dim=2, hidden_dim=16, num_layers=1),

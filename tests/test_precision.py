@@ -75,7 +75,7 @@ def _penalty_param_grads(dtype: torch.dtype, scale):
     g = torch.Generator().manual_seed(1)
     real, fake = torch.randn(16, 2, generator=g), torch.randn(16, 2, generator=g)
     gp = P.gradient_penalty(
-        critic, real.to(dtype), fake.to(dtype), grad_scale=scale, generator=torch.Generator().manual_seed(2)
+        critic, real.to(dtype), fake.to(dtype), grad_scale=scale, rng=torch.Generator().manual_seed(2)
     )
     (gp * (scale or 1.0)).backward()
     return gp, [p.grad.float() / (scale or 1.0) for p in critic.parameters()]

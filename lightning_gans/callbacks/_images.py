@@ -19,6 +19,9 @@ from lightning.pytorch import Callback, LightningModule, Trainer
 from lightning.pytorch.loggers import Logger, TensorBoardLogger, WandbLogger
 from torch import Tensor
 
+from lightning_gans import _checks
+from lightning_gans.callbacks._schedule import GeneratorStepSchedule
+
 __all__ = ["MIN_SIDE", "image_grid", "log_image", "to_uint8_hwc", "upscale_nearest"]
 
 MIN_SIDE = 256
@@ -146,34 +149,38 @@ def _log_root(trainer: Trainer) -> str:
 
 
 class EveryNGeneratorSteps(Callback):
-    """Schedule shared by the image callbacks: ``_log`` every ``every_n_generator_steps`` generator
-    updates and once more at the end of training, never twice for one generator step; the last
-    logged step is checkpointed so a resumed run continues the schedule.
+    """Base of the image callbacks: ``_log`` on :class:`~lightning_gans.callbacks._schedule.GeneratorStepSchedule`.
 
-    Subclasses set ``every_n_generator_steps``, ``log_on_train_end`` and ``_last_logged = -1`` in
-    ``__init__`` and implement ``_log(trainer, pl_module)``, which updates ``_last_logged``.
+    Subclasses call ``super().__init__(every_n_generator_steps, log_on_train_end)`` and implement
+    ``_log(trainer, pl_module)``.
     """
 
-    every_n_generator_steps: int
-    log_on_train_end: bool
-    _last_logged: int
+    def __init__(self, every_n_generator_steps: int, log_on_train_end: bool) -> None:
+        self.schedule = GeneratorStepSchedule(
+            _checks.integer("every_n_generator_steps", every_n_generator_steps), log_on_train_end
+        )
+
+    @property
+    def every_n_generator_steps(self) -> int:
+        return int(self.schedule.every)  # type: ignore[arg-type]
 
     def on_train_batch_end(
         self, trainer: Trainer, pl_module: LightningModule, outputs: Any, batch: Any, batch_idx: int
     ) -> None:
-        step = pl_module.generator_steps
-        if step > 0 and step % self.every_n_generator_steps == 0 and step != self._last_logged:
+        if self.schedule.due(pl_module.generator_steps):
+            self.schedule.mark(pl_module.generator_steps)
             self._log(trainer, pl_module)
 
     def on_train_end(self, trainer: Trainer, pl_module: LightningModule) -> None:
-        if self.log_on_train_end and pl_module.generator_steps != self._last_logged:
+        if self.schedule.due_at_end(pl_module.generator_steps, True):
+            self.schedule.mark(pl_module.generator_steps)
             self._log(trainer, pl_module)
 
     def state_dict(self) -> dict[str, Any]:
-        return {"last_logged": self._last_logged}
+        return self.schedule.state_dict()
 
     def load_state_dict(self, state_dict: dict[str, Any]) -> None:
-        self._last_logged = int(state_dict["last_logged"])
+        self.schedule.load_state_dict(state_dict)
 
     def _log(self, trainer: Trainer, pl_module: LightningModule) -> None:
         raise NotImplementedError

@@ -12,7 +12,7 @@ from torch import Tensor
 
 from lightning_gans.augment import ADA_OPS, ada_augment
 from lightning_gans.callbacks.diff_augment import install_critic_augment, remove_critic_augment
-from lightning_gans.protocol import split_batch
+from lightning_gans.protocol import REAL_SIGN, split_batch
 
 __all__ = ["ADA_P", "ADA_RT", "REAL_SIGN", "AdaptiveAugment"]
 
@@ -20,9 +20,6 @@ ADA_P = "train/ada_p"
 """Name under which the current augmentation probability ``p`` is logged."""
 ADA_RT = "train/ada_rt"
 """Name under which the last overfitting estimate ``r_t`` is logged."""
-REAL_SIGN = "train/real_sign"
-"""Diagnostic a critic update returns: ``mean(sign(D(real)))`` over the (augmented) real batch it scored
-(``lightning_gans.modules.REAL_SIGN``; spelled out here because callbacks import no module)."""
 
 
 class AdaptiveAugment(Callback):

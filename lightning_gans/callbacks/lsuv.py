@@ -42,7 +42,6 @@ def lsuv_init_(
     *,
     labels: Tensor | None = None,
     normalized_layers: bool = False,
-    generator: torch.Generator | None = None,
 ) -> dict[str, float]:
     """LSUV, Algorithm 1 of Mishkin & Matas 2016 (https://arxiv.org/abs/1511.06422), in place.
 
@@ -75,8 +74,7 @@ def lsuv_init_(
         inputs: one batch of inputs to ``net``.
         tol: tolerance on the output variance (> 0; the paper's ``Tol_var`` = 0.1).
         max_iters: maximum rescalings per layer (>= 1).
-        rng: RNG of the orthonormal matrices (default: the global RNG); ``generator`` is its
-            deprecated name.
+        rng: RNG of the orthonormal matrices (default: the global RNG).
         labels: class labels of ``inputs`` for a conditional net, called ``net(inputs, labels)``.
         output_layer: also initialise the last Linear/Conv layer in forward order. ``False`` leaves
             it exactly as it was: its scale is the net's output scale (the generator's pre-tanh
@@ -90,11 +88,6 @@ def lsuv_init_(
     Raises:
         ValueError: ``net`` has no Linear/Conv layer.
     """
-    if generator is not None:
-        warnings.warn(
-            "`lsuv_init_(generator=...)` is now `rng=` (`generator` names a network).", DeprecationWarning, stacklevel=2
-        )
-        rng = generator
     forward = partial(net, inputs) if labels is None else partial(net, inputs, labels)
     layers = {name: m for name, m in net.named_modules() if isinstance(m, LSUV_LAYERS)}
     if not layers:

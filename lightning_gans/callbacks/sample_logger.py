@@ -8,6 +8,7 @@ import torch
 from lightning.pytorch import LightningModule, Trainer
 from torch import Tensor
 
+from lightning_gans import _checks
 from lightning_gans.callbacks._images import MIN_SIDE, EveryNGeneratorSteps, image_grid, log_image
 from lightning_gans.protocol import require, split_batch
 
@@ -79,32 +80,20 @@ class SampleLogger(EveryNGeneratorSteps):
         min_side: int = MIN_SIDE,
         wandb_table: bool = True,
     ) -> None:
-        for name, value in (
-            ("every_n_generator_steps", every_n_generator_steps),
-            ("num_samples", num_samples),
-            ("nrow", nrow),
-            ("min_side", min_side),
-        ):
-            if not isinstance(value, int) or isinstance(value, bool) or value < 1:
-                raise ValueError(f"`{name}` must be a positive integer, got {value!r}.")
-        if len(value_range) != 2 or not value_range[0] < value_range[1]:
-            raise ValueError(f"`value_range` must be (low, high) with low < high, got {value_range!r}.")
+        super().__init__(every_n_generator_steps, log_on_train_end)
+        self.num_samples = _checks.integer("num_samples", num_samples)
+        self.nrow = _checks.integer("nrow", nrow)
+        self.min_side = _checks.integer("min_side", min_side)
+        self.value_range = _checks.value_range("value_range", value_range)
         if not isinstance(key, str) or not key:
-            raise ValueError(f"`key` must be a non-empty string, got {key!r}.")
-        self.every_n_generator_steps = every_n_generator_steps
-        self.num_samples = num_samples
-        self.nrow = nrow
-        self.noise_seed = int(noise_seed)
-        self.value_range = (float(value_range[0]), float(value_range[1]))
+            raise _checks.InputError(f"`key` must be a non-empty string, got {key!r}.")
+        self.noise_seed = _checks.integer("noise_seed", noise_seed, minimum=0)
         self.key = key
         self.dirpath = dirpath
         self.save_png = save_png
-        self.log_on_train_end = log_on_train_end
         self.log_real = log_real
-        self.min_side = min_side
         self.wandb_table = wandb_table
         self._table_rows: list[list[Any]] = []  # rows of the W&B Table so far (this process's run)
-        self._last_logged = -1  # generator step of the last grid
         self._real: Tensor | None = None  # real images collected from the first training batches
         self._real_logged = False
         #: Where each grid went (logger names and PNG paths), for inspection.
@@ -146,7 +135,6 @@ class SampleLogger(EveryNGeneratorSteps):
 
     def _log(self, trainer: Trainer, pl_module: LightningModule) -> None:
         step = pl_module.generator_steps
-        self._last_logged = step
         if not trainer.is_global_zero:
             return
         if self._real is not None and len(self._real) >= self.num_samples:

@@ -10,6 +10,7 @@ from lightning.pytorch import LightningModule, Trainer
 from lightning_utilities.core.imports import RequirementCache
 from torch import Tensor, nn
 
+from lightning_gans import _checks
 from lightning_gans.callbacks._images import EveryNGeneratorSteps, log_image
 from lightning_gans.protocol import require, split_batch
 
@@ -201,18 +202,13 @@ class ToyPlot(EveryNGeneratorSteps):
         log_on_train_end: bool = True,
     ) -> None:
         _require_matplotlib()
-        for name, value, low in (
-            ("every_n_generator_steps", every_n_generator_steps, 1),
-            ("num_samples", num_samples, 1),
-            ("resolution", resolution, 2),
-        ):
-            if not isinstance(value, int) or isinstance(value, bool) or value < low:
-                raise ValueError(f"`{name}` must be an integer >= {low}, got {value!r}.")
+        super().__init__(every_n_generator_steps, log_on_train_end)
+        num_samples = _checks.integer("num_samples", num_samples)
+        resolution = _checks.integer("resolution", resolution, minimum=2)
         if real is not None and (not isinstance(real, Tensor) or real.dim() != 2 or real.shape[1] != 2):
             raise ValueError(f"`real` must be a (N, 2) tensor or None, got {getattr(real, 'shape', real)!r}.")
         if extent is not None and not extent > 0:
             raise ValueError(f"`extent` must be > 0 or None, got {extent!r}.")
-        self.every_n_generator_steps = every_n_generator_steps
         self.num_samples = num_samples
         self.extent = extent
         self.resolution = resolution
@@ -220,10 +216,8 @@ class ToyPlot(EveryNGeneratorSteps):
         self.key = key
         self.dirpath = dirpath
         self.save_png = save_png
-        self.log_on_train_end = log_on_train_end
         self._fixed_real = real is not None
         self._real: Tensor | None = real.detach().float().cpu() if real is not None else None
-        self._last_logged = -1
         #: Where each plot went (logger names and PNG paths), for inspection.
         self.history: list[tuple[int, list[str]]] = []
 
@@ -266,7 +260,6 @@ class ToyPlot(EveryNGeneratorSteps):
 
     def _log(self, trainer: Trainer, pl_module: LightningModule) -> None:
         step = pl_module.generator_steps
-        self._last_logged = step
         if not trainer.is_global_zero:
             return
         image = torch.from_numpy(self.render(pl_module))

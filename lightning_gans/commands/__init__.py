@@ -15,6 +15,7 @@ from __future__ import annotations
 import sys
 from collections.abc import Callable, Sequence
 
+from lightning_gans._checks import InputError
 from lightning_gans.commands._quiet import quiet_console
 from lightning_gans.commands._run import CommandError
 
@@ -88,7 +89,7 @@ def run_command(args: Sequence[str] | None = None) -> int | None:
         return None
     try:
         return command(rest)
-    except CommandError as err:
+    except InputError as err:  # CommandError and the library's input errors (a bad file, folder or value)
         print(f"lightning-gans {name}: error: {err}", file=sys.stderr)
         return 2
     except SystemExit as exit_:  # argparse: --help (0) and usage errors (2)

@@ -1,4 +1,4 @@
-"""``lightning-gans evaluate``: FID, IS, KID, precision and recall of a checkpoint or a folder of images.
+"""``lightning-gans evaluate``: FID, IS, KID, precision/recall, density/coverage of a checkpoint or a folder of images.
 
 With only ``--ckpt_path``, the checkpoint's generator (its EMA one when saved) is evaluated against
 its own run's training data with the run's ``GANMetrics`` settings (feature extractor, number of
@@ -10,6 +10,9 @@ Examples:
     lightning-gans evaluate --ckpt_path runs/x/checkpoints/last.ckpt
     lightning-gans evaluate --ckpt_path X --real my_images/ --json metrics.json
     lightning-gans evaluate --fake samples/ --real digits
+
+Folders are read by :class:`lightning_gans.data.folder.ImageFolderDataset`, as ``fit`` reads them: a
+flat folder of images or one sub-folder per class.
 """
 
 from __future__ import annotations
@@ -18,33 +21,30 @@ import argparse
 import json
 import os
 import sys
-from collections.abc import Sequence
-from types import SimpleNamespace
+from collections.abc import Callable, Sequence
 from typing import Any
 
-import torch
 from torch import Tensor
-from torch.utils.data import Dataset
 
-from lightning_gans.commands._run import CommandError, Run, load_run
+from lightning_gans.commands._run import CommandError
+from lightning_gans.data.folder import ImageFolderDataset, to_tensor
+from lightning_gans.evaluation.evaluator import Evaluator
+from lightning_gans.runs import Run, generate, load_run
 
-__all__ = ["ImageFolderDataset", "build_parser", "evaluate", "main"]
+__all__ = ["build_parser", "evaluate", "main"]
 
-_IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg")
 DIGITS = "digits"
 
 
 def build_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(
         prog="lightning-gans evaluate",
-        description="FID, IS, KID, precision and recall (k=3) of a checkpoint's generator or of a folder of images.",
+        description="FID, IS, KID, precision/recall (k=3), density/coverage (k=5) of a checkpoint's generator or of a folder of images.",
     )
     p.add_argument(
         "--ckpt_path", default=None, help="checkpoint written by `lightning-gans fit` (generates the fake images)"
     )
-    p.add_argument(
-        "--fake", default=None, metavar="DIR", help="a folder of generated images (PNG/JPEG) instead of a checkpoint"
-    )
+    p.add_argument("--fake", default=None, metavar="DIR", help="a folder of generated images instead of a checkpoint")
     p.add_argument(
         "--real",
         default=None,
@@ -86,49 +86,17 @@ def build_parser() -> argparse.ArgumentParser:
     return p
 
 
-class ImageFolderDataset(Dataset):
-    """Every PNG/JPEG under ``root`` (sorted, recursive) as a float ``(C, H, W)`` tensor mapped to ``data_range``.
-
-    Grey and RGB files are kept as they are (the extractor converts channels); RGBA drops alpha.
-    """
-
-    def __init__(self, root: str, data_range: tuple[float, float], argument: str) -> None:
-        if not os.path.isdir(root):
-            raise CommandError(f"`{argument}` {root!r} is not a directory.")
-        self.files = sorted(
-            os.path.join(d, f) for d, _, names in os.walk(root) for f in names if f.lower().endswith(_IMAGE_SUFFIXES)
-        )
-        if len(self.files) < 2:
-            raise CommandError(f"`{argument}` {root!r} holds {len(self.files)} PNG/JPEG images; at least 2 are needed.")
-        self.low, self.high = data_range
-
-    def __len__(self) -> int:
-        return len(self.files)
-
-    def __getitem__(self, i: int) -> Tensor:
-        from torchvision.io import ImageReadMode, decode_image
-
-        image = decode_image(self.files[i], mode=ImageReadMode.UNCHANGED)
-        if image.shape[0] in (2, 4):  # grey + alpha, RGBA
-            image = image[:-1]
-        return image.float() / 255 * (self.high - self.low) + self.low
+def _scaled(data_range: tuple[float, float]) -> Callable[[Any], Tensor]:
+    """The folder reader's transform: float ``(C, H, W)`` in [0, 1], then mapped to ``data_range``."""
+    low, high = data_range
+    return lambda image: to_tensor(image) * (high - low) + low
 
 
-class _LocalTrainer(SimpleNamespace):
-    """What ``GANMetrics`` reads of a trainer when it runs on one process outside ``fit``."""
-
-    def __init__(self) -> None:
-        super().__init__(
-            world_size=1,
-            global_rank=0,
-            is_global_zero=True,
-            global_step=0,
-            loggers=[],
-            callback_metrics={},
-            train_dataloader=None,
-            datamodule=None,
-            strategy=SimpleNamespace(broadcast=lambda obj, src=0: obj),
-        )
+def _folder(root: str, data_range: tuple[float, float], argument: str) -> ImageFolderDataset:
+    folder = ImageFolderDataset(root, transform=_scaled(data_range), argument=argument, with_labels=False)
+    if len(folder) < 2:
+        raise CommandError(f"`{argument}` {root!r} holds {len(folder)} image; at least 2 are needed.")
+    return folder
 
 
 def _real_dataset(spec: str | None, run: Run | None, data_range: tuple[float, float]) -> tuple[Any, str]:
@@ -142,7 +110,7 @@ def _real_dataset(spec: str | None, run: Run | None, data_range: tuple[float, fl
         low, high = data_range
         return TensorDataset((images + 1) / 2 * (high - low) + low, labels), "scikit-learn digits (1,797 images)"
     if spec is not None:
-        return ImageFolderDataset(spec, data_range, "--real"), spec
+        return _folder(spec, data_range, "--real"), spec
     if run is None:
         raise CommandError(
             "give the reference images with `--real DIR|digits` (or `--ckpt_path` to use its run's data)."
@@ -163,10 +131,6 @@ def _default_extractor(real_spec: str | None, run: Run | None) -> str:
 
 def evaluate(args: argparse.Namespace) -> tuple[dict[str, float], dict[str, Any]]:
     """Compute the metrics for parsed ``args``; returns ``(metrics, settings)``."""
-    from lightning_gans.callbacks.metrics import GANMetrics
-    from lightning_gans.evaluation.evaluate import compute_metrics, extract
-    from lightning_gans.evaluation.precision_recall import precision_recall
-
     if args.ckpt_path is None and args.fake is None:
         raise CommandError(
             "give `--ckpt_path` (a checkpoint to sample) or `--fake DIR` (a folder of generated images)."
@@ -180,87 +144,67 @@ def evaluate(args: argparse.Namespace) -> tuple[dict[str, float], dict[str, Any]
 
     run = load_run(args.ckpt_path, ema=not args.no_ema) if args.ckpt_path is not None else None
     if run is not None:
-        from lightning_gans.commands._run import generate
-
         probe, _ = generate(run.module, 2, seed=0)
         if probe.dim() != 4:
             raise CommandError(
                 f"`--ckpt_path`: the generator makes samples of shape {tuple(probe.shape[1:])}, not images; FID/IS/KID need "
-                "images. For 2-D toy runs use `lightning-gans sample --out plot.png` and lightning_gans.metrics_toy."
+                "images. For 2-D toy runs use `lightning-gans sample --out plot.png` and lightning_gans.evaluation.toy."
             )
     run_metrics = (run.callback_args("GANMetrics") if run is not None else None) or {}
     data_range = run.value_range() if run is not None else (-1.0, 1.0)
     real, real_what = _real_dataset(args.real, run, data_range)
-    extractor = args.feature_extractor or run_metrics.get("feature_extractor") or _default_extractor(args.real, run)
-    seed = args.seed if args.seed is not None else int(run_metrics.get("seed", 2020))
-    fake_folder = ImageFolderDataset(args.fake, data_range, "--fake") if args.fake is not None else None
+    fake_folder = _folder(args.fake, data_range, "--fake") if args.fake is not None else None
     num_samples = (
         len(fake_folder)
         if fake_folder is not None
         else (args.num_samples or int(run_metrics.get("num_samples", 10_000)))
     )
-
     try:
-        metrics = GANMetrics(
+        evaluator = Evaluator(
+            args.feature_extractor or run_metrics.get("feature_extractor") or _default_extractor(args.real, run),
             num_samples=num_samples,
-            feature_extractor=extractor,
-            feature_extractor_weights_path=args.feature_extractor_weights_path
-            or run_metrics.get("feature_extractor_weights_path"),
-            antialias=bool(run_metrics.get("antialias", False)),
-            data_range=data_range,
-            real_samples=real,
             num_real=args.num_real if args.num_real is not None else run_metrics.get("num_real"),
-            cache_dir=args.cache_dir or run_metrics.get("cache_dir"),
-            cache=not args.no_cache,
+            data_range=data_range,
             batch_size=args.batch_size,
             kid_subsets=int(run_metrics.get("kid_subsets", 100)),
             kid_subset_size=int(run_metrics.get("kid_subset_size", 1000)),
             isc_splits=int(run_metrics.get("isc_splits", 10)),
-            seed=seed,
-            every_n_epochs=None,
+            seed=args.seed if args.seed is not None else int(run_metrics.get("seed", 2020)),
+            feature_extractor_weights_path=args.feature_extractor_weights_path
+            or run_metrics.get("feature_extractor_weights_path"),
+            antialias=bool(run_metrics.get("antialias", False)),
+            cache_dir=args.cache_dir or run_metrics.get("cache_dir"),
+            cache=not args.no_cache,
         )
     except FileNotFoundError as err:  # Inception weights: the message says where to get them
         raise CommandError(
             str(err).replace("`feature_extractor_weights_path`", "`--feature_extractor_weights_path`")
             + " Or pass `--feature_extractor digits` for digit-like data."
         ) from None
-    trainer = _LocalTrainer()
-    if run is not None:
-        module = run.module
-    else:  # GANMetrics.setup checks a couple of "generated" images: give it the folder's first ones
-        first = lambda n, **kwargs: torch.stack([fake_folder[i] for i in range(min(n, len(fake_folder)))])  # noqa: E731
-        module = SimpleNamespace(sample=first, device=torch.device("cpu"))
-    metrics.setup(trainer, module, "validate")
-    cache_dir = metrics._cache.directory if metrics._cache is not None else None
-    cached_before = set(os.listdir(cache_dir)) if cache_dir and os.path.isdir(cache_dir) else set()
-    real_stats = metrics._real_statistics(trainer, module)
-    cache_file = metrics._cache.path(metrics._real_cache_key) if metrics._cache is not None else None
-    cache_hit = cache_file is not None and os.path.basename(cache_file) in cached_before
-    if fake_folder is not None:
-        batches = (
-            torch.stack([fake_folder[i] for i in range(s, min(s + args.batch_size, len(fake_folder)))])
-            for s in range(0, len(fake_folder), args.batch_size)
+    first_fake = fake_folder[0] if fake_folder is not None else probe[0]
+    first_real = real[0][0] if isinstance(real[0], (tuple, list)) else real[0]
+    if first_fake.shape != first_real.shape:
+        source = f"`--fake` {args.fake!r}" if fake_folder is not None else "the checkpoint's generator"
+        raise CommandError(
+            f"{source} gives images of shape {tuple(first_fake.shape)} (C, H, W) but the real images ({real_what}) are "
+            f"{tuple(first_real.shape)}: metrics between different image sizes or channel counts compare formats, not models."
         )
-        features, logits = extract(metrics._extractor, batches, data_range, "generated images")
-    else:
-        features, logits = metrics._fake_features(trainer, module)
-    names = [m for m in metrics.metrics if m != "is" or logits is not None]
-    subset = min(metrics.kid_subset_size, features.shape[0], real_stats.n)
-    result = compute_metrics(features, logits, real_stats, names, metrics.kid_subsets, subset, metrics.isc_splits, seed)
-    result.update(precision_recall(features, real_stats.features, k=3))
-    settings = {
-        "fake": args.fake
+    real_stats = evaluator.real_statistics(real)
+    fake = (
+        evaluator.features(fake_folder, "generated images")
         if fake_folder is not None
-        else f"{args.ckpt_path} ({'EMA generator' if run.ema else 'generator'})",
+        else evaluator.fake_features(run.module)
+    )
+    result = evaluator.compute(fake, real_stats, getattr(run.module, "num_classes", None) if run is not None else None)
+    settings = {
+        "fake": args.fake if run is None else f"{args.ckpt_path} ({'EMA generator' if run.ema else 'generator'})",
         "real": real_what,
-        "feature_extractor": metrics._extractor_id,
-        "n_fake": int(features.shape[0]),
-        "n_real": int(real_stats.n),
-        "kid_subset_size": subset,
-        "seed": seed,
-        "real_statistics": f"read from {cache_file}"
-        if cache_hit
-        else "computed" + (f", stored in {cache_file}" if cache_file else ""),
+        "feature_extractor": evaluator.extractor_id,
+        "n_fake": fake.n,
+        "n_real": real_stats.n,
+        "kid_subset_size": evaluator.kid_subset(fake.n, real_stats.n),
+        "seed": evaluator.seed,
+        "real_statistics": evaluator.real_source,
     }
     return result, settings
 

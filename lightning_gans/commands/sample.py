@@ -17,7 +17,8 @@ import numpy as np
 import torch
 from torch import Tensor
 
-from lightning_gans.commands._run import CommandError, Run, generate, load_run, parse_labels
+from lightning_gans.commands._run import CommandError, parse_labels
+from lightning_gans.runs import Run, generate, load_run
 
 __all__ = ["build_parser", "main", "write_samples"]
 

@@ -8,7 +8,8 @@ from lightning.pytorch import LightningDataModule
 from torch.utils.data import Dataset
 from torchdata.stateful_dataloader import StatefulDataLoader
 
-from lightning_gans._checks import integer
+from lightning_gans import _checks
+from lightning_gans.data.folder import ImageFolderDataset, find_images
 
 __all__ = ["IMAGE_DATASETS", "ImageDataModule"]
 
@@ -17,47 +18,21 @@ IMAGE_DATASETS = ("MNIST", "FashionMNIST", "CIFAR10", "CIFAR100", "folder")
 _NUM_CLASSES = {"MNIST": 10, "FashionMNIST": 10, "CIFAR10": 10, "CIFAR100": 100}  # "folder": one class a sub-folder
 
 
-_SIXTEEN_BIT_MODES = ("I;16", "I;16B", "I;16L", "I;16N", "I")  # Pillow's modes for 16-bit grayscale PNG/TIFF
-
-
-def _to_rgb(image):  # a module-level function, so loader workers can pickle the transform
+def _to_rgb(image: Any) -> Any:  # a module-level function, so loader workers can pickle the transform
     return image.convert("RGB")
-
-
-def _load_image(path: str) -> Any:
-    """Open an image file for ``ImageFolder``: 16-bit grayscale scaled to 8 bits; unreadable files named.
-
-    Pillow's ``convert("L")`` clips a 16-bit image (mode ``I;16``) at 255 instead of scaling it, which
-    turns most 16-bit photographs into constant white images; here values are multiplied by 255/65535.
-
-    Raises:
-        ValueError: the file is truncated or not an image (the message names it).
-    """
-    import numpy as np
-    from PIL import Image
-
-    try:
-        with open(path, "rb") as f:
-            image = Image.open(f)
-            image.load()  # decode now, inside the try: truncation surfaces here
-    except (OSError, SyntaxError, ValueError) as err:  # PIL.UnidentifiedImageError is an OSError
-        raise ValueError(f"`root`: cannot read the image file {path!r} (truncated or not an image): {err}") from err
-    if image.mode in _SIXTEEN_BIT_MODES:
-        values = np.asarray(image, dtype=np.float64) * (255.0 / 65535.0)
-        return Image.fromarray(np.clip(np.rint(values), 0, 255).astype(np.uint8), mode="L")
-    return image
 
 
 class ImageDataModule(LightningDataModule):
     """Images resized to ``image_size``, with ``channels`` channels, scaled to [-1, 1].
 
     Nothing is downloaded unless ``download=True``; a missing dataset is a ``FileNotFoundError``
-    that says where it was looked for and what to set. In image folders, 16-bit grayscale files
-    (Pillow mode ``I;16``) are scaled to 8 bits (x 255/65535) and a truncated or unreadable file is
-    a ``ValueError`` naming it.
+    that says where it was looked for and what to set. Folders are read by
+    :class:`~lightning_gans.data.folder.ImageFolderDataset`: a flat folder of images, or one
+    sub-folder per class (hidden folders such as ``.ipynb_checkpoints`` are not classes); 16-bit
+    grayscale is scaled to 8 bits and a truncated or unreadable file is an error naming it.
 
     Args:
-        root: directory of the dataset (for ``"folder"``: a torchvision ``ImageFolder`` root).
+        root: directory of the dataset (for ``"folder"``: a flat folder of images, or one sub-folder per class).
         dataset: one of :data:`IMAGE_DATASETS`.
         image_size: output side length (>= 1).
         channels: 1 (grayscale) or 3 (RGB).
@@ -66,7 +41,7 @@ class ImageDataModule(LightningDataModule):
         num_workers: loader workers (>= 0).
         conditional: expose :attr:`num_classes` so that the CLI makes the module class-conditional.
             Batches are ``(images, labels)`` either way: the dataset's classes, or for ``"folder"``
-            the index of each image's sub-folder in sorted order (torchvision ``ImageFolder``).
+            the index of each image's sub-folder in sorted order (0 for a flat folder).
 
     Raises:
         ValueError: an argument is out of range (at construction), or ``batch_size`` exceeds the
@@ -85,15 +60,12 @@ class ImageDataModule(LightningDataModule):
         conditional: bool = False,
     ) -> None:
         super().__init__()
-        if dataset not in IMAGE_DATASETS:
-            raise ValueError(f"Unknown `dataset` {dataset!r}; expected one of {list(IMAGE_DATASETS)}.")
-        if channels not in (1, 3):
-            raise ValueError(f"`channels` must be 1 or 3, got {channels!r}.")
-        image_size = integer("image_size", image_size)
-        batch_size = integer("batch_size", batch_size)
-        num_workers = integer("num_workers", num_workers, minimum=0)
-        if not isinstance(conditional, bool):
-            raise TypeError(f"`conditional` must be a bool, got {conditional!r}.")
+        _checks.choice("dataset", dataset, IMAGE_DATASETS)
+        _checks.choice("channels", channels, (1, 3))
+        image_size = _checks.integer("image_size", image_size)
+        batch_size = _checks.integer("batch_size", batch_size)
+        num_workers = _checks.integer("num_workers", num_workers, minimum=0)
+        conditional = _checks.boolean("conditional", conditional)
         self.save_hyperparameters()
         self.conditional = conditional
         self.root, self.dataset, self.image_size, self.channels = root, dataset, image_size, channels
@@ -114,8 +86,10 @@ class ImageDataModule(LightningDataModule):
         )
         try:
             if self.dataset == "folder":
-                return datasets.ImageFolder(self.root, transform=tf, loader=_load_image)
+                return ImageFolderDataset(self.root, transform=tf, with_labels=True)
             return getattr(datasets, self.dataset)(self.root, train=True, download=download, transform=tf)
+        except _checks.InputError:
+            raise
         except (RuntimeError, FileNotFoundError) as err:
             hint = "pass `download=True` (needs internet) or " if self.dataset != "folder" else ""
             raise FileNotFoundError(
@@ -129,14 +103,12 @@ class ImageDataModule(LightningDataModule):
             return None
         if self.dataset != "folder":
             return _NUM_CLASSES[self.dataset]
-        from torchvision.datasets.folder import find_classes
-
-        try:
-            return len(find_classes(self.root)[0])
-        except OSError as err:  # FileNotFoundError included
-            raise FileNotFoundError(
-                f"`root`={self.root!r} has no class sub-folders to count for `conditional`=True ({err})."
-            ) from err
+        classes = find_images(self.root)[2]
+        if not classes:
+            raise _checks.InputError(
+                f"`root`={self.root!r} is a flat folder of images: `conditional`=True needs one sub-folder per class."
+            )
+        return len(classes)
 
     def prepare_data(self) -> None:
         if self.download:

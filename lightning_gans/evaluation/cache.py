@@ -1,8 +1,10 @@
 """Real-image statistics, computed once per (dataset, extractor, resize, n) and stored as ``.npz``.
 
-No pickle: the file holds plain arrays (features, mean, covariance and its square root) and the key
-as a JSON string, and is read with ``numpy.load(allow_pickle=False)``. A file whose stored key
-differs from the requested one (a hash collision or a hand-copied file) is ignored.
+No pickle: the file holds plain arrays (features, labels, mean, covariance and its square root) and
+the key as a JSON string, and is read with ``numpy.load(allow_pickle=False)``. A file whose stored
+key differs from the requested one (a hash collision or a hand-copied file) is ignored; a damaged
+one (truncated, not an ``.npz``) is an :class:`~lightning_gans._checks.InputError` naming it, which
+the evaluator reports before computing the statistics again.
 """
 
 from __future__ import annotations
@@ -18,11 +20,12 @@ import numpy as np
 import torch
 from torch import Tensor
 
+from lightning_gans._checks import InputError
 from lightning_gans.evaluation.metrics import FIDStatistics, features_to_statistics
 
 __all__ = ["RealStatistics", "RealStatisticsCache", "default_cache_dir"]
 
-_FORMAT_VERSION = 1
+_FORMAT_VERSION = 2  # 2: labels of the real images (for intra-FID)
 
 
 def default_cache_dir() -> str:
@@ -32,15 +35,16 @@ def default_cache_dir() -> str:
 
 @dataclass
 class RealStatistics:
-    """What the metrics need from the real images: features (for KID) and FID statistics."""
+    """What the metrics need from the real images: features (KID, precision/recall, ...), FID statistics, labels."""
 
     features: Tensor  # (N, D) float32
     fid: FIDStatistics
+    labels: Tensor | None = None  # (N,) classes of the real images, when the data has them
 
     @classmethod
-    def from_features(cls, features: Tensor) -> RealStatistics:
+    def from_features(cls, features: Tensor, labels: Tensor | None = None) -> RealStatistics:
         """Statistics of ``features`` ``(N, D)``, with the covariance square root precomputed."""
-        return cls(features.detach().cpu().float(), features_to_statistics(features).with_sqrt())
+        return cls(features.detach().cpu().float(), features_to_statistics(features).with_sqrt(), labels)
 
     @property
     def n(self) -> int:
@@ -70,17 +74,23 @@ class RealStatisticsCache:
         path = self.path(key)
         if not os.path.isfile(path):
             return None
-        with np.load(path, allow_pickle=False) as f:
-            if str(f["key"]) != self._key_json(key):
-                return None
-            features = torch.from_numpy(f["features"])
-            stats = FIDStatistics(
-                torch.from_numpy(f["mu"]),
-                torch.from_numpy(f["sigma"]),
-                torch.from_numpy(f["sigma_sqrt"]),
-                features.shape[0],
-            )
-        return RealStatistics(features, stats)
+        try:
+            with np.load(path, allow_pickle=False) as f:
+                if str(f["key"]) != self._key_json(key):
+                    return None
+                features = torch.from_numpy(f["features"])
+                stats = FIDStatistics(
+                    torch.from_numpy(f["mu"]),
+                    torch.from_numpy(f["sigma"]),
+                    torch.from_numpy(f["sigma_sqrt"]),
+                    features.shape[0],
+                )
+                labels = torch.from_numpy(f["labels"]) if "labels" in f.files else None
+        except Exception as err:  # BadZipFile, EOFError, a missing array, ...: the file is damaged
+            raise InputError(
+                f"The real-statistics cache file {path!r} is damaged ({type(err).__name__}: {err})."
+            ) from err
+        return RealStatistics(features, stats, labels)
 
     def save(self, key: dict[str, Any], stats: RealStatistics) -> str:
         """Write atomically (temporary file + rename) and return the path."""
@@ -96,6 +106,7 @@ class RealStatisticsCache:
                     mu=stats.fid.mu.numpy(),
                     sigma=stats.fid.sigma.numpy(),
                     sigma_sqrt=stats.fid.with_sqrt().sigma_sqrt.numpy(),
+                    **({} if stats.labels is None else {"labels": stats.labels.numpy()}),
                 )
             os.replace(tmp, path)
         finally:

@@ -14,6 +14,8 @@ _ROWS = (
     ("precision", "Precision", None),
     ("recall", "Recall", None),
     ("f_score", "F-score", None),
+    ("density", "Density", None),
+    ("coverage", "Coverage", None),
 )
 
 

@@ -66,14 +66,14 @@ class _GlobalNoise:
         return self._slice(torch.randn(self.global_batch, self.latent_dim, generator=self._global_rng()))
 
 
-def global_gradient_penalty(critic, real, fake, labels, rng, scale):
+def global_gradient_penalty(critic, real, fake, *, labels=None, rng=None, grad_scale=None):
     """WGAN-GP penalty whose interpolation weights come from the rank-independent global stream."""
     module = critic.module
     g = module._global_rng()
     torch.randn(module.global_batch, module.latent_dim, generator=g)  # advance past the noise draw
     alpha = module._slice(torch.rand(module.global_batch, 1, generator=g))
     x_hat = alpha * real + (1 - alpha) * fake
-    return (P.gradient_norms(P.input_gradients(critic, x_hat, scale)) - 1.0).pow(2).mean()
+    return (P.gradient_norms(P.input_gradients(critic, x_hat, grad_scale)) - 1.0).pow(2).mean()
 
 
 class ParityGAN(_GlobalNoise, GAN):

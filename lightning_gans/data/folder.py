@@ -1,0 +1,144 @@
+"""One reader for folders of images, shared by ``ImageDataModule(dataset="folder")`` and ``lightning-gans evaluate``.
+
+A folder is either **flat** (the images directly inside it: one unlabelled set) or **by class** (one
+sub-folder per class, ``root/<class>/<image>``, labelled by the sub-folder's index in sorted order,
+as torchvision's ``ImageFolder``). Hidden entries (``.ipynb_checkpoints``, ``.DS_Store`` ...) are
+never images nor classes. Files are matched by extension (:data:`IMAGE_EXTENSIONS`) and read with
+Pillow: 16-bit grayscale is scaled to 8 bits (x 255/65535, where Pillow's ``convert("L")`` would
+clip at 255), and a truncated or unreadable file is an :class:`~lightning_gans._checks.InputError`
+naming it.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable
+from typing import Any
+
+import torch
+from torch import Tensor
+from torch.utils.data import Dataset
+
+from lightning_gans._checks import InputError, MissingInputError
+
+__all__ = ["IMAGE_EXTENSIONS", "ImageFolderDataset", "find_images", "read_image", "to_tensor"]
+
+IMAGE_EXTENSIONS = (".png", ".jpg", ".jpeg", ".bmp", ".webp", ".tif", ".tiff")
+"""File extensions read as images (case-insensitive)."""
+
+_SIXTEEN_BIT_MODES = ("I;16", "I;16B", "I;16L", "I;16N", "I")  # Pillow's modes for 16-bit grayscale PNG/TIFF
+_GREY_MODES = ("1", "LA", "F")  # one-channel modes besides "L" (alpha dropped)
+
+
+def _visible(name: str) -> bool:
+    return not name.startswith(".") and not name.startswith("__")
+
+
+def _is_image(name: str) -> bool:
+    return _visible(name) and name.lower().endswith(IMAGE_EXTENSIONS)
+
+
+def find_images(root: str, argument: str = "root") -> tuple[list[str], list[int] | None, list[str]]:
+    """The image files under ``root``, their labels and the class names.
+
+    A flat folder gives ``(files, None, [])``; a folder of class sub-folders gives ``(files, labels,
+    classes)`` with the classes in sorted order. Both at once (images beside class folders) is an error,
+    as is a folder with no image.
+
+    Raises:
+        InputError: ``root`` is no directory, holds no image, or mixes images and class folders (naming ``argument``).
+    """
+    if not os.path.exists(root):
+        raise MissingInputError(f"`{argument}` {root!r} does not exist.")
+    if not os.path.isdir(root):
+        raise InputError(f"`{argument}` {root!r} is a file, not a directory of images.")
+    entries = sorted(e for e in os.listdir(root) if _visible(e))
+    images = [e for e in entries if _is_image(e) and os.path.isfile(os.path.join(root, e))]
+    classes = [e for e in entries if os.path.isdir(os.path.join(root, e))]
+    if images and classes:
+        raise InputError(
+            f"`{argument}` {root!r} holds both images ({images[0]!r}, ...) and sub-folders ({classes[0]!r}, ...): "
+            "use a flat folder of images, or one sub-folder per class."
+        )
+    if images:
+        return [os.path.join(root, e) for e in images], None, []
+    files, labels = [], []
+    for k, name in enumerate(classes):
+        for dirpath, dirnames, names in os.walk(os.path.join(root, name)):
+            dirnames[:] = sorted(d for d in dirnames if _visible(d))
+            found = sorted(n for n in names if _is_image(n))
+            files += [os.path.join(dirpath, n) for n in found]
+            labels += [k] * len(found)
+    if not files:
+        raise InputError(
+            f"`{argument}` {root!r} holds no image ({', '.join(IMAGE_EXTENSIONS)}), neither directly nor in class sub-folders."
+        )
+    return files, labels, classes
+
+
+def read_image(path: str) -> Any:
+    """The image at ``path`` as a Pillow image (16-bit grayscale scaled to 8 bits).
+
+    Raises:
+        InputError: the file is truncated or not an image (naming it).
+    """
+    import numpy as np
+    from PIL import Image
+
+    try:
+        with open(path, "rb") as f:
+            image = Image.open(f)
+            image.load()  # decode now, inside the try: truncation surfaces here
+    except (OSError, SyntaxError, ValueError) as err:  # PIL.UnidentifiedImageError is an OSError
+        raise InputError(f"cannot read the image file {path!r} (truncated or not an image): {err}") from err
+    if image.mode in _SIXTEEN_BIT_MODES:
+        values = np.asarray(image, dtype=np.float64) * (255.0 / 65535.0)
+        return Image.fromarray(np.clip(np.rint(values), 0, 255).astype(np.uint8), mode="L")
+    return image
+
+
+def to_tensor(image: Any) -> Tensor:
+    """A Pillow image as float ``(C, H, W)`` in [0, 1], grey kept as 1 channel, alpha dropped."""
+    import numpy as np
+
+    if image.mode not in ("L", "RGB"):
+        image = image.convert("L" if image.mode in _GREY_MODES else "RGB")  # RGBA, P, CMYK, ... -> RGB
+    array = np.asarray(image, dtype=np.uint8)
+    x = torch.from_numpy(array.copy()).float().div_(255)
+    return x.unsqueeze(0) if x.dim() == 2 else x.permute(2, 0, 1).contiguous()
+
+
+class ImageFolderDataset(Dataset):
+    """The images of a flat or class folder (see the module docstring), as ``image`` or ``(image, label)`` items.
+
+    Args:
+        root: the folder.
+        transform: ``transform(pil_image) -> Tensor``; default :func:`to_tensor` (float in [0, 1]).
+        argument: the argument that named ``root``, for error messages.
+        with_labels: yield ``(image, label)`` (label 0 for a flat folder) instead of the image alone.
+
+    Raises:
+        InputError: see :func:`find_images`.
+    """
+
+    def __init__(
+        self,
+        root: str,
+        transform: Callable[[Any], Tensor] | None = None,
+        argument: str = "root",
+        with_labels: bool = False,
+    ) -> None:
+        self.root = root
+        self.files, labels, self.classes = find_images(root, argument)
+        self.targets: list[int] | None = labels
+        self.transform = transform or to_tensor
+        self.with_labels = with_labels
+
+    def __len__(self) -> int:
+        return len(self.files)
+
+    def __getitem__(self, i: int) -> Any:
+        image = self.transform(read_image(self.files[i]))
+        if not self.with_labels:
+            return image
+        return image, (self.targets[i] if self.targets is not None else 0)
