@@ -40,11 +40,11 @@ from torchdata.stateful_dataloader import StatefulDataLoader
 from lightning_gans._checks import integer
 
 __all__ = [
-    "MNISTDataModule",
     "MNIST_HELD_OUT_PER_CLASS",
     "MNIST_IMAGE_SIZES",
     "MNIST_SPLIT_SEED",
     "NUM_MNIST",
+    "MNISTDataModule",
     "load_mnist",
     "mnist_split",
 ]

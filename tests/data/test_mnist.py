@@ -83,14 +83,14 @@ def test_datamodule_trains_a_32x32_dcgan(one_thread):
 @pytest.mark.parametrize(
     "kwargs, error, match",
     [
-        (dict(image_size=64), ValueError, "`image_size`"),
-        (dict(image_size=28.0), ValueError, "`image_size`"),
-        (dict(split="test"), ValueError, "`split`"),
-        (dict(batch_size=4001), ValueError, "`batch_size`=4001 is larger than the 'train' split"),
-        (dict(batch_size=5001, split="all"), ValueError, "`batch_size`"),
-        (dict(batch_size=0), ValueError, "`batch_size`"),
-        (dict(num_workers=-1), ValueError, "`num_workers`"),
-        (dict(conditional=1), TypeError, "`conditional`"),
+        ({"image_size": 64}, ValueError, "`image_size`"),
+        ({"image_size": 28.0}, ValueError, "`image_size`"),
+        ({"split": "test"}, ValueError, "`split`"),
+        ({"batch_size": 4001}, ValueError, "`batch_size`=4001 is larger than the 'train' split"),
+        ({"batch_size": 5001, "split": "all"}, ValueError, "`batch_size`"),
+        ({"batch_size": 0}, ValueError, "`batch_size`"),
+        ({"num_workers": -1}, ValueError, "`num_workers`"),
+        ({"conditional": 1}, TypeError, "`conditional`"),
     ],
 )
 def test_bad_arguments_name_the_argument(kwargs, error, match):
