@@ -1,6 +1,6 @@
 """What the adversarial modules need from Lightning's strategies, arranged in ``setup``.
 
-Tested on CPU with gloo (tests/test_ddp.py): ``"ddp"`` (Lightning's launcher), multi-node via the
+Tested on CPU with gloo (tests/distributed/test_ddp.py): ``"ddp"`` (Lightning's launcher), multi-node via the
 torchrun environment, ``"ddp_spawn"`` checked by hand. FSDP is refused on CPU by Lightning itself,
 so it is untested here and warned about; DeepSpeed is rejected. See docs/scaling.md. The checkpoint
 IO is wrapped by :class:`lightning_gans.checkpoints.GuardedCheckpointIO`.

@@ -6,7 +6,7 @@ minor, and CI runs the version pinned in ``requirements/lock.txt``. pip honours 
 environment can still end up outside it (``pip install -U lightning`` afterwards, ``--no-deps``, a
 source checkout on ``PYTHONPATH``); importing the package then warns once, naming the versions.
 
-``tests/test_setup.py`` checks that :data:`LIGHTNING_TESTED` is exactly pyproject's ``lightning``
+``tests/scripts/test_setup_env.py`` checks that :data:`LIGHTNING_TESTED` is exactly pyproject's ``lightning``
 requirement and that the locked Lightning version lies inside it.
 """
 

@@ -3,7 +3,7 @@
 Exit status: 0 after a successful run; 1 on an error (its traceback names the cause); 2 for a bad
 command line; 143 (128 + SIGTERM, what a shell reports for a process ended by SIGTERM) when
 SIGTERM ended ``fit`` early, after a resumable ``last.ckpt`` was written (the preemption case on
-clusters; the path is printed). Tested in tests/test_faults_cli.py and tests/test_faults_signals.py.
+clusters; the path is printed). Tested in tests/faults/test_cli.py and tests/faults/test_signals.py.
 
 Resuming with ``--ckpt_path``: the checkpoint's module hyper-parameters are *defaults*; values
 given explicitly (in ``--config`` files or on the command line) win. So a resume can change what

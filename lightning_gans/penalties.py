@@ -115,7 +115,7 @@ def input_gradients(
     inputs = inputs.detach().requires_grad_(True)
     scores = critic(inputs)
     if grad_scale is not None:
-        # The scale lifts small input gradients out of fp16's subnormals; 2**10 is enough (tests/test_precision.py).
+        # The scale lifts small input gradients out of fp16's subnormals; 2**10 is enough (tests/modules/test_precision.py).
         # The GradScaler's 65536 is not: the gradient flowing back into an fp16 critic would be inf (fp16 max 65504).
         grad_scale = min(float(grad_scale), _MAX_INPUT_GRAD_SCALE)
         scores = scores.float() * grad_scale  # in fp32: under fp16 autocast, scores * 65536 overflows (max 65504)

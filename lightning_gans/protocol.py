@@ -145,25 +145,35 @@ def check_labels_given(labels: Tensor | None, num_classes: int | None, who: str 
         raise ValueError(f"`labels` are required: {who} is conditional (`num_classes`={num_classes}).")
 
 
-def check_labels(labels: Any, n: int, num_classes: int, name: str = "labels") -> Tensor:
-    """``labels`` as a long tensor if they are ``n`` integer class indices in ``[0, num_classes)``.
+def check_labels(labels: Any, n: int, num_classes: int | None, name: str = "labels") -> Tensor | None:
+    """``labels`` as a long tensor of ``n`` class indices in ``[0, num_classes)``; ``None`` for an unconditional module.
 
-    An ``int`` stands for ``n`` copies of itself.
+    An ``int`` stands for ``n`` copies of itself. ``name`` is how the message names the labels
+    (``"batch"``: the labels of a training batch).
 
     Raises:
-        ValueError: not integers, not one per sample, or out of range (naming ``name`` and what it got).
+        ValueError: labels for an unconditional module, none for a conditional one, not integers, not
+            one per sample, or out of range (naming ``name`` and what it got).
     """
+    what = "`labels` of the batch" if name == "batch" else f"`{name}`"
+    if num_classes is None:
+        if labels is not None:
+            raise ValueError(f"{what} given, but this module is unconditional (`num_classes` is None).")
+        return None
+    if labels is None:
+        where = "; the datamodule must yield (images, labels)" if name == "batch" else ""
+        raise ValueError(f"`labels` are required: this module is conditional (`num_classes`={num_classes}){where}.")
     if isinstance(labels, int) and not isinstance(labels, bool):
         labels = torch.full((n,), labels, dtype=torch.long)
     if not isinstance(labels, Tensor):
-        raise ValueError(f"`{name}` must be a tensor of {n} class indices or one int, got {type(labels).__name__}.")
+        raise ValueError(f"{what} must be a tensor of {n} class indices or one int, got {type(labels).__name__}.")
     if labels.dtype.is_floating_point or labels.dtype.is_complex or labels.dtype == torch.bool:
-        raise ValueError(f"`{name}` must be integer class indices, got dtype {labels.dtype}.")
+        raise ValueError(f"{what} must be integer class indices, got dtype {labels.dtype}.")
     if tuple(labels.shape) != (n,):
-        raise ValueError(f"`{name}` must have shape ({n},), one per sample, got {tuple(labels.shape)}.")
+        raise ValueError(f"{what} must have shape ({n},), one per sample, got {tuple(labels.shape)}.")
     if n and (int(labels.min()) < 0 or int(labels.max()) >= num_classes):
         raise ValueError(
-            f"`{name}` must lie in [0, {num_classes}) (`num_classes`={num_classes}), "
+            f"{what} must lie in [0, {num_classes}) (`num_classes`={num_classes}), "
             f"got values from {int(labels.min())} to {int(labels.max())}."
         )
     return labels.long()

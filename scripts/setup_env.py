@@ -410,7 +410,7 @@ def write_lock(venv: Path, lock: Path = LOCK) -> None:
     header = [
         "# The versions tested together: `make demo`, `make test` and CI install exactly these",
         "# (python3 scripts/setup_env.py). pyproject.toml keeps the ranges library users need;",
-        "# tests/test_setup.py fails when the two disagree. Regenerate from a working env: make lock",
+        "# tests/scripts/test_setup_env.py fails when the two disagree. Regenerate from a working env: make lock",
         f"# resolved on CPython {version[0]} {version[1]} {version[2]}",
     ]
     lock.parent.mkdir(parents=True, exist_ok=True)

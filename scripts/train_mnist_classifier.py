@@ -72,12 +72,18 @@ def main() -> None:
             opt.step()
             sched.step()
         if (epoch + 1) % 5 == 0:  # the held-out digits are looked at once, at the end
-            print(f"epoch {epoch + 1}: last batch loss {loss.item():.4f}, {time.perf_counter() - start:.0f} s", flush=True)
+            print(
+                f"epoch {epoch + 1}: last batch loss {loss.item():.4f}, {time.perf_counter() - start:.0f} s", flush=True
+            )
     model.eval()
     print(f"train accuracy {accuracy(model, x_train, y_train):.4f} ({len(y_train)} images)")
     print(f"held-out accuracy {accuracy(model, x_test, y_test):.4f} ({len(y_test)} images)")
-    print(f"constant feature units on the training set: {constant_units(model, x_train)} of {MNISTClassifier.num_features}")
-    print(f"constant feature units on the held-out set: {constant_units(model, x_test)} of {MNISTClassifier.num_features}")
+    print(
+        f"constant feature units on the training set: {constant_units(model, x_train)} of {MNISTClassifier.num_features}"
+    )
+    print(
+        f"constant feature units on the held-out set: {constant_units(model, x_test)} of {MNISTClassifier.num_features}"
+    )
     args.out.parent.mkdir(parents=True, exist_ok=True)
     torch.save(model.state_dict(), args.out)
     print(f"wrote {args.out} ({args.out.stat().st_size / 1024:.0f} KiB)")

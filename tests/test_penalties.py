@@ -151,7 +151,7 @@ def test_named_penalty_in_a_module_fit(name, one_thread):
     from lightning_gans.nets import MLPCritic, MLPGenerator
     from tests.conftest import trainer_kwargs
 
-    sys.path.insert(0, str(Path(__file__).parent / "ddp_scripts"))
+    sys.path.insert(0, str(Path(__file__).parent / "distributed" / "scripts"))
     from common import NoiseRecorder
 
     def fit(weight: float, lr: float, penalty: str | None = name):

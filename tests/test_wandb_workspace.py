@@ -10,8 +10,8 @@ pytest.importorskip("wandb_workspaces")
 
 from lightning_gans import WGANGP, ToyDataModule
 from lightning_gans.callbacks import SampleLogger, ToyPlot
-from lightning_gans.protocol import GENERATOR_STEP
 from lightning_gans.nets import MLPCritic, MLPGenerator
+from lightning_gans.protocol import GENERATOR_STEP
 from lightning_gans.wandb_workspace import EVAL_METRICS, LOSS_METRICS, MEDIA_KEYS, build_workspace, workspace_spec
 from tests.conftest import trainer_kwargs
 

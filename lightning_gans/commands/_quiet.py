@@ -2,7 +2,7 @@
 
 Each filter names one message that a normal run prints and that the user can do nothing about
 (checked with lightning 2.6.6, torch 2.14.1, torchdata 0.11.0). Everything else, our own warnings
-included, still shows. ``tests/test_outputs.py`` runs an example config and fails on any new
+included, still shows. ``tests/cli/test_outputs.py`` runs an example config and fails on any new
 warning, so a dependency upgrade that adds one is noticed.
 """
 

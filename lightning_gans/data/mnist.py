@@ -27,7 +27,6 @@ import gzip
 import numbers
 from functools import lru_cache
 from importlib import resources
-from typing import Optional
 
 import numpy as np
 import torch
@@ -107,7 +106,11 @@ def _split_indices() -> tuple[np.ndarray, np.ndarray]:
 
 
 def _check_image_size(image_size: int) -> int:
-    if isinstance(image_size, bool) or not isinstance(image_size, numbers.Integral) or image_size not in MNIST_IMAGE_SIZES:
+    if (
+        isinstance(image_size, bool)
+        or not isinstance(image_size, numbers.Integral)
+        or image_size not in MNIST_IMAGE_SIZES
+    ):
         raise ValueError(
             f"`image_size` must be 28 (native MNIST) or 32 (padded with background for power-of-two nets such as "
             f"DCGAN/ResNet), got {image_size!r}."
@@ -210,7 +213,7 @@ class MNISTDataModule(LightningDataModule):
         self.split = split
         self.num_workers = num_workers
         self.conditional = conditional
-        self._data: Optional[TensorDataset] = None
+        self._data: TensorDataset | None = None
 
     def setup(self, stage: str) -> None:
         if self._data is None:
@@ -220,7 +223,7 @@ class MNISTDataModule(LightningDataModule):
                 self._data = TensorDataset(*mnist_split(self.image_size)[:2])
 
     @property
-    def num_classes(self) -> Optional[int]:
+    def num_classes(self) -> int | None:
         """10 when ``conditional``, else None (the module stays unconditional)."""
         return 10 if self.conditional else None
 
@@ -232,4 +235,6 @@ class MNISTDataModule(LightningDataModule):
         return TensorDataset(*mnist_split(self.image_size)[2:])
 
     def train_dataloader(self) -> StatefulDataLoader:
-        return StatefulDataLoader(self._data, batch_size=self.batch_size, shuffle=True, drop_last=True, num_workers=self.num_workers)
+        return StatefulDataLoader(
+            self._data, batch_size=self.batch_size, shuffle=True, drop_last=True, num_workers=self.num_workers
+        )

@@ -47,23 +47,32 @@ class MNISTClassifier(nn.Module):
     def __init__(self) -> None:
         super().__init__()
         self.features = nn.Sequential(
-            nn.Conv2d(1, 32, 3, padding=1), nn.ReLU(), nn.MaxPool2d(2),  # (N, 32, 14, 14)
-            nn.Conv2d(32, 64, 3, padding=1), nn.ReLU(), nn.MaxPool2d(2),  # (N, 64, 7, 7)
-            nn.Conv2d(64, 32, 3, stride=2, padding=1), nn.ReLU(),  # (N, 32, 4, 4)
-            nn.Flatten(), nn.Linear(32 * 4 * 4, 128), nn.ELU(),  # (N, 128) penultimate features; ELU: no dead units
+            nn.Conv2d(1, 32, 3, padding=1),
+            nn.ReLU(),
+            nn.MaxPool2d(2),  # (N, 32, 14, 14)
+            nn.Conv2d(32, 64, 3, padding=1),
+            nn.ReLU(),
+            nn.MaxPool2d(2),  # (N, 64, 7, 7)
+            nn.Conv2d(64, 32, 3, stride=2, padding=1),
+            nn.ReLU(),  # (N, 32, 4, 4)
+            nn.Flatten(),
+            nn.Linear(32 * 4 * 4, 128),
+            nn.ELU(),  # (N, 128) penultimate features; ELU: no dead units
         )
         self.head = nn.Linear(128, 10)
 
     def forward(self, x: Tensor) -> tuple[Tensor, Tensor]:
         if x.dim() != 4 or x.shape[1] != 1 or tuple(x.shape[-2:]) not in ((28, 28), (32, 32)):
-            raise ValueError(f"MNISTClassifier takes images `x` of shape (N, 1, 28, 28) or (N, 1, 32, 32), got {tuple(x.shape)}.")
+            raise ValueError(
+                f"MNISTClassifier takes images `x` of shape (N, 1, 28, 28) or (N, 1, 32, 32), got {tuple(x.shape)}."
+            )
         if x.shape[-1] == 32:
             x = x[..., 2:30, 2:30]  # centre crop: the 2 px frame of padding
         f = self.features(x * 2 - 1)  # trained on [-1, 1]
         return f, self.head(f)
 
     @classmethod
-    def pretrained(cls) -> "MNISTClassifier":
+    def pretrained(cls) -> MNISTClassifier:
         """The classifier with the shipped weights (loaded with ``weights_only=True``), in eval mode, frozen."""
         model = cls()
         with resources.as_file(resources.files("lightning_gans") / "assets" / MNIST_WEIGHTS) as path:

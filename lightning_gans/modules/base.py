@@ -51,6 +51,8 @@ __all__ = ["AdversarialModule", "LabelledCritic", "OptimizerCallable", "UpdateTe
 
 OptimizerCallable = Callable[[Iterable], Optimizer]
 """Builds an optimizer from parameters, e.g. ``partial(torch.optim.Adam, lr=1e-4)``."""
+Labels = Tensor | int | None
+Rng = torch.Generator | None
 
 _MIX = 0x9E3779B97F4A7C15  # odd 64-bit constants that spread seeds (splitmix64)
 _MIX2 = 0xBF58476D1CE4E5B9
@@ -112,17 +114,9 @@ class LabelledCritic:
 class AdversarialModule(LightningModule):
     """Alternates ``n_critic`` critic updates and one generator update (one batch, one update).
 
-    A variant passes another loss or penalty, or overrides an extension point: the network calls
-    :meth:`generate` and :meth:`discriminate` (:meth:`critic_outputs` for critics with a second
-    head), the losses :meth:`critic_loss` and :meth:`generator_loss`, extra terms of either update
-    :meth:`extra_critic_loss` and :meth:`extra_generator_loss`, what the critic sees
-    :meth:`critic_inputs`, the priors :meth:`sample_noise` and :meth:`sample_labels`, or a whole
-    update :meth:`critic_update` / :meth:`generator_update`. Callbacks use
-    :class:`lightning_gans.protocol.AdversarialProtocol`.
-
-    Conditioning: with ``num_classes`` set, batches are ``(images, labels)`` with integer labels in
-    ``[0, num_classes)``; the networks are called ``generator(z, labels)`` and ``critic(x, labels)``,
-    and each fake batch takes **the labels of the real batch it is paired with**.
+    A variant passes another loss or penalty, or overrides an extension point (docs/extending.md).
+    With ``num_classes`` set, batches are ``(images, labels)``, the networks are called with the
+    labels, and each fake batch takes the labels of the real batch it is paired with.
 
     Args:
         generator: maps noise ``(N, latent_dim)`` (and labels ``(N,)``) to samples ``(N, *S)``.
@@ -250,11 +244,8 @@ class AdversarialModule(LightningModule):
         return self.loss.generator(fake_scores)
 
     def extra_critic_loss(self, t: UpdateTensors) -> tuple[Tensor | float, dict[str, Tensor]]:
-        """An extra term of the critic update's loss and what to log of it (default: none).
-
-        Override to add an auxiliary loss (AC-GAN's classifier, consistency regularisation, ...)
-        without copying the update: the term is added to the adversarial loss before the backward.
-        """
+        """An extra term of the critic update's loss, and what to log of it (default: none): an auxiliary
+        loss (AC-GAN's classifier, consistency regularisation, ...) without copying the update."""
         return 0.0, {}
 
     def extra_generator_loss(self, t: UpdateTensors) -> tuple[Tensor | float, dict[str, Tensor]]:
@@ -262,12 +253,8 @@ class AdversarialModule(LightningModule):
         return 0.0, {}
 
     def critic_inputs(self, real: Tensor, fake: Tensor, rng: torch.Generator | None = None) -> tuple[Tensor, Tensor]:
-        """What the critic sees of a real and a fake batch, in both updates and the penalty.
-
-        Adds instance noise ``N(0, instance_noise_std^2)`` to both (Arjovsky & Bottou 2017, Sec. 3),
-        then applies :attr:`critic_augment` to each, all drawn from ``rng``; draws nothing when
-        neither is set. Gradients flow through ``fake``.
-        """
+        """What the critic sees of a real and a fake batch (both updates and the penalty): instance noise
+        ``N(0, instance_noise_std^2)`` (Arjovsky & Bottou 2017), then :attr:`critic_augment`, drawn from ``rng``."""
         std = float(self.instance_noise_std)
         if std != 0.0:
             noise = torch.randn((2, *real.shape), device=real.device, dtype=real.dtype, generator=rng)
@@ -296,10 +283,8 @@ class AdversarialModule(LightningModule):
             fake = self._generate_like(real, labels, rng)
         real, fake = self.critic_inputs(real, fake, rng)
         # No optimizer toggling: the generator ran under no_grad, so this backward cannot reach it.
-        (real_scores, real_extra), (fake_scores, fake_extra) = (
-            self.critic_outputs(real, labels),
-            self.critic_outputs(fake, labels),
-        )
+        real_scores, real_extra = self.critic_outputs(real, labels)
+        fake_scores, fake_extra = self.critic_outputs(fake, labels)
         loss = self.critic_loss(real_scores, fake_scores)
         logs = {CRITIC_LOSS: loss, REAL_SIGN: real_scores.detach().sign().mean()}  # ADA's r_t of this batch
         logs.update({f"train/{k}": v for k, v in self.loss.critic_diagnostics(real_scores, fake_scores).items()})
@@ -308,7 +293,7 @@ class AdversarialModule(LightningModule):
         total = loss + extra
         if self.penalty is not None and self.critic_steps % self.penalty_every == 0:
             critic = LabelledCritic(self, labels)
-            penalty = self.penalty(critic, real, fake, labels=labels, rng=rng, grad_scale=self._grad_scale())
+            penalty = self.penalty(critic, real, fake, labels=labels, rng=rng, grad_scale=grad_scale(self._trainer))
             total = total + (self.penalty_weight * self.penalty_every) * penalty
             logs[self.penalty_log_name] = penalty
         _step(self, self.critic_optimizer, total)
@@ -321,47 +306,30 @@ class AdversarialModule(LightningModule):
             real, fake = self.critic_inputs(real, self._generate_like(real, labels, rng), rng)
             scores, extra_out = self.critic_outputs(fake, labels)
             loss = self.generator_loss(scores, real)
-            extra, extra_logs = self.extra_generator_loss(
-                UpdateTensors(real, fake, labels, None, scores, None, extra_out, rng)
-            )
+            t = UpdateTensors(real, fake, labels, None, scores, None, extra_out, rng)
+            extra, extra_logs = self.extra_generator_loss(t)
             _step(self, opt, loss + extra)
         return {k: v.detach() for k, v in {GENERATOR_LOSS: loss, **extra_logs}.items()}
 
     # -- public helpers ----------------------------------------------------------------------------
     @torch.no_grad()
-    def sample(
-        self,
-        n: int,
-        *,
-        labels: Tensor | int | None = None,
-        noise: Tensor | None = None,
-        rng: torch.Generator | None = None,
-    ) -> Tensor:
-        """``n`` generated samples, without touching training state.
-
-        Uses the EMA generator when one is set, in eval mode (restored afterwards), with no
-        gradients, and never draws from the module's training noise stream.
+    def sample(self, n: int, *, labels: Labels = None, noise: Tensor | None = None, rng: Rng = None) -> Tensor:
+        """``n`` samples of the EMA generator when set (else the generator), in eval mode, without gradients.
 
         Args:
             n: number of samples.
-            labels: for a conditional module, ``n`` class indices or one int for all (default:
-                uniform labels drawn from ``rng``); must be ``None`` for an unconditional module.
-            noise: latent vectors to use instead of fresh noise, shape ``(n, latent_dim)``.
-            rng: RNG for fresh noise and labels (default: the global RNG).
+            labels: ``n`` class indices or one int (conditional modules; default: uniform from ``rng``).
+            noise: latent vectors ``(n, latent_dim)`` instead of fresh noise from ``rng`` (default: the global RNG).
+            rng: RNG of fresh noise and labels; the module's training noise stream is never touched.
 
         Raises:
             ValueError: bad ``labels`` or ``noise`` (the message names them).
         """
         if noise is not None and tuple(noise.shape) != (n, self.latent_dim):
             raise ValueError(f"`noise` must have shape ({n}, {self.latent_dim}), got {tuple(noise.shape)}.")
-        if self.num_classes is None:
-            check_labels_given(labels, None)
-        else:
-            labels = (
-                self.sample_labels(n, rng)
-                if labels is None
-                else check_labels(labels, n, self.num_classes).to(self.device)
-            )
+        if self.num_classes is None or labels is not None:
+            labels = check_labels(labels, n, self.num_classes)
+        labels = self.sample_labels(n, rng) if labels is None else labels.to(self.device)
         net = self.ema_generator if self.ema_generator is not None else self.generator
         z = noise.to(self.device) if noise is not None else self.sample_noise(n, rng)
         was_training = net.training
@@ -383,10 +351,11 @@ class AdversarialModule(LightningModule):
 
     # -- Lightning hooks ---------------------------------------------------------------------------
     def configure_optimizers(self) -> list[Optimizer]:
-        return [
-            _build_optimizer("generator_optimizer", self._generator_optimizer, self.generator),
-            _build_optimizer("critic_optimizer", self._critic_optimizer, self.critic),
-        ]
+        nets = (
+            ("generator", self._generator_optimizer, self.generator),
+            ("critic", self._critic_optimizer, self.critic),
+        )
+        return [_build_optimizer(f"{name}_optimizer", factory, net) for name, factory, net in nets]
 
     def setup(self, stage: str) -> None:
         from lightning_gans._strategies import prepare_strategy
@@ -406,8 +375,8 @@ class AdversarialModule(LightningModule):
     def training_step(self, batch: Any, batch_idx: int) -> dict[str, Tensor]:
         """One update; returns its logs, which callbacks receive as ``outputs`` of ``on_train_batch_end``."""
         real, labels = split_batch(batch)
-        labels = None if self.num_classes is None else self._batch_labels(labels, real.shape[0])
-        rng = self._step_rng()
+        labels = None if self.num_classes is None else check_labels(labels, real.shape[0], self.num_classes, "batch")
+        rng = _reseed(self, self.critic_steps + self.generator_steps)
         if self._cycle_position < self.n_critic:
             logs = self.critic_update(real, labels, rng)
             self.critic_steps += 1
@@ -448,32 +417,24 @@ class AdversarialModule(LightningModule):
                 f"does its input size equal `latent_dim`? ({type(err).__name__}: {err})"
             ) from err
         self._first_update_done = True
-        if fake.shape != real.shape:
-            raise ValueError(
-                f"`generator` output shape {tuple(fake.shape)} does not match the data's shape {tuple(real.shape)}: "
-                "check the generator's architecture (`image_size`, `channels`), `latent_dim` and the datamodule."
-            )
-        return fake
+        return _same_shape(fake, real)
 
-    def _batch_labels(self, labels: Tensor | None, n: int) -> Tensor:
-        if labels is None:
-            raise ValueError(
-                f"`labels`: this module is conditional (`num_classes`={self.num_classes}) but the batch has no "
-                "labels; the datamodule must yield (images, labels)."
-            )
-        return check_labels(labels, n, self.num_classes)  # type: ignore[arg-type]
 
-    def _grad_scale(self) -> float | None:
-        """The GradScaler's current scale under ``16-mixed`` (handed to the penalty), else ``None``."""
-        return grad_scale(self._trainer)
+def _same_shape(fake: Tensor, real: Tensor) -> Tensor:
+    if fake.shape != real.shape:
+        raise ValueError(
+            f"`generator` output shape {tuple(fake.shape)} does not match the data's shape {tuple(real.shape)}: "
+            "check the generator's architecture (`image_size`, `channels`), `latent_dim` and the datamodule."
+        )
+    return fake
 
-    def _step_rng(self) -> torch.Generator:
-        """The RNG of this update, reseeded from ``(noise_seed, rank, update index)``."""
-        if self._rng is None or self._rng.device != self.device:
-            self._rng = torch.Generator(device=self.device)
-        step = self.critic_steps + self.generator_steps
-        self._rng.manual_seed((self.noise_seed + _MIX * (self.global_rank + 1) + _MIX2 * (step + 1)) % (2**63))
-        return self._rng
+
+def _reseed(module: AdversarialModule, step: int) -> torch.Generator:
+    """The module's RNG for update ``step``, reseeded from ``(noise_seed, rank, step)``."""
+    if module._rng is None or module._rng.device != module.device:
+        module._rng = torch.Generator(device=module.device)
+    seed = (module.noise_seed + _MIX * (module.global_rank + 1) + _MIX2 * (step + 1)) % (2**63)
+    return module._rng.manual_seed(seed)
 
 
 def _step(module: LightningModule, opt: Any, loss: Tensor) -> None:

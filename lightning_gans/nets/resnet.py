@@ -23,7 +23,7 @@ image size     generator widths (4x4 ... out)         critic widths (after each 
 =============  =====================================  =========================================
 
 Parameter counts at the presets with 3 channels and ``latent_dim=128`` (asserted by
-``tests/test_resnet.py``): generator 4,276,739 at 32 px and 12,220,675 at 64 px; critic 1,053,825
+``tests/nets/test_resnet.py``): generator 4,276,739 at 32 px and 12,220,675 at 64 px; critic 1,053,825
 at 32 px and 19,542,721 at 64 px (spectral norm adds buffers, no parameters). The layouts are those
 of SNGAN's appendix tables and of Mimicry's ``ResNetGenerator32``/``ResNetDiscriminator32`` and
 ``...64`` (kwotsin/mimicry, ``torch_mimicry/nets/sngan``), the PyTorch reproduction of SNGAN;

@@ -74,7 +74,11 @@ def test_datamodule_batches_and_num_classes():
 
 def test_datamodule_trains_a_32x32_dcgan(one_thread):
     """Three GAN steps on 32x32 MNIST batches with a power-of-two DCGAN."""
-    gan = GAN(DCGANGenerator(8, image_size=32, channels=1, base_channels=8), DCGANCritic(image_size=32, channels=1, base_channels=8), latent_dim=8)
+    gan = GAN(
+        DCGANGenerator(8, image_size=32, channels=1, base_channels=8),
+        DCGANCritic(image_size=32, channels=1, base_channels=8),
+        latent_dim=8,
+    )
     trainer = Trainer(**trainer_kwargs(max_steps=3))
     trainer.fit(gan, MNISTDataModule(batch_size=16, image_size=32))
     assert trainer.global_step == 3

@@ -1,0 +1,129 @@
+"""Signals: SIGTERM (cluster preemption) writes a resumable checkpoint and exits non-zero; the resume is exact.
+
+The console script runs as a subprocess and gets a real SIGTERM mid-run. Lightning on its own ends
+``fit`` with status 0 there and writes nothing.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import time
+
+import pytest
+import torch
+from lightning.pytorch import Callback
+
+from lightning_gans.cli import SIGTERM_EXIT_STATUS, main
+from tests.faults.test_cli import CONSOLE_SCRIPT, write_config
+
+pytestmark = pytest.mark.usefixtures("one_thread")
+
+
+def _wait_for(predicate, proc: subprocess.Popen, timeout: float = 240) -> None:
+    deadline = time.monotonic() + timeout
+    while not predicate():
+        assert proc.poll() is None, proc.communicate()[1][-3000:]
+        assert time.monotonic() < deadline, "training did not start in time"
+        time.sleep(0.2)
+
+
+def test_sigterm_writes_last_ckpt_exits_143_and_resumes_exactly(tmp_path):
+    """SIGTERM mid-fit: exit 143, a `last.ckpt` of the step reached, and resuming it equals training straight through.
+
+    The run would take 100,000 steps; SIGTERM is sent once the first periodic checkpoint exists.
+    The resumed run and a straight run (in-process, same config and seed) to the first even step at
+    least 8 past the preemption end with bit-identical weights and optimizer states.
+    """
+    (tmp_path / "killed").mkdir()
+    config = write_config(tmp_path / "killed" / "gan.yaml", model="lightning_gans.GAN")
+    env = {**os.environ, "OMP_NUM_THREADS": "1", "PYTHONWARNINGS": "ignore"}
+    proc = subprocess.Popen(
+        [CONSOLE_SCRIPT, "fit", "--config", config, "--trainer.max_steps", "100000"],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        env=env,
+    )
+    ckpts = tmp_path / "killed" / "ckpts"
+    try:
+        _wait_for(lambda: any(p.suffix == ".ckpt" for p in ckpts.glob("*.ckpt")), proc)
+        proc.send_signal(signal.SIGTERM)
+        _, err = proc.communicate(timeout=120)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+    assert proc.returncode == SIGTERM_EXIT_STATUS, err[-3000:]
+    preempted = torch.load(ckpts / "last.ckpt", weights_only=True)
+    step = preempted["global_step"]
+    assert 2 <= step < 100000
+    assert f"lightning-gans: SIGTERM at global step {step}; wrote {ckpts / 'last.ckpt'}" in err
+
+    # ModelCheckpoint(every_n_train_steps=2) writes `last.ckpt` at even steps only, and nothing at the
+    # end of fit: end on an even step so both files hold the final state. SIGTERM may land on an odd
+    # step (mid-cycle, after a critic update), which the resume must handle too.
+    final = step + 8 + (step + 8) % 2
+    target = str(final)
+    (tmp_path / "resumed").mkdir()
+    (tmp_path / "straight").mkdir()
+    resumed_config = write_config(tmp_path / "resumed" / "gan.yaml", model="lightning_gans.GAN")
+    assert (
+        main(
+            ["fit", "--config", resumed_config, "--trainer.max_steps", target, "--ckpt_path", str(ckpts / "last.ckpt")]
+        )
+        == 0
+    )
+    assert (
+        main(
+            [
+                "fit",
+                "--config",
+                write_config(tmp_path / "straight" / "gan.yaml", model="lightning_gans.GAN"),
+                "--trainer.max_steps",
+                target,
+            ]
+        )
+        == 0
+    )
+    resumed = torch.load(tmp_path / "resumed" / "ckpts" / "last.ckpt", weights_only=True)
+    straight = torch.load(tmp_path / "straight" / "ckpts" / "last.ckpt", weights_only=True)
+    assert resumed["global_step"] == straight["global_step"] == final
+    for key, value in straight["state_dict"].items():
+        assert torch.equal(resumed["state_dict"][key], value), key
+    for a, b in zip(resumed["optimizer_states"], straight["optimizer_states"]):
+        for index, state in b["state"].items():
+            for name, value in state.items():
+                assert torch.equal(a["state"][index][name], value), (index, name)
+
+
+class SigtermAt(Callback):
+    """Sends this process SIGTERM during the batch that starts at global step ``step`` (a scheduler's preemption)."""
+
+    def __init__(self, step: int) -> None:
+        self.step = step
+
+    def on_train_batch_start(self, trainer, pl_module, batch, batch_idx):
+        if trainer.global_step == self.step:
+            os.kill(os.getpid(), signal.SIGTERM)
+
+
+@pytest.mark.parametrize("checkpointing", [True, False], ids=["ModelCheckpoint", "no checkpoint callback"])
+def test_sigterm_at_a_known_step_writes_that_step(tmp_path, checkpointing, capsys):
+    """SIGTERM during step 5 (mid-epoch): the batch finishes, `last.ckpt` holds global step 6, `main` returns 143.
+
+    With a ModelCheckpoint the file goes to its directory; without any checkpoint callback, to
+    `default_root_dir`. Lightning alone would return normally (status 0) and write nothing.
+    """
+    config = write_config(tmp_path / "gan.yaml", model="lightning_gans.GAN")
+    no_checkpoints = [] if checkpointing else ["--trainer.enable_checkpointing", "false", "--trainer.callbacks", "[]"]
+    sigterm = ["--trainer.callbacks+=tests.faults.test_signals.SigtermAt", "--trainer.callbacks.step", "5"]
+    assert (
+        main(["fit", "--config", config, "--trainer.max_steps", "1000", *no_checkpoints, *sigterm])
+        == SIGTERM_EXIT_STATUS
+    )
+    path = (tmp_path / "ckpts" if checkpointing else tmp_path / "run") / "last.ckpt"
+    checkpoint = torch.load(path, weights_only=True)
+    assert checkpoint["global_step"] == 6
+    assert (checkpoint["lightning_gans"]["critic_steps"], checkpoint["lightning_gans"]["generator_steps"]) == (3, 3)
+    assert f"SIGTERM at global step 6; wrote {path}" in capsys.readouterr().err
