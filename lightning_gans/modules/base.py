@@ -280,7 +280,7 @@ class AdversarialModule(LightningModule):
         Fakes are generated without gradients, with the batch's ``labels``. Returns detached logs.
         """
         with torch.no_grad():
-            fake = self._generate_like(real, labels, rng)
+            fake = _generate_like(self, real, labels, rng)
         real, fake = self.critic_inputs(real, fake, rng)
         # No optimizer toggling: the generator ran under no_grad, so this backward cannot reach it.
         real_scores, real_extra = self.critic_outputs(real, labels)
@@ -303,7 +303,7 @@ class AdversarialModule(LightningModule):
         """One generator step, the critic frozen: :meth:`generator_loss` of fresh fakes + extra term."""
         opt = self.generator_optimizer
         with self.toggled_optimizer(opt):
-            real, fake = self.critic_inputs(real, self._generate_like(real, labels, rng), rng)
+            real, fake = self.critic_inputs(real, _generate_like(self, real, labels, rng), rng)
             scores, extra_out = self.critic_outputs(fake, labels)
             loss = self.generator_loss(scores, real)
             t = UpdateTensors(real, fake, labels, None, scores, None, extra_out, rng)
@@ -403,21 +403,21 @@ class AdversarialModule(LightningModule):
         restore_spectral_norm(self, checkpoint)  # before load_state_dict: re-wrap layers saved with spectral norm
         attach_saved_ema(self, checkpoint)  # loaded without a Trainer: sample() uses the saved EMA generator
 
-    # -- internals of the alternation --------------------------------------------------------------
-    def _generate_like(self, real: Tensor, labels: Tensor | None, rng: torch.Generator) -> Tensor:
-        """A fake batch the size and shape of ``real`` (checked, naming what disagrees)."""
-        z = self.sample_noise(real.shape[0], rng)
-        try:
-            fake = self.generate(z, labels)
-        except RuntimeError as err:  # the first call: e.g. a matmul shape error deep inside the generator
-            if self._first_update_done:
-                raise
-            raise ValueError(
-                f"`generator` failed on noise of shape {tuple(z.shape)} (`latent_dim`={self.latent_dim}): "
-                f"does its input size equal `latent_dim`? ({type(err).__name__}: {err})"
-            ) from err
-        self._first_update_done = True
-        return _same_shape(fake, real)
+
+def _generate_like(module: AdversarialModule, real: Tensor, labels: Tensor | None, rng: torch.Generator) -> Tensor:
+    """A fake batch the size and shape of ``real`` (checked, naming what disagrees)."""
+    z = module.sample_noise(real.shape[0], rng)
+    try:
+        fake = module.generate(z, labels)
+    except RuntimeError as err:  # the first call: e.g. a matmul shape error deep inside the generator
+        if module._first_update_done:
+            raise
+        raise ValueError(
+            f"`generator` failed on noise of shape {tuple(z.shape)} (`latent_dim`={module.latent_dim}): "
+            f"does its input size equal `latent_dim`? ({type(err).__name__}: {err})"
+        ) from err
+    module._first_update_done = True
+    return _same_shape(fake, real)
 
 
 def _same_shape(fake: Tensor, real: Tensor) -> Tensor:
