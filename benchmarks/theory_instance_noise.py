@@ -93,7 +93,7 @@ class _GeneratorGradient(L.Callback):
         with torch.enable_grad():
             fake = pl_module.generate(self.z)
             _, fake = pl_module.critic_inputs(self.real, fake, rng)
-            loss = pl_module.generator_loss(pl_module.discriminate(fake), self.real)
+            loss = pl_module.generator_loss(pl_module.discriminate(fake), None)
             grads = torch.autograd.grad(loss, params)
         self.norms.append(float(torch.sqrt(sum(g.pow(2).sum() for g in grads))))
 

@@ -5,6 +5,7 @@ python examples/user_project.py            # trains two small models on the 8-Ga
 
 from __future__ import annotations
 
+import dataclasses
 from functools import partial
 
 import torch
@@ -47,9 +48,11 @@ class RelativisticGAN(GAN):
         sp = nn.functional.softplus
         return sp(-(real_scores - fake_scores.mean())).mean() + sp(fake_scores - real_scores.mean()).mean()
 
-    def generator_loss(self, fake_scores: Tensor, real: Tensor) -> Tensor:
-        with torch.no_grad():
-            real_scores = self.discriminate(real)  # generator losses may use the real batch of their update
+    def __init__(self, *args, **kwargs) -> None:
+        super().__init__(*args, **kwargs)
+        self.loss = dataclasses.replace(self.loss, relativistic=True)  # the generator update scores the real batch too
+
+    def generator_loss(self, fake_scores: Tensor, real_scores: Tensor) -> Tensor:
         sp = nn.functional.softplus
         return sp(-(fake_scores - real_scores.mean())).mean() + sp(real_scores - fake_scores.mean()).mean()
 

@@ -17,6 +17,11 @@ Derivations:
 * Hinge: Lim & Ye 2017, "Geometric GAN", https://arxiv.org/abs/1705.02894; Miyato et al. 2018.
 * Least squares: Mao et al. 2017, "Least Squares GANs", https://arxiv.org/abs/1611.04076, with
   targets a=0 (fake), b=1 (real), c=1 (generator), i.e. Pearson chi^2 divergence (Thm. 1).
+* Relativistic pairing (RpGAN): Jolicoeur-Martineau 2019, https://arxiv.org/abs/1807.00734, as R3GAN
+  uses it (Huang et al. 2024, "The GAN is dead; long live the GAN!", https://arxiv.org/abs/2501.05441,
+  Eq. 2): each real sample is paired with a fake one; the generator loss is the mirror image.
+  Relativistic losses set ``AdversarialLoss(relativistic=True)``: their generator loss also takes the
+  critic's scores of the real batch.
 """
 
 from __future__ import annotations
@@ -38,6 +43,8 @@ __all__ = [
     "minimax_critic_loss",
     "minimax_generator_loss",
     "non_saturating_generator_loss",
+    "relativistic_pairing_critic_loss",
+    "relativistic_pairing_generator_loss",
     "wasserstein_critic_loss",
     "wasserstein_diagnostics",
     "wasserstein_generator_loss",
@@ -83,6 +90,18 @@ def wasserstein_generator_loss(fake_logits: Tensor) -> Tensor:
     return -fake_logits.mean()
 
 
+def relativistic_pairing_critic_loss(real_logits: Tensor, fake_logits: Tensor) -> Tensor:
+    """RpGAN critic loss on paired samples (R3GAN, Eq. 2): real ``i`` against fake ``i``."""
+    # E[softplus(-(D(x_i) - D(G(z_i))))] = -E[log sigmoid(D(x_i) - D(G(z_i)))]
+    return F.softplus(-(real_logits - fake_logits)).mean()
+
+
+def relativistic_pairing_generator_loss(fake_logits: Tensor, real_logits: Tensor) -> Tensor:
+    """RpGAN generator loss, the mirror of the critic's: fake ``i`` against real ``i``."""
+    # E[softplus(-(D(G(z_i)) - D(x_i)))]
+    return F.softplus(-(fake_logits - real_logits)).mean()
+
+
 def hinge_critic_loss(real_logits: Tensor, fake_logits: Tensor) -> Tensor:
     """Hinge loss of the critic (Lim & Ye 2017)."""
     # E[max(0, 1 - f(x))] + E[max(0, 1 + f(G(z)))]
@@ -117,15 +136,19 @@ class AdversarialLoss:
 
     Args:
         critic: ``(real_logits, fake_logits) -> scalar`` the critic minimises.
-        generator: ``fake_logits -> scalar`` the generator minimises.
+        generator: ``fake_logits -> scalar`` the generator minimises (``(fake_logits, real_logits) ->
+            scalar`` when ``relativistic``).
         diagnostics: what to log from the critic's scores; ``None`` takes the critic loss's own
             ``diagnostics`` attribute if it has one (so any loss built on
             :func:`wasserstein_critic_loss` logs the W1 estimate).
+        relativistic: the generator loss compares with the real batch: the module's generator update
+            then scores the real batch as well (without gradients) and passes its scores.
     """
 
     critic: Callable[[Tensor, Tensor], Tensor]
-    generator: Callable[[Tensor], Tensor]
+    generator: Callable[..., Tensor]
     diagnostics: Diagnostics | None = None
+    relativistic: bool = False
 
     def critic_diagnostics(self, real_logits: Tensor, fake_logits: Tensor) -> dict[str, Tensor]:
         """The loss's diagnostics of one critic update's scores (empty for most losses)."""
@@ -139,6 +162,9 @@ LOSSES: dict[str, AdversarialLoss] = {
     "wasserstein": AdversarialLoss(wasserstein_critic_loss, wasserstein_generator_loss),
     "hinge": AdversarialLoss(hinge_critic_loss, hinge_generator_loss),
     "least_squares": AdversarialLoss(least_squares_critic_loss, least_squares_generator_loss),
+    "relativistic_pairing": AdversarialLoss(
+        relativistic_pairing_critic_loss, relativistic_pairing_generator_loss, relativistic=True
+    ),
 }
 
 

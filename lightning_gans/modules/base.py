@@ -73,7 +73,7 @@ class UpdateTensors:
             gradients flow through ``fake`` in the generator update.
         labels: the batch's labels, ``None`` when unconditional.
         real_scores, fake_scores: the critic's scores ``(N,)`` (``real_scores`` is ``None`` in the
-            generator update, which scores only the fakes).
+            generator update unless the loss is relativistic).
         real_extra, fake_extra: what :meth:`~AdversarialModule.critic_outputs` returned beside the
             scores (e.g. class logits), ``None`` by default.
         rng: the update's RNG.
@@ -239,9 +239,13 @@ class AdversarialModule(LightningModule):
         """Loss the critic minimises, from scores of shape ``(N,)``."""
         return self.loss.critic(real_scores, fake_scores)
 
-    def generator_loss(self, fake_scores: Tensor, real: Tensor) -> Tensor:
-        """Loss the generator minimises. ``real`` is the batch of this update, for losses that need it."""
-        return self.loss.generator(fake_scores)
+    def generator_loss(self, fake_scores: Tensor, real_scores: Tensor | None) -> Tensor:
+        """Loss the generator minimises; ``real_scores`` (of this update's real batch) only for relativistic losses."""
+        return (
+            self.loss.generator(fake_scores, real_scores)
+            if self.loss.relativistic
+            else self.loss.generator(fake_scores)
+        )
 
     def extra_critic_loss(self, t: UpdateTensors) -> tuple[Tensor | float, dict[str, Tensor]]:
         """An extra term of the critic update's loss, and what to log of it (default: none): an auxiliary
@@ -305,8 +309,9 @@ class AdversarialModule(LightningModule):
         with self.toggled_optimizer(opt):
             real, fake = self.critic_inputs(real, _generate_like(self, real, labels, rng), rng)
             scores, extra_out = self.critic_outputs(fake, labels)
-            loss = self.generator_loss(scores, real)
-            t = UpdateTensors(real, fake, labels, None, scores, None, extra_out, rng)
+            real_scores = _scored_without_grad(self, real, labels) if self.loss.relativistic else None
+            loss = self.generator_loss(scores, real_scores)
+            t = UpdateTensors(real, fake, labels, real_scores, scores, None, extra_out, rng)
             extra, extra_logs = self.extra_generator_loss(t)
             _step(self, opt, loss + extra)
         return {k: v.detach() for k, v in {GENERATOR_LOSS: loss, **extra_logs}.items()}
@@ -418,6 +423,11 @@ def _generate_like(module: AdversarialModule, real: Tensor, labels: Tensor | Non
         ) from err
     module._first_update_done = True
     return _same_shape(fake, real)
+
+
+@torch.no_grad()
+def _scored_without_grad(module: AdversarialModule, real: Tensor, labels: Tensor | None) -> Tensor:
+    return module.critic_outputs(real, labels)[0]
 
 
 def _same_shape(fake: Tensor, real: Tensor) -> Tensor:

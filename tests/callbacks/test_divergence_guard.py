@@ -58,8 +58,8 @@ def test_generator_divergence_is_named():
     """A non-finite generator loss is reported as a generator update with its value."""
 
     class InfGAN(GAN):
-        def generator_loss(self, fake_scores, real):
-            return super().generator_loss(fake_scores, real) * (math.inf if self.generator_steps == 1 else 1.0)
+        def generator_loss(self, fake_scores, real_scores):
+            return super().generator_loss(fake_scores, real_scores) * (math.inf if self.generator_steps == 1 else 1.0)
 
     module = InfGAN(*_nets(), latent_dim=2, noise_seed=0)
     with pytest.raises(DivergenceError, match=r"non-finite generator update at global step 3 .*generator loss = inf"):
