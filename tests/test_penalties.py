@@ -192,3 +192,93 @@ def test_named_penalty_in_a_module_fit(name, one_thread):
     with_penalty, _, _ = fit(weight=1e3, lr=0.1)
     gap = max((a - b).abs().max().item() for a, b in zip(without.critic.parameters(), with_penalty.critic.parameters()))
     assert gap > 1e-4  # the penalty's gradient reached the critic's step
+
+
+def weight_sum_penalty(critic, real, fake, *, labels=None, rng=None, grad_scale=None):
+    """A new penalty is this one function: sum of the critic's parameters (gradient 1 for each)."""
+    return sum(p.sum() for p in critic.parameters())
+
+
+def _zero(real_scores, fake_scores=None):
+    return 0.0 * real_scores.sum()
+
+
+def test_a_new_one_function_penalty_by_penalty_from_python(one_thread):
+    """`penalty=weight_sum_penalty`, weight 0.5, SGD lr 1, zero adversarial loss: each critic weight moves by -0.5
+    per critic update; the penalty is logged as train/penalty and named by its import path in the checkpoint."""
+    from functools import partial
+
+    from lightning.pytorch import Trainer
+
+    from lightning_gans import AdversarialModule, ToyDataModule
+    from lightning_gans.checkpoints import module_identity
+    from lightning_gans.losses import AdversarialLoss
+    from lightning_gans.nets import MLPCritic, MLPGenerator
+    from tests.conftest import trainer_kwargs
+
+    module = AdversarialModule(
+        MLPGenerator(latent_dim=2, hidden_dim=8, num_layers=1),
+        MLPCritic(hidden_dim=8, num_layers=1),
+        latent_dim=2,
+        loss=AdversarialLoss(_zero, _zero),
+        penalty=weight_sum_penalty,
+        penalty_weight=0.5,
+        critic_optimizer=partial(torch.optim.SGD, lr=1.0),
+        noise_seed=0,
+    )
+    before = [p.detach().clone() for p in module.critic.parameters()]
+    trainer = Trainer(**trainer_kwargs(max_steps=1))
+    trainer.fit(module, ToyDataModule(batch_size=16, batches_per_epoch=2, seed=0))
+    for b, a in zip(before, module.critic.parameters()):
+        torch.testing.assert_close(a.detach() - b, torch.full_like(b, -0.5), rtol=0, atol=1e-6)
+    assert "train/penalty" in trainer.callback_metrics
+    assert module_identity(module)["penalty"] == "tests.test_penalties.weight_sum_penalty"
+
+
+def test_a_new_one_function_penalty_by_import_path_from_a_config(tmp_path, one_thread):
+    """`--model.init_args.penalty tests.test_penalties.weight_sum_penalty` through the CLI: the module trains with
+    that function, keeps the path as its hyper-parameter, and its checkpoint reloads alone with the same penalty."""
+    from pathlib import Path
+
+    from lightning_gans import GAN
+    from lightning_gans.cli import run
+
+    root = Path(__file__).resolve().parents[1]
+    cli = run(
+        [
+            "fit",
+            "--config",
+            str(root / "examples" / "gan_8gaussians.yaml"),
+            "--model.init_args.penalty",
+            "tests.test_penalties.weight_sum_penalty",
+            "--model.init_args.penalty_weight",
+            "0.1",
+            "--trainer.max_steps",
+            "2",
+            "--trainer.logger",
+            "false",
+            "--trainer.enable_progress_bar",
+            "false",
+            "--trainer.default_root_dir",
+            str(tmp_path),
+        ]
+    )
+    assert cli.model.penalty is weight_sum_penalty
+    assert cli.model.hparams.penalty == "tests.test_penalties.weight_sum_penalty"
+    path = tmp_path / "model.ckpt"
+    cli.trainer.save_checkpoint(path)
+    assert GAN.load_from_checkpoint(path).penalty is weight_sum_penalty
+
+
+def test_named_penalties_are_the_functions_themselves():
+    """PENALTIES maps names straight to the functions (no wrappers); the input-gradient ones are marked."""
+    from lightning_gans import penalties as P
+
+    assert P.PENALTIES["gradient_penalty"] is P.gradient_penalty and P.PENALTIES["r1"] is P.r1_penalty
+    marked = {name for name, fn in P.PENALTIES.items() if P.needs_input_gradients(fn)}
+    assert marked == {"gradient_penalty", "lipschitz_penalty", "zero_centered_gp", "r1", "r2", "r1_r2"}
+    assert P.get_penalty("r1") is P.r1_penalty and P.get_penalty(None) is None
+    with pytest.raises(ValueError, match="Unknown `penalty` 'r3'"):
+        P.get_penalty("r3")
+    with pytest.raises(ValueError, match=r"`penalty` 'no_such_module\.fn' cannot be imported"):
+        P.get_penalty("no_such_module.fn")

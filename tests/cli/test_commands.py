@@ -131,16 +131,16 @@ def test_sample_uses_ema_unless_told_otherwise(digits_run, tmp_path):
 
 
 def test_evaluate_reproduces_the_metrics_fit_logged(digits_run):
-    """`evaluate --ckpt_path X` alone: exit 0, a table, JSON with FID/IS/KID equal to fit's final eval/* and
-    precision/recall in [0, 1]; the real statistics fit cached are read, not recomputed."""
+    """`evaluate --ckpt_path X` alone: exit 0, a table, JSON whose every metric (FID, IS, KID, precision, recall,
+    density, coverage) equals fit's final eval/*; the real statistics fit cached are read, not recomputed."""
     tmp, ckpt, logged, _ = digits_run
     proc = _run(tmp, "evaluate", "--ckpt_path", ckpt, "--json", "metrics.json")
     assert proc.returncode == 0, proc.stderr[-3000:]
-    for label in ("FID", "IS", "KID", "Precision", "Recall"):
+    for label in ("FID", "IS", "KID", "Precision", "Recall", "Density", "Coverage"):
         assert f"\n{label} " in proc.stdout
     out = json.loads((tmp / "metrics.json").read_text())
     metrics, settings = out["metrics"], out["settings"]
-    for key in ("fid", "is", "kid"):
+    for key in ("fid", "is", "kid", "precision", "recall", "density", "coverage"):  # one Evaluator behind both
         assert metrics[key] == pytest.approx(logged[f"eval/{key}"], rel=1e-5)  # the CSV holds float32
     assert 0 <= metrics["precision"] <= 1 and 0 <= metrics["recall"] <= 1
     assert settings["n_fake"] == 200 and settings["n_real"] == 1797

@@ -8,7 +8,7 @@ from functools import partial
 from pathlib import Path
 
 import torch
-from lightning.pytorch import Trainer
+from lightning.pytorch import Callback, Trainer
 from torch.utils.data import DataLoader, TensorDataset
 
 from lightning_gans import GAN, WGANGP, AdversarialModule
@@ -199,3 +199,44 @@ def test_loss_decides_its_diagnostics(one_thread):
     trainer = Trainer(max_steps=2, **trainer_kwargs())
     trainer.fit(plain, _toy_loader())
     assert "train/wasserstein_estimate" not in trainer.callback_metrics
+
+
+class _Auxiliary(AdversarialModule):
+    """An auxiliary loss of each update through the extra-loss hooks alone (no update copied)."""
+
+    seen: list
+
+    def extra_critic_loss(self, t):
+        self.seen.append(("critic", t.real_scores is not None, t.fake.requires_grad))
+        return 0.25 * sum(p.sum() for p in self.critic.parameters()), {"train/aux_critic": torch.tensor(1.0)}
+
+    def extra_generator_loss(self, t):
+        self.seen.append(("generator", t.real_scores is not None, t.fake.requires_grad))
+        return 0.5 * sum(p.sum() for p in self.generator.parameters()), {"train/aux_generator": torch.tensor(2.0)}
+
+
+def test_extra_loss_hooks_add_their_terms_to_each_update_and_log_them(one_thread):
+    """Zero adversarial loss, SGD lr 1: a critic update moves every critic weight by exactly -0.25 (the hook's term),
+    a generator update every generator weight by -0.5; both hooks' logs reach the outputs; the generator hook sees
+    fakes with gradients and no real scores (the loss is not relativistic)."""
+    sgd = partial(torch.optim.SGD, lr=1.0)
+    zero = AdversarialLoss(_zero_critic_loss, lambda fake: 0.0 * fake.sum())
+    model = _Auxiliary(*_nets(), latent_dim=2, loss=zero, generator_optimizer=sgd, critic_optimizer=sgd, noise_seed=0)
+    model.seen = []
+    before_c = [p.detach().clone() for p in model.critic.parameters()]
+    before_g = [p.detach().clone() for p in model.generator.parameters()]
+    outputs = []
+
+    class Record(Callback):
+        def on_train_batch_end(self, trainer, pl_module, out, batch, batch_idx):
+            outputs.append(set(out))
+
+    Trainer(max_steps=2, callbacks=[Record()], **trainer_kwargs()).fit(model, _toy_loader())  # 1 critic, 1 generator
+    for before, after, step in (
+        (before_c, model.critic.parameters(), -0.25),
+        (before_g, model.generator.parameters(), -0.5),
+    ):
+        for b, a in zip(before, after):
+            torch.testing.assert_close(a.detach() - b, torch.full_like(b, step), rtol=0, atol=1e-6)
+    assert model.seen == [("critic", True, False), ("generator", False, True)]
+    assert "train/aux_critic" in outputs[0] and "train/aux_generator" in outputs[1]
