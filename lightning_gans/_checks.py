@@ -48,10 +48,11 @@ def integer(name: str, value: Any, minimum: int = 1, maximum: int | None = None)
     """
     if isinstance(value, bool) or not isinstance(value, numbers.Integral):
         raise InputTypeError(f"`{name}` must be an integer >= {minimum}, got {value!r}.")
+    value = int(value)
     if value < minimum or (maximum is not None and value > maximum):
         bounds = f">= {minimum}" if maximum is None else f"in [{minimum}, {maximum}]"
         raise InputError(f"`{name}` must be an integer {bounds}, got {value!r}.")
-    return int(value)
+    return value
 
 
 def optional_integer(name: str, value: Any, minimum: int = 1) -> int | None:

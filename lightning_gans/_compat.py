@@ -116,7 +116,7 @@ def torch_fidelity_forward(net: nn.Module, images: Any) -> Any:
     Public alternative: ``net(images)`` returns the features named at construction only; two
     features (2048 and logits_unbiased) in one call need its private forward (torch-fidelity 0.3-0.4).
     """
-    return net._torch_fidelity_forward(images)
+    return net._torch_fidelity_forward(images)  # type: ignore[operator]
 
 
 # -- LightningCLI: a checkpoint's hyper-parameters on resume (lightning_gans/cli.py) -------------

@@ -70,7 +70,7 @@ def attach_saved_ema(pl_module: nn.Module, checkpoint: dict[str, Any]) -> nn.Mod
     states = _sampling_states(checkpoint)
     if len(states) != 1 or not isinstance(getattr(pl_module, "generator", None), nn.Module):
         return None
-    ema = frozen_copy(pl_module.generator)
+    ema = frozen_copy(pl_module.generator)  # type: ignore[arg-type]
     ema.load_state_dict(states[0]["ema"])
     attach(pl_module, ema)
     return ema

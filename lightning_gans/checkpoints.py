@@ -25,7 +25,7 @@ import os
 import random
 import zipfile
 from collections.abc import Iterator
-from typing import Any
+from typing import Any, cast
 
 import numpy as np
 import torch
@@ -101,7 +101,7 @@ def _base_class(cls: type) -> type:
     return next((c for c in cls.__mro__ if c.__module__.startswith("lightning_gans.")), cls)
 
 
-def module_identity(module: Any) -> dict[str, str]:
+def module_identity(module: Any) -> dict[str, str | None]:
     """What a checkpoint is of: the class, its lightning-gans base class, the loss and the penalty."""
     from lightning_gans.losses import loss_name
     from lightning_gans.penalties import penalty_name
@@ -157,9 +157,11 @@ def check_class(module: Any, checkpoint: dict[str, Any], where: str = "This chec
                 f"or start the {cls.__name__} from scratch."
             )
         return
-    state = checkpoint.get(STATE_KEY) if isinstance(checkpoint.get(STATE_KEY), dict) else {}
+    state: dict[str, Any] = checkpoint.get(STATE_KEY) or {}
     recorded = {k: state.get(k) for k in ("base_class", "loss", "penalty") if state.get(k) is not None}
-    ours = module_identity(module) if not isinstance(module, type) else {"base_class": class_path(_base_class(cls))}
+    ours: dict[str, str | None] = {"base_class": class_path(_base_class(cls))}
+    if not isinstance(module, type):
+        ours = module_identity(module)
     differs = [f"{k} {v!r} (here: {ours.get(k)!r})" for k, v in recorded.items() if k in ours and ours[k] != v]
     if saved_path.rpartition(".")[2] != cls.__qualname__.rpartition(".")[2] or differs:
         what = f"; it was trained as {', '.join(differs)}" if differs else ""
@@ -173,7 +175,7 @@ def check_class(module: Any, checkpoint: dict[str, Any], where: str = "This chec
 # -- the module's own state ----------------------------------------------------------------------
 def global_rng_state() -> dict[str, Any]:
     """The torch, numpy and Python global RNG states, as tensors and lists (``weights_only``-loadable)."""
-    kind, keys, pos, has_gauss, gauss = np.random.get_state()
+    kind, keys, pos, has_gauss, gauss = cast(tuple, np.random.get_state(legacy=True))
     version, internal, gauss_next = random.getstate()
     return {
         "torch": torch.get_rng_state(),
@@ -400,15 +402,19 @@ class GuardedCheckpointIO(WrappingCheckpointIO):
         super().__init__(checkpoint_io)
         self._trainer = trainer
 
+    @property
+    def _io(self) -> Any:
+        return self.checkpoint_io
+
     def save_checkpoint(self, checkpoint: dict[str, Any], path: Any, storage_options: Any | None = None) -> None:
         refuse_non_finite(checkpoint, path)
         if not _is_local(path) or storage_options is not None:
-            self.checkpoint_io.save_checkpoint(checkpoint, path, storage_options=storage_options)
+            self._io.save_checkpoint(checkpoint, path, storage_options=storage_options)
             return
         os.makedirs(os.path.dirname(os.path.abspath(path)), exist_ok=True)
         partial = f"{path}.partial"
         try:
-            self.checkpoint_io.save_checkpoint(checkpoint, partial)
+            self._io.save_checkpoint(checkpoint, partial)
             os.replace(partial, path)  # atomic: readers see the old file or the new one, never half of one
         finally:
             if os.path.exists(partial):
@@ -418,7 +424,7 @@ class GuardedCheckpointIO(WrappingCheckpointIO):
         self, path: Any, map_location: Any | None = None, weights_only: bool | None = None
     ) -> dict[str, Any]:
         checkpoint = load_checkpoint_file(
-            path, lambda p: self.checkpoint_io.load_checkpoint(p, map_location=map_location, weights_only=weights_only)
+            path, lambda p: self._io.load_checkpoint(p, map_location=map_location, weights_only=weights_only)
         )
         module = self._trainer.lightning_module
         if module is not None:

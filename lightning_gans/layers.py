@@ -53,7 +53,7 @@ _ORIGINAL_SUFFIX = ".parametrizations.weight.original"
 def is_spectral_normed(layer: nn.Module) -> bool:
     """Whether ``layer.weight`` already carries spectral normalisation (parametrization or legacy hook)."""
     if parametrize.is_parametrized(layer, "weight"):
-        return any(isinstance(p, SpectralNormParametrization) for p in layer.parametrizations.weight)
+        return any(isinstance(p, SpectralNormParametrization) for p in layer.parametrizations.weight)  # type: ignore[union-attr]
     return hasattr(layer, "weight_orig")  # torch.nn.utils.spectral_norm (the deprecated hook version)
 
 

@@ -259,8 +259,7 @@ def r1_r2_penalty(
     With weight ``gamma / 2`` this is the paper's regulariser ``gamma / 2 * (R1 + R2)`` (Sec. 2.2).
     """
     # E_x[||grad f(x)||^2] + E_z[||grad f(G(z))||^2]
-    kw = {"grad_scale": grad_scale}
-    return r1_penalty(critic, real, fake, **kw) + r2_penalty(critic, real, fake, **kw)
+    return r1_penalty(critic, real, fake, grad_scale=grad_scale) + r2_penalty(critic, real, fake, grad_scale=grad_scale)
 
 
 def frobenius_penalty(

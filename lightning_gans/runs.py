@@ -116,7 +116,7 @@ def load_run(ckpt_path: str, ema: bool = True, argument: str = "--ckpt_path") ->
 
 @torch.no_grad()
 def generate(
-    module: nn.Module, n: int, seed: int, labels: Tensor | None = None, batch_size: int = 256
+    module: Any, n: int, seed: int, labels: Tensor | None = None, batch_size: int = 256
 ) -> tuple[Tensor, Tensor | None]:
     """``n`` samples (CPU) and their labels (``None`` when unconditional), reproducible from ``seed``.
 

@@ -246,7 +246,8 @@ def _training_dataset(trainer: Trainer, required: bool) -> Any:
     """The ``.dataset`` of the training dataloader (outside fit: of a fresh one, whose dataset alone is read)."""
     loader = trainer.train_dataloader
     if loader is None:
-        source = trainer.datamodule if trainer.datamodule is not None else trainer.lightning_module
+        datamodule = getattr(trainer, "datamodule", None)
+        source = datamodule if datamodule is not None else trainer.lightning_module
         if is_overridden("train_dataloader", source):
             loader = source.train_dataloader()
     dataset = getattr(loader, "dataset", None)
@@ -260,9 +261,8 @@ def _training_dataset(trainer: Trainer, required: bool) -> Any:
 
 def _monitoring(trainer: Trainer, metrics: dict[str, float]) -> list[Callback]:
     """The trainer's ``ModelCheckpoint`` and ``EarlyStopping`` callbacks that monitor one of ``metrics``."""
-    return [
-        cb for cb in trainer.callbacks if isinstance(cb, (ModelCheckpoint, EarlyStopping)) and cb.monitor in metrics
-    ]
+    callbacks: list[Callback] = getattr(trainer, "callbacks", [])
+    return [cb for cb in callbacks if isinstance(cb, (ModelCheckpoint, EarlyStopping)) and cb.monitor in metrics]
 
 
 def _check_inputs_fit(ev: Evaluator, pl_module: LightningModule, data: Any) -> None:

@@ -98,16 +98,17 @@ class RealStatisticsCache:
         path = self.path(key)
         fd, tmp = tempfile.mkstemp(dir=self.directory, suffix=".npz.tmp")
         try:
+            arrays = {
+                "key": np.array(self._key_json(key)),
+                "features": stats.features.numpy(),
+                "mu": stats.fid.mu.numpy(),
+                "sigma": stats.fid.sigma.numpy(),
+                "sigma_sqrt": stats.fid.with_sqrt().sigma_sqrt.numpy(),  # type: ignore[union-attr]
+            }
+            if stats.labels is not None:
+                arrays["labels"] = stats.labels.numpy()
             with os.fdopen(fd, "wb") as f:
-                np.savez(
-                    f,
-                    key=np.array(self._key_json(key)),
-                    features=stats.features.numpy(),
-                    mu=stats.fid.mu.numpy(),
-                    sigma=stats.fid.sigma.numpy(),
-                    sigma_sqrt=stats.fid.with_sqrt().sigma_sqrt.numpy(),
-                    **({} if stats.labels is None else {"labels": stats.labels.numpy()}),
-                )
+                np.savez(f, **arrays)  # type: ignore[arg-type]
             os.replace(tmp, path)
         finally:
             if os.path.exists(tmp):

@@ -390,14 +390,14 @@ class Evaluator:
 
     def features(self, images: Tensor | Dataset, what: str = "images", labels: Tensor | None = None) -> Features:
         """Features of a tensor ``(N, C, H, W)`` or a dataset of images (or ``(image, ...)`` items), in order."""
-        indices = torch.arange(len(images))
+        indices = torch.arange(len(images))  # type: ignore[arg-type]
         out = extract(self.extractor, _batches(images, indices, self.batch_size), self.data_range, what)
         return Features(*out, labels)
 
     # -- real statistics -----------------------------------------------------------------------------
     def real_indices(self, data: Tensor | Dataset, world_size: int = 1) -> Tensor:
         """The real images used: all, or ``num_real`` chosen by a permutation seeded with ``seed`` (sorted)."""
-        total = len(data)
+        total = len(data)  # type: ignore[arg-type]
         n = total if self.num_real is None else min(self.num_real, total)
         if n < max(2, world_size):
             raise _checks.InputError(

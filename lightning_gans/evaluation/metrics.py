@@ -104,6 +104,7 @@ def frechet_distance(fake: FIDStatistics, real: FIDStatistics) -> float:
     if fake.mu.shape != real.mu.shape:
         raise ValueError(f"Feature dimensions differ: generated {tuple(fake.mu.shape)}, real {tuple(real.mu.shape)}.")
     r = real.with_sqrt().sigma_sqrt
+    assert r is not None  # with_sqrt fills it
     m = r @ fake.sigma @ r  # symmetric PSD, same eigenvalues as sigma_f @ sigma_r
     eig = torch.linalg.eigvalsh((m + m.T) / 2)
     tr_covmean = eig.clamp_min(0).sqrt().sum()  # torch-fidelity: sqrt(complex eig).real, 0 for eig < 0

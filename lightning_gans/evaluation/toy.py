@@ -67,7 +67,7 @@ def toy_metrics(
         ``{W1: ...}`` plus ``{MODES_COVERED: ..., HIGH_QUALITY: ...}`` for mixtures.
     """
     out = {W1: wasserstein1_exact(samples, real)}
-    if distribution is not None and distribution.centers is not None:
+    if distribution is not None and distribution.centers is not None and distribution.std is not None:
         covered, good = mode_coverage(samples, distribution.centers, distribution.std, k=k)
         out[MODES_COVERED] = float(covered)
         out[HIGH_QUALITY] = good

@@ -21,7 +21,7 @@ from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from functools import partial
-from typing import Any
+from typing import Any, ClassVar
 
 import torch
 from lightning.pytorch import LightningModule
@@ -143,8 +143,8 @@ class AdversarialModule(LightningModule):
         TypeError: a network is not an ``nn.Module``, an optimizer instance where a factory is expected.
     """
 
-    default_generator_optimizer: OptimizerCallable = adam(2e-4, (0.5, 0.999))
-    default_critic_optimizer: OptimizerCallable = adam(2e-4, (0.5, 0.999))
+    default_generator_optimizer: ClassVar[OptimizerCallable] = adam(2e-4, (0.5, 0.999))
+    default_critic_optimizer: ClassVar[OptimizerCallable] = adam(2e-4, (0.5, 0.999))
 
     def __init__(
         self,
@@ -175,10 +175,11 @@ class AdversarialModule(LightningModule):
         _check_penalty_settings(self.penalty, self.penalty_weight, self.penalty_every, critic)
         #: Name under which the penalty is logged: ``train/gradient_penalty`` for WGAN-GP's, else ``train/penalty``.
         self.penalty_log_name = GRADIENT_PENALTY if self.penalty is gradient_penalty else PENALTY
+        cls = type(self)
         self._generator_optimizer = _factory(
-            "generator_optimizer", generator_optimizer, self.default_generator_optimizer
+            "generator_optimizer", generator_optimizer, cls.default_generator_optimizer
         )
-        self._critic_optimizer = _factory("critic_optimizer", critic_optimizer, self.default_critic_optimizer)
+        self._critic_optimizer = _factory("critic_optimizer", critic_optimizer, cls.default_critic_optimizer)
         if noise_seed is None:
             noise_seed = int(torch.randint(0, 2**62, ()).item())
         self.noise_seed = _checks.integer("noise_seed", noise_seed, minimum=0)
@@ -264,7 +265,7 @@ class AdversarialModule(LightningModule):
             noise = torch.randn((2, *real.shape), device=real.device, dtype=real.dtype, generator=rng)
             real, fake = real + std * noise[0], fake + std * noise[1]
         if self.critic_augment is not None:
-            real, fake = self.critic_augment(real, rng), self.critic_augment(fake, rng)
+            real, fake = self.critic_augment(real, rng), self.critic_augment(fake, rng)  # type: ignore[arg-type]
         return real, fake
 
     def sample_noise(self, n: int, rng: torch.Generator | None = None) -> Tensor:
@@ -345,14 +346,14 @@ class AdversarialModule(LightningModule):
             net.train(was_training)
 
     @property
-    def generator_optimizer(self) -> Optimizer:
+    def generator_optimizer(self) -> Any:
         """The generator's (Lightning-wrapped) optimizer during fit."""
-        return self.optimizers()[0]
+        return self.optimizers()[0]  # type: ignore[index]
 
     @property
-    def critic_optimizer(self) -> Optimizer:
+    def critic_optimizer(self) -> Any:
         """The critic's (Lightning-wrapped) optimizer during fit."""
-        return self.optimizers()[1]
+        return self.optimizers()[1]  # type: ignore[index]
 
     # -- Lightning hooks ---------------------------------------------------------------------------
     def configure_optimizers(self) -> list[Optimizer]:

@@ -7,7 +7,7 @@ Adding a variant takes one small class like these, or one loss function.
 from __future__ import annotations
 
 from functools import partial
-from typing import Any
+from typing import Any, cast
 
 import torch
 import torch.nn.functional as F
@@ -327,16 +327,17 @@ class ACGAN(AdversarialModule):
 
     def extra_critic_loss(self, t: UpdateTensors) -> tuple[Tensor, dict[str, Tensor]]:
         """``classifier_weight * (CE(real) + CE(fake))``: the critic maximises ``L_C`` on both."""
-        ce_real = F.cross_entropy(t.real_extra, t.labels)  # -L_C on real samples
-        ce_fake = F.cross_entropy(t.fake_extra, t.labels)  # -L_C on generated samples
+        labels = cast(Tensor, t.labels)  # ACGAN is conditional: the batch has labels
+        ce_real = F.cross_entropy(t.real_extra, labels)  # -L_C on real samples
+        ce_fake = F.cross_entropy(t.fake_extra, labels)  # -L_C on generated samples
         logs = {
             CLASSIFIER_LOSS_REAL: ce_real,
             CLASSIFIER_LOSS_FAKE: ce_fake,
-            CLASSIFIER_ACCURACY_REAL: (t.real_extra.detach().argmax(dim=1) == t.labels).float().mean(),
+            CLASSIFIER_ACCURACY_REAL: (t.real_extra.detach().argmax(dim=1) == labels).float().mean(),
         }
         return self.classifier_weight * (ce_real + ce_fake), logs
 
     def extra_generator_loss(self, t: UpdateTensors) -> tuple[Tensor, dict[str, Tensor]]:
         """``classifier_weight * CE(fake)``: the generator maximises ``L_C`` too."""
-        ce = F.cross_entropy(t.fake_extra, t.labels)
+        ce = F.cross_entropy(t.fake_extra, cast(Tensor, t.labels))
         return self.classifier_weight * ce, {CLASSIFIER_LOSS_GENERATOR: ce}

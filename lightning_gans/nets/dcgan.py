@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable
+from typing import cast
 
 import torch
 from torch import Tensor, nn
@@ -103,7 +104,7 @@ class DCGANGenerator(nn.Module):
         layers += [nn.ConvTranspose2d(width, channels, 4, 2, 1), nn.Tanh()]
         self.net = nn.Sequential(*layers)
         if cond_dim:
-            self.embedding = nn.Embedding(num_classes, cond_dim)
+            self.embedding = nn.Embedding(cast(int, num_classes), cond_dim)
 
     def forward(self, z: Tensor, labels: Tensor | None = None) -> Tensor:
         expect_labels(self, self.num_classes, labels)
@@ -155,7 +156,7 @@ class DCGANCritic(nn.Module):
         self.conditioning = check_conditioning(conditioning) if num_classes is not None else None
         n_down = _num_resolutions(image_size)
         width = base_channels
-        in_channels = channels + (num_classes if self.conditioning == "concat" else 0)
+        in_channels = channels + ((num_classes or 0) if self.conditioning == "concat" else 0)
         layers: list[nn.Module] = [nn.Conv2d(in_channels, width, 4, 2, 1), nn.LeakyReLU(0.2, True)]
         for _ in range(n_down - 1):
             layers += [
@@ -167,14 +168,16 @@ class DCGANCritic(nn.Module):
         layers.append(nn.Conv2d(width, 1, 4, 1, 0))  # (N, width, 4, 4) -> (N, 1, 1, 1)
         self.net = nn.Sequential(*layers)
         if self.conditioning == "projection":
-            self.projection = ProjectionHead(width * 4 * 4, num_classes)
+            self.projection = ProjectionHead(width * 4 * 4, cast(int, num_classes))
         elif self.conditioning == "auxiliary":
-            self.classifier = nn.Conv2d(width, num_classes, 4, 1, 0)  # (N, width, 4, 4) -> (N, K, 1, 1)
+            self.classifier = nn.Conv2d(width, cast(int, num_classes), 4, 1, 0)  # (N, width, 4, 4) -> (N, K, 1, 1)
 
     def forward(self, x: Tensor, labels: Tensor | None = None) -> Tensor:
         expect_labels(self, self.num_classes, labels)
         if self.conditioning == "concat":
-            return self.net(torch.cat([x, one_hot_maps(labels, self.num_classes, x)], dim=1)).flatten()
+            return self.net(
+                torch.cat([x, one_hot_maps(cast(Tensor, labels), cast(int, self.num_classes), x)], dim=1)
+            ).flatten()
         if self.conditioning is None:
             return self.net(x).flatten()
         return self.score_and_classify(x, labels)[0]
@@ -195,4 +198,6 @@ class DCGANCritic(nn.Module):
         """Class logits ``(N, num_classes)`` of an auxiliary-head critic (AC-GAN)."""
         if self.conditioning != "auxiliary":
             raise ValueError(f"`classify` needs `conditioning`='auxiliary', this critic has {self.conditioning!r}.")
-        return self.score_and_classify(x)[1]
+        logits = self.score_and_classify(x)[1]
+        assert logits is not None  # an auxiliary critic always has class logits
+        return logits

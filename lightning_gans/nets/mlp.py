@@ -8,6 +8,8 @@ head for AC-GAN. With ``num_classes=None`` they are exactly the unconditional ne
 
 from __future__ import annotations
 
+from typing import cast
+
 import torch
 from torch import Tensor, nn
 
@@ -110,17 +112,19 @@ class MLPCritic(nn.Module):
         super().__init__()
         self.num_classes = check_num_classes(num_classes)
         self.conditioning = check_conditioning(conditioning) if num_classes is not None else None
-        concat = num_classes if self.conditioning == "concat" else 0
+        concat = (num_classes or 0) if self.conditioning == "concat" else 0
         self.net = _mlp(in_dim + concat, 1, hidden_dim, num_layers)
         if self.conditioning == "projection":
-            self.projection = ProjectionHead(hidden_dim, num_classes)
+            self.projection = ProjectionHead(hidden_dim, cast(int, num_classes))
         elif self.conditioning == "auxiliary":
-            self.classifier = nn.Linear(hidden_dim, num_classes)
+            self.classifier = nn.Linear(hidden_dim, cast(int, num_classes))
 
     def forward(self, x: Tensor, labels: Tensor | None = None) -> Tensor:
         expect_labels(self, self.num_classes, labels)
         if self.conditioning == "concat":
-            return self.net(torch.cat([x, one_hot_maps(labels, self.num_classes, x)], dim=1)).squeeze(1)
+            return self.net(
+                torch.cat([x, one_hot_maps(cast(Tensor, labels), cast(int, self.num_classes), x)], dim=1)
+            ).squeeze(1)
         if self.conditioning is None:
             return self.net(x).squeeze(1)
         return self.score_and_classify(x, labels)[0]
@@ -141,4 +145,6 @@ class MLPCritic(nn.Module):
         """Class logits ``(N, num_classes)`` of an auxiliary-head critic (AC-GAN)."""
         if self.conditioning != "auxiliary":
             raise ValueError(f"`classify` needs `conditioning`='auxiliary', this critic has {self.conditioning!r}.")
-        return self.score_and_classify(x)[1]
+        logits = self.score_and_classify(x)[1]
+        assert logits is not None  # an auxiliary critic always has class logits
+        return logits

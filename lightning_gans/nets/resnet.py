@@ -39,6 +39,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Sequence
+from typing import TypeVar
 
 import torch.nn.functional as F
 from torch import Tensor, nn
@@ -59,7 +60,10 @@ _CRITIC_PRESETS: dict[int, tuple[int, tuple[int, ...], int]] = {
 }
 
 
-def _xavier(layer: nn.Module, gain: float) -> nn.Module:
+_Layer = TypeVar("_Layer", nn.Conv2d, nn.Linear)
+
+
+def _xavier(layer: _Layer, gain: float) -> _Layer:
     nn.init.xavier_uniform_(layer.weight, gain)
     if layer.bias is not None:
         nn.init.zeros_(layer.bias)
@@ -159,7 +163,7 @@ class CriticBlock(nn.Module):
 
     def forward(self, x: Tensor) -> Tensor:
         skip = x
-        if self.first:  # pool, then project
+        if self.first and self.shortcut is not None:  # pool, then project (the first block always projects)
             skip = self.shortcut(F.avg_pool2d(skip, 2) if self.downsample else skip)
         else:  # project, then pool
             if self.shortcut is not None:
