@@ -297,7 +297,7 @@ class Evaluator:
         ValueError: an argument is out of range or unknown (naming it).
         FileNotFoundError: Inception weights are missing (says where to get them and what to set).
 
-    Example:
+    Examples:
         >>> from lightning_gans.data import load_digits_tensor
         >>> evaluator = Evaluator("digits", num_samples=100, cache=False)
         >>> real = evaluator.real_statistics(load_digits_tensor()[0])

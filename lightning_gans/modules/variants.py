@@ -61,9 +61,10 @@ class WGAN(AdversarialModule):
     which this module brings along through ``configure_callbacks``; set ``clip_value=None`` to
     train without it (e.g. with spectral normalisation instead).
 
+    The other arguments are :class:`AdversarialModule`'s.
+
     Args:
         clip_value: clip the critic's parameters to ``[-clip_value, clip_value]`` (> 0) or ``None``.
-        (others): see :class:`AdversarialModule`.
     """
 
     default_generator_optimizer = partial(torch.optim.RMSprop, lr=5e-5)
@@ -112,11 +113,12 @@ class WGANGP(AdversarialModule):
     Algorithm 1 with its defaults: lambda = 10, ``n_critic=5``, Adam lr 1e-4, betas (0, 0.9).
     The critic should not use BatchNorm (the penalty is per sample; the paper uses layer norm or none).
 
+    The other arguments are :class:`AdversarialModule`'s.
+
     Args:
         gp_weight: lambda, the weight of the gradient penalty (> 0; for no constraint use ``WGAN(clip_value=None)``).
         penalty_every: compute the penalty on every k-th critic update only, weighted by k (lazy
             regularisation); 1 is the paper's.
-        (others): see :class:`AdversarialModule`.
 
     Example:
         >>> from lightning_gans.nets import MLPGenerator, MLPCritic
@@ -172,9 +174,10 @@ class SNGAN(AdversarialModule):
     al. 2018) or the zero-centred penalty (``"zero_centered_gp"``) can be added, lazily with
     ``penalty_every``.
 
+    The other arguments are :class:`AdversarialModule`'s.
+
     Args:
         spectral_norm: bring the ``SpectralNorm`` callback for the critic.
-        (others): see :class:`AdversarialModule`.
 
     Example:
         >>> from lightning_gans.nets import ResNetCritic, ResNetGenerator
@@ -250,10 +253,11 @@ class ACGAN(AdversarialModule):
     the adversarial parts. With ``classifier_weight=0`` it trains exactly like the base module.
     How AC-GAN differs from a projection critic: docs/conditional.md.
 
+    The other arguments are :class:`AdversarialModule`'s.
+
     Args:
         num_classes: number of classes (required).
         classifier_weight: weight of the cross-entropy terms (>= 0; the paper weighs them 1).
-        (others): see :class:`AdversarialModule`.
 
     Raises:
         ValueError: ``num_classes`` is None, or ``classifier_weight`` < 0.
