@@ -17,6 +17,8 @@ from __future__ import annotations
 import torch
 from torch import Tensor
 
+from lightning_gans import _checks
+
 __all__ = ["F_SCORE", "PRECISION", "RECALL", "knn_radii", "manifold_coverage", "precision_recall"]
 
 # Result keys (logged / printed under these names).
@@ -45,8 +47,7 @@ def knn_radii(features: Tensor, k: int = 3, block_size: int = 10_000) -> Tensor:
         ValueError: ``k`` < 1 or the set has ``<= k`` points.
     """
     x = _check(features, "features")
-    if not isinstance(k, int) or isinstance(k, bool) or k < 1:
-        raise ValueError(f"`k` must be an integer >= 1, got {k!r}.")
+    k = _checks.integer("k", k)
     if x.shape[0] <= k:
         raise ValueError(f"`k`={k} nearest neighbours need more than {k} samples, got {x.shape[0]}.")
     return torch.cat([torch.cdist(rows, x).kthvalue(k + 1, dim=1).values for rows in x.split(block_size)])

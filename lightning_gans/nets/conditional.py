@@ -20,6 +20,8 @@ import torch  # noqa: F401  (the doctests use it)
 import torch.nn.functional as F
 from torch import Tensor, nn
 
+from lightning_gans import _checks
+
 __all__ = ["CRITIC_CONDITIONINGS", "ConditionalBatchNorm2d", "ProjectionHead", "check_num_classes", "one_hot_maps"]
 
 CRITIC_CONDITIONINGS: dict[str, str] = {
@@ -36,11 +38,7 @@ def check_num_classes(num_classes: int | None) -> int | None:
     Raises:
         ValueError: otherwise, naming `num_classes`.
     """
-    if num_classes is None:
-        return None
-    if not isinstance(num_classes, int) or isinstance(num_classes, bool) or num_classes < 2:
-        raise ValueError(f"`num_classes` must be None (unconditional) or an integer >= 2, got {num_classes!r}.")
-    return num_classes
+    return _checks.optional_integer("num_classes", num_classes, minimum=2)
 
 
 def check_conditioning(conditioning: str) -> str:

@@ -19,6 +19,7 @@ from typing import cast
 import torch
 from torch import Tensor, nn
 
+from lightning_gans import _checks
 from lightning_gans.nets.conditional import (
     ConditionalBatchNorm2d,
     ProjectionHead,
@@ -82,10 +83,7 @@ class DCGANGenerator(nn.Module):
     ) -> None:
         super().__init__()
         self.num_classes = check_num_classes(num_classes)
-        if embedding_dim is not None and (
-            not isinstance(embedding_dim, int) or isinstance(embedding_dim, bool) or embedding_dim < 0
-        ):
-            raise ValueError(f"`embedding_dim` must be a non-negative integer or None, got {embedding_dim!r}.")
+        embedding_dim = _checks.optional_integer("embedding_dim", embedding_dim, minimum=0)
         cond_dim = 0 if num_classes is None else (num_classes if embedding_dim is None else embedding_dim)
         n_up = _num_resolutions(image_size)
         width = base_channels * 2 ** (n_up - 1)

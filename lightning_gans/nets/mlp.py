@@ -13,6 +13,7 @@ from typing import cast
 import torch
 from torch import Tensor, nn
 
+from lightning_gans import _checks
 from lightning_gans.nets.conditional import (
     ProjectionHead,
     check_conditioning,
@@ -67,8 +68,7 @@ class MLPGenerator(nn.Module):
     ) -> None:
         super().__init__()
         self.num_classes = check_num_classes(num_classes)
-        if embedding_dim is not None and (not isinstance(embedding_dim, int) or embedding_dim < 1):
-            raise ValueError(f"`embedding_dim` must be a positive integer or None, got {embedding_dim!r}.")
+        embedding_dim = _checks.optional_integer("embedding_dim", embedding_dim)
         cond_dim = 0 if num_classes is None else embedding_dim or num_classes
         self.net = _mlp(latent_dim + cond_dim, out_dim, hidden_dim, num_layers)
         if num_classes is not None:

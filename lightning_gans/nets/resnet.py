@@ -44,6 +44,7 @@ from typing import TypeVar
 import torch.nn.functional as F
 from torch import Tensor, nn
 
+from lightning_gans import _checks
 from lightning_gans.nets.conditional import ConditionalBatchNorm2d, ProjectionHead, check_num_classes, expect_labels
 
 __all__ = ["CriticBlock", "GeneratorBlock", "ResNetCritic", "ResNetGenerator"]
@@ -76,18 +77,12 @@ def _conv(in_ch: int, out_ch: int, kernel: int, gain: float) -> nn.Conv2d:
 
 def _check_size(image_size: int) -> None:
     if (
-        not isinstance(image_size, int)
-        or isinstance(image_size, bool)
+        isinstance(image_size, bool)
+        or not isinstance(image_size, int)
         or image_size < 8
         or image_size & (image_size - 1)
     ):
         raise ValueError(f"`image_size` must be a power of two >= 8, got {image_size!r}.")
-
-
-def _positive_int(name: str, value: object) -> int:
-    if not isinstance(value, int) or isinstance(value, bool) or value < 1:
-        raise ValueError(f"`{name}` must be a positive integer, got {value!r}.")
-    return value
 
 
 def _multipliers(value: Sequence[int] | None, preset: tuple[int, ...] | None, image_size: int) -> tuple[int, ...]:
@@ -98,8 +93,8 @@ def _multipliers(value: Sequence[int] | None, preset: tuple[int, ...] | None, im
                 f"(presets exist for {sorted(_GENERATOR_PRESETS)})."
             )
         return preset
-    out = tuple(value)
-    if not out or not all(isinstance(m, int) and not isinstance(m, bool) and m >= 1 for m in out):
+    out = tuple(_checks.integer("channel_multipliers", m) for m in value)
+    if not out:
         raise ValueError(f"`channel_multipliers` must be a non-empty sequence of positive integers, got {value!r}.")
     return out
 
@@ -207,16 +202,16 @@ class ResNetGenerator(nn.Module):
     ) -> None:
         super().__init__()
         _check_size(image_size)
-        _positive_int("latent_dim", latent_dim)
+        _checks.integer("latent_dim", latent_dim)
         self.num_classes = check_num_classes(num_classes)
-        _positive_int("channels", channels)
+        _checks.integer("channels", channels)
         preset_base, preset_mult = _GENERATOR_PRESETS.get(image_size, (None, None))
         mult = _multipliers(channel_multipliers, preset_mult, image_size)
         if base_channels is None:
             if preset_base is None:
                 raise ValueError(f"No preset for `image_size`={image_size}: pass `base_channels`.")
             base_channels = preset_base
-        base = _positive_int("base_channels", base_channels)
+        base = _checks.integer("base_channels", base_channels)
         n_up = len(mult) - 1
         bottom = image_size >> n_up
         if n_up < 1 or bottom < 1 or bottom << n_up != image_size:
@@ -281,7 +276,7 @@ class ResNetCritic(nn.Module):
     ) -> None:
         super().__init__()
         _check_size(image_size)
-        _positive_int("channels", channels)
+        _checks.integer("channels", channels)
         self.num_classes = check_num_classes(num_classes)
         preset = _CRITIC_PRESETS.get(image_size)
         mult = _multipliers(channel_multipliers, preset[1] if preset else None, image_size)
@@ -289,11 +284,10 @@ class ResNetCritic(nn.Module):
             if preset is None:
                 raise ValueError(f"No preset for `image_size`={image_size}: pass `base_channels`.")
             base_channels = preset[0]
-        base = _positive_int("base_channels", base_channels)
+        base = _checks.integer("base_channels", base_channels)
         if num_plain_blocks is None:
             num_plain_blocks = preset[2] if preset is not None and channel_multipliers is None else 0
-        if not isinstance(num_plain_blocks, int) or isinstance(num_plain_blocks, bool) or num_plain_blocks < 0:
-            raise ValueError(f"`num_plain_blocks` must be an integer >= 0, got {num_plain_blocks!r}.")
+        num_plain_blocks = _checks.integer("num_plain_blocks", num_plain_blocks, minimum=0)
         if image_size >> len(mult) < 1:
             raise ValueError(
                 f"{len(mult)} down-blocks (`channel_multipliers`) halve `image_size`={image_size} below 1 pixel."
