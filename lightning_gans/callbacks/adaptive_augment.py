@@ -110,6 +110,11 @@ class AdaptiveAugment(Callback):
 
     # ------------------------------------------------------------------------------------------
     def setup(self, trainer: Trainer, pl_module: LightningModule, stage: str) -> None:
+        if getattr(pl_module, "updates_per_batch", "one") != "one":
+            raise ValueError(
+                "`AdaptiveAugment` reads each critic update's `train/real_sign` from its batch's outputs, so it needs "
+                "one update per batch: use `updates_per_batch='one'` (the default)."
+            )
         install_critic_augment(pl_module, self, self.augment)
 
     def teardown(self, trainer: Trainer, pl_module: LightningModule, stage: str) -> None:

@@ -82,6 +82,7 @@ class WGAN(AdversarialModule):
         noise_seed: int | None = None,
         num_classes: int | None = None,
         compile: bool | dict[str, Any] = False,
+        updates_per_batch: str = "one",
     ) -> None:
         if clip_value is not None:
             clip_value = _checks.number("clip_value", clip_value, minimum=0.0, strict=True)
@@ -96,6 +97,7 @@ class WGAN(AdversarialModule):
             noise_seed=noise_seed,
             num_classes=num_classes,
             compile=compile,
+            updates_per_batch=updates_per_batch,
         )
         self.clip_value = clip_value
 
@@ -141,6 +143,7 @@ class WGANGP(AdversarialModule):
         penalty_every: int = 1,
         num_classes: int | None = None,
         compile: bool | dict[str, Any] = False,
+        updates_per_batch: str = "one",
     ) -> None:
         super().__init__(
             generator=generator,
@@ -156,6 +159,7 @@ class WGANGP(AdversarialModule):
             penalty_every=penalty_every,
             num_classes=num_classes,
             compile=compile,
+            updates_per_batch=updates_per_batch,
         )
 
 
@@ -202,6 +206,7 @@ class SNGAN(AdversarialModule):
         noise_seed: int | None = None,
         num_classes: int | None = None,
         compile: bool | dict[str, Any] = False,
+        updates_per_batch: str = "one",
     ) -> None:
         spectral_norm = _checks.boolean("spectral_norm", spectral_norm)
         super().__init__(
@@ -218,6 +223,7 @@ class SNGAN(AdversarialModule):
             penalty_every=penalty_every,
             num_classes=num_classes,
             compile=compile,
+            updates_per_batch=updates_per_batch,
         )
         self.spectral_norm = spectral_norm
 
@@ -289,6 +295,7 @@ class ACGAN(AdversarialModule):
         noise_seed: int | None = None,
         penalty_every: int = 1,
         compile: bool | dict[str, Any] = False,
+        updates_per_batch: str = "one",
     ) -> None:
         if num_classes is None:
             raise ValueError(
@@ -317,6 +324,7 @@ class ACGAN(AdversarialModule):
             penalty_every=penalty_every,
             num_classes=num_classes,
             compile=compile,
+            updates_per_batch=updates_per_batch,
         )
         self.classifier_weight = classifier_weight
 

@@ -127,8 +127,12 @@ class NoiseRecorder:
             self.latents[self._update()] = args[0].detach().cpu().clone()
 
     def _on_critic(self, net, args) -> None:
-        if self.module.training:
-            self.critic_inputs.setdefault(self._update(), []).append(args[0].detach().cpu().clone())
+        if not self.module.training:
+            return
+        x, inputs = args[0].detach().cpu().clone(), self.critic_inputs.setdefault(self._update(), [])
+        m = self.module
+        fused = m._fuse_critic and m.critic_steps > 0 and m._cycle_position < m.n_critic and not inputs
+        inputs.extend(x.chunk(2) if fused else [x])  # a fused critic update scores cat([real, fake]) in one call
 
     def alphas(self) -> dict[int, Tensor]:
         """Per critic update with a penalty: the interpolation weight of each sample, shape ``(N,)``."""
