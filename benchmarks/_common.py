@@ -76,19 +76,12 @@ class _WGANGPNoLog(WGANGP):
         pass
 
 
-def lightning_module(setup: Setup, log: bool = True) -> WGANGP:
+def lightning_module(setup: Setup, log: bool = True, cls: type[WGANGP] | None = None, **kwargs) -> WGANGP:
+    """The setup's WGAN-GP (``cls``, default :class:`WGANGP`), with the plain loop's optimizer unless ``kwargs`` say."""
     g, d = setup.fresh()
-    cls = WGANGP if log else _WGANGPNoLog
-    return cls(
-        g,
-        d,
-        setup.latent_dim,
-        gp_weight=setup.gp_weight,
-        n_critic=setup.n_critic,
-        generator_optimizer=adam,
-        critic_optimizer=adam,
-        noise_seed=0,
-    )
+    cls = cls or (WGANGP if log else _WGANGPNoLog)
+    kwargs = {"generator_optimizer": adam, "critic_optimizer": adam, **kwargs}
+    return cls(g, d, setup.latent_dim, gp_weight=setup.gp_weight, n_critic=setup.n_critic, noise_seed=0, **kwargs)
 
 
 def quiet_trainer(max_steps: int, callbacks: list, **kw) -> L.Trainer:
@@ -134,11 +127,22 @@ class BatchWindow(L.Callback):
 
 
 def run_lightning(
-    setup: Setup, warmup: int, steps: int, at_start: Callable[[], None] | None = None, log: bool = True
+    setup: Setup,
+    warmup: int,
+    steps: int,
+    at_start: Callable[[], None] | None = None,
+    log: bool = True,
+    datamodule: L.LightningDataModule | None = None,
+    **module_kwargs,
 ) -> tuple[float, float]:
-    """(wall, CPU) seconds for ``steps`` updates (batches) after ``warmup`` updates, module in a Lightning Trainer."""
+    """(wall, CPU) seconds for ``steps`` updates after ``warmup`` updates, module in a Lightning Trainer.
+
+    ``module_kwargs`` reach :func:`lightning_module`; ``datamodule`` replaces the setup's (e.g. batches of
+    ``n_critic + 1`` updates for ``updates_per_batch="cycle"``; ``warmup`` and ``steps`` count updates).
+    """
     window = BatchWindow(warmup, at_start)
-    quiet_trainer(warmup + steps, [window]).fit(lightning_module(setup, log), setup.datamodule)
+    module = lightning_module(setup, log, **module_kwargs)
+    quiet_trainer(warmup + steps, [window]).fit(module, datamodule or setup.datamodule)
     return window.seconds
 
 

@@ -1,0 +1,36 @@
+"""The speed benchmarks run at a tiny size in the suite, so that they cannot rot before a GPU or a quiet machine runs them."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def _run(*args: str) -> str:
+    done = subprocess.run(
+        [sys.executable, *args],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=600,
+        env={"OMP_NUM_THREADS": "1", "PATH": ""},
+    )
+    assert done.returncode == 0, done.stderr[-3000:]
+    return done.stdout
+
+
+def test_the_gpu_benchmark_runs_tiny_on_cpu():
+    """`benchmarks/gpu.py --tiny --device cpu`: one row per net and model, each with both rates and their ratio."""
+    out = _run("benchmarks/gpu.py", "--tiny", "--device", "cpu")
+    rows = [line for line in out.splitlines() if line.startswith(("| dcgan", "| resnet"))]
+    assert len(rows) == 6 and not any("failed" in row for row in rows), out
+
+
+def test_the_update_benchmark_runs_every_variant():
+    """`benchmarks/bench_update.py` at 1 % of its budget: a ratio for each of the four variants of the toy."""
+    out = _run("benchmarks/bench_update.py", "--setups", "toy", "--rounds", "1", "--scale", "0.01")
+    rows = [line for line in out.splitlines() if line.startswith("| toy |")]
+    assert len(rows) == 4, out
