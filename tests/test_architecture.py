@@ -17,6 +17,33 @@ def test_modules_import_no_callback():
     assert out == "[]"
 
 
+def _imports(path: Path) -> list[str]:
+    """The lightning_gans modules (and names, as ``module.name``) that a file imports, lazily or not."""
+    out = []
+    for node in ast.walk(ast.parse(path.read_text())):
+        if isinstance(node, ast.ImportFrom) and node.module and node.module.startswith("lightning_gans"):
+            out += [node.module] + [f"{node.module}.{a.name}" for a in node.names]
+        elif isinstance(node, ast.Import):
+            out += [a.name for a in node.names if a.name.startswith("lightning_gans")]
+    return out
+
+
+def test_imports_flow_one_way_and_commands_use_no_private_callback_name():
+    """Nothing below the top floor imports `lightning_gans.commands` or `lightning_gans.cli` (the Hub export, runs and
+    callbacks included); the commands import no private module or name of `lightning_gans.callbacks`."""
+    upward = []
+    for path in PACKAGE.rglob("*.py"):
+        rel = path.relative_to(PACKAGE).as_posix()
+        top_floor = rel.startswith("commands/") or rel in ("cli.py", "__main__.py")
+        for name in _imports(path):
+            if not top_floor and name.startswith(("lightning_gans.commands", "lightning_gans.cli")):
+                upward.append(f"{rel}: {name}")
+            private = any(part.startswith("_") for part in name.split(".")[2:])
+            if rel.startswith("commands/") and name.startswith("lightning_gans.callbacks") and private:
+                upward.append(f"{rel}: {name} (a private name of callbacks)")
+    assert upward == []
+
+
 _ALLOWED_FOREIGN_PRIVATE = {"_exit", "_asdict", "_replace", "_fields", "_make"}
 
 

@@ -9,7 +9,8 @@ from lightning.pytorch import LightningModule, Trainer
 from torch import Tensor
 
 from lightning_gans import _checks
-from lightning_gans.callbacks._images import MIN_SIDE, EveryNGeneratorSteps, image_grid, log_image
+from lightning_gans.callbacks._images import EveryNGeneratorSteps, log_image
+from lightning_gans.images import MIN_SIDE, image_grid
 from lightning_gans.protocol import require, split_batch
 
 __all__ = ["TABLE_COLUMNS", "SampleLogger"]

@@ -80,7 +80,7 @@ def write_samples(
     """Write ``samples`` as ``out`` says (see the module docstring) and return the files written."""
     from torchvision.io import write_png
 
-    from lightning_gans.callbacks._images import image_grid
+    from lightning_gans.images import image_grid
 
     if out.endswith(".npz"):
         arrays = {"samples": samples.numpy().astype(np.float32)}

@@ -13,7 +13,7 @@ import numpy as np
 import pytest
 import torch
 
-from lightning_gans.callbacks._images import MIN_SIDE, image_grid
+from lightning_gans.images import MIN_SIDE, image_grid
 
 SCRIPT = str(Path(sys.executable).with_name("lightning-gans"))
 EXAMPLES = Path(__file__).resolve().parents[2] / "examples"
