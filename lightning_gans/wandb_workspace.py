@@ -80,12 +80,12 @@ def build_workspace(
         sections=[
             ws.Section(
                 name="Losses",
-                panels=loss_panels,
+                panels=list[Any](loss_panels),
                 is_open=True,
                 panel_settings=ws.SectionPanelSettings(x_axis=M.GENERATOR_STEP),
             ),
-            ws.Section(name="Evaluation", panels=eval_panels, is_open=True),
-            ws.Section(name="Samples", panels=media, is_open=True),
+            ws.Section(name="Evaluation", panels=list[Any](eval_panels), is_open=True),
+            ws.Section(name="Samples", panels=list[Any](media), is_open=True),
         ],
     )
 

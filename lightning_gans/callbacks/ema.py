@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 import torch
-from lightning.pytorch import Callback, LightningModule, Trainer
+from lightning.pytorch import Callback, Trainer
 from torch import nn
 
 from lightning_gans._compat import callback_state_key
@@ -88,14 +88,15 @@ class GeneratorEMA(Callback):
         """The averaged generator (``None`` before the first fit starts training)."""
         return self._ema
 
-    def setup(self, trainer: Trainer, pl_module: LightningModule, stage: str) -> None:
+    def setup(self, trainer: Trainer, pl_module: Any, stage: str) -> None:
         if not isinstance(getattr(pl_module, "generator", None), nn.Module):
             raise TypeError(f"GeneratorEMA needs an `nn.Module` attribute `generator` on {type(pl_module).__name__}.")
-        samplers = [cb for cb in trainer.callbacks if isinstance(cb, GeneratorEMA) and cb.use_for_sampling]
+        callbacks: list[Callback] = getattr(trainer, "callbacks", [])
+        samplers = [cb for cb in callbacks if isinstance(cb, GeneratorEMA) and cb.use_for_sampling]
         if len(samplers) > 1:
             raise ValueError("Two GeneratorEMA callbacks with `use_for_sampling=True`: only one can drive `sample()`.")
 
-    def on_train_start(self, trainer: Trainer, pl_module: LightningModule) -> None:
+    def on_train_start(self, trainer: Trainer, pl_module: Any) -> None:
         generator = pl_module.generator
         require(pl_module, self, "generator_optimizer")
         if self._ema is None or self._generator is not generator:
@@ -111,6 +112,7 @@ class GeneratorEMA(Callback):
 
     def _on_generator_step(self, optimizer: torch.optim.Optimizer, args: Any, kwargs: Any) -> None:
         self.updates += 1
+        assert self._ema is not None and self._generator is not None  # the hook is registered once both exist
         self.update(self._ema, self._generator, 0.0 if self.updates <= self.start_step else self.decay)
 
     @staticmethod
@@ -143,10 +145,11 @@ class GeneratorEMA(Callback):
         else:
             self._load_ema_state(state_dict)
 
-    def teardown(self, trainer: Trainer, pl_module: LightningModule, stage: str) -> None:
+    def teardown(self, trainer: Trainer, pl_module: Any, stage: str) -> None:
         self._remove_hook()
 
     def _load_ema_state(self, state_dict: dict[str, Any]) -> None:
+        assert self._ema is not None  # called once the copy exists (else the state waits in _pending)
         self._ema.load_state_dict(state_dict["ema"])
 
     def _remove_hook(self) -> None:
@@ -155,9 +158,7 @@ class GeneratorEMA(Callback):
             self._handle = None
 
 
-def load_ema_generator(
-    pl_module: nn.Module, checkpoint: str | dict[str, Any], state_key: str | None = None
-) -> nn.Module:
+def load_ema_generator(pl_module: Any, checkpoint: str | dict[str, Any], state_key: str | None = None) -> nn.Module:
     """Attach the EMA generator saved in a checkpoint to a module loaded without a Trainer.
 
     Args:
@@ -173,6 +174,7 @@ def load_ema_generator(
     """
     if not isinstance(checkpoint, dict):
         checkpoint = torch.load(checkpoint, map_location="cpu", weights_only=True)
+    assert isinstance(checkpoint, dict)
     states = {
         k: v
         for k, v in checkpoint.get("callbacks", {}).items()

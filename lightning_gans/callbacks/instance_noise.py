@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable
+from typing import Any
 
-from lightning.pytorch import Callback, LightningModule, Trainer
+from lightning.pytorch import Callback, Trainer
 
 from lightning_gans.protocol import require
 
@@ -96,15 +97,15 @@ class InstanceNoise(Callback):
         """Sigma after ``generator_steps`` generator updates."""
         return instance_noise_std(generator_steps, self._initial_std, self._anneal_steps, self._schedule)
 
-    def setup(self, trainer: Trainer, pl_module: LightningModule, stage: str) -> None:
+    def setup(self, trainer: Trainer, pl_module: Any, stage: str) -> None:
         require(pl_module, self, "instance_noise_std", "generator_steps")
         self._previous_std = float(pl_module.instance_noise_std)
 
-    def on_train_batch_start(self, trainer: Trainer, pl_module: LightningModule, batch: object, batch_idx: int) -> None:
+    def on_train_batch_start(self, trainer: Trainer, pl_module: Any, batch: object, batch_idx: int) -> None:
         std = self.std_at(int(pl_module.generator_steps))
         pl_module.instance_noise_std = std
         pl_module.log(INSTANCE_NOISE_STD, std, on_step=True, on_epoch=False)
 
-    def teardown(self, trainer: Trainer, pl_module: LightningModule, stage: str) -> None:
+    def teardown(self, trainer: Trainer, pl_module: Any, stage: str) -> None:
         if hasattr(pl_module, "instance_noise_std"):
             pl_module.instance_noise_std = self._previous_std  # sampling and evaluation after fit see clean inputs

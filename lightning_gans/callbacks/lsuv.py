@@ -10,7 +10,7 @@ from functools import partial
 from typing import Any
 
 import torch
-from lightning.pytorch import Callback, LightningModule, Trainer
+from lightning.pytorch import Callback, Trainer
 from lightning.pytorch.utilities import rank_zero_info
 from torch import Tensor, nn
 
@@ -24,7 +24,7 @@ LSUV_LAYERS: tuple[type[nn.Module], ...] = WEIGHT_LAYERS
 """Layers LSUV initialises: ``Linear``, ``Conv1d/2d/3d`` and ``ConvTranspose1d/2d/3d``."""
 
 
-def _weight(layer: nn.Module) -> Tensor:
+def _weight(layer: Any) -> Tensor:
     """The tensor to initialise: the underlying weight of a spectral-normed (or parametrized) layer."""
     if hasattr(layer, "parametrizations") and "weight" in layer.parametrizations:
         return layer.parametrizations.weight.original
@@ -264,7 +264,7 @@ class LSUVInit(Callback):
         #: ``{"generator"|"critic": {layer: final variance}}``; empty until LSUV has run.
         self.results: dict[str, dict[str, float]] = {}
 
-    def setup(self, trainer: Trainer, pl_module: LightningModule, stage: str) -> None:
+    def setup(self, trainer: Trainer, pl_module: Any, stage: str) -> None:
         for name in self._nets:
             net = getattr(pl_module, name, None)
             if not isinstance(net, nn.Module):
@@ -272,7 +272,7 @@ class LSUVInit(Callback):
             if not any(isinstance(m, LSUV_LAYERS) for m in net.modules()):
                 raise ValueError(f"LSUVInit: `{name}` ({type(net).__name__}) has no Linear/Conv layer to initialise.")
 
-    def on_fit_start(self, trainer: Trainer, pl_module: LightningModule) -> None:
+    def on_fit_start(self, trainer: Trainer, pl_module: Any) -> None:
         if self.results:
             return  # already ran in an earlier fit with this callback
         if trainer.ckpt_path is not None:
@@ -288,7 +288,7 @@ class LSUVInit(Callback):
                     torch.distributed.broadcast(t.data, src=0)
 
     def initialize(
-        self, pl_module: nn.Module, real: Tensor | None = None, labels: Tensor | None = None
+        self, pl_module: Any, real: Tensor | None = None, labels: Tensor | None = None
     ) -> dict[str, dict[str, float]]:
         """Run LSUV on the selected networks now; independent of (and invisible to) the global RNG.
 
@@ -341,17 +341,17 @@ def _seeded_rng(seed: int, device: torch.device) -> Iterator[None]:
         yield
 
 
-def _noise(pl_module: nn.Module, n: int, rng: torch.Generator, device: torch.device) -> Tensor:
+def _noise(pl_module: Any, n: int, rng: torch.Generator, device: torch.device) -> Tensor:
     if hasattr(pl_module, "sample_noise"):
         return pl_module.sample_noise(n, rng).to(device)
     return torch.randn(n, pl_module.latent_dim, generator=rng, device=device)
 
 
-def _conditional(pl_module: nn.Module) -> bool:
+def _conditional(pl_module: Any) -> bool:
     return getattr(pl_module, "num_classes", None) is not None
 
 
-def _labels(pl_module: nn.Module, n: int, rng: torch.Generator) -> Tensor | None:
+def _labels(pl_module: Any, n: int, rng: torch.Generator) -> Tensor | None:
     return pl_module.sample_labels(n, rng) if _conditional(pl_module) else None
 
 

@@ -6,7 +6,7 @@ from collections.abc import Callable
 from typing import Any
 
 import torch
-from lightning.pytorch import Callback, LightningModule, Trainer
+from lightning.pytorch import Callback, Trainer
 from torch import nn
 
 from lightning_gans.layers import NORM_LAYERS
@@ -78,7 +78,7 @@ class WeightClipping(Callback):
         #: How many times this callback clipped the critic (once per critic optimizer step).
         self.clip_events = 0
 
-    def on_fit_start(self, trainer: Trainer, pl_module: LightningModule) -> None:
+    def on_fit_start(self, trainer: Trainer, pl_module: Any) -> None:
         require(pl_module, self, "critic", "critic_optimizer")
         critic = pl_module.critic
         keep = _FILTERS[self._filter](critic) if isinstance(self._filter, str) else self._filter
@@ -107,7 +107,7 @@ class WeightClipping(Callback):
                 p.clamp_(-self.clip_value, self.clip_value)
         self.clip_events += 1
 
-    def teardown(self, trainer: Trainer, pl_module: LightningModule, stage: str) -> None:
+    def teardown(self, trainer: Trainer, pl_module: Any, stage: str) -> None:
         self._remove_hook()
 
     def _remove_hook(self) -> None:

@@ -188,7 +188,8 @@ class ToyDataModule(LightningDataModule):
     @property
     def num_classes(self) -> int | None:
         """Number of modes when ``conditional``, else None (the module stays unconditional)."""
-        return len(self.distribution.centers) if self.conditional else None
+        centers = self.distribution.centers
+        return len(centers) if self.conditional and centers is not None else None
 
     def train_dataloader(self) -> StatefulDataLoader:
         return StatefulDataLoader(self._data, batch_size=None, shuffle=True)
