@@ -19,18 +19,21 @@ Example:
 
 from __future__ import annotations
 
+import importlib.util
 import os
 import sys
 from typing import Any
 
 from lightning.pytorch import Callback, LightningDataModule, LightningModule, Trainer
-from lightning.pytorch.callbacks import ModelCheckpoint
+from lightning.pytorch.callbacks import ModelCheckpoint, ProgressBar
 from lightning.pytorch.cli import LightningCLI
+from lightning.pytorch.loggers import CSVLogger
 from lightning.pytorch.utilities.exceptions import SIGTERMException
 
 import lightning_gans
 import lightning_gans.callbacks  # noqa: F401
-from lightning_gans._compat import CheckpointHparamsCLI
+from lightning_gans._compat import CheckpointHparamsCLI, last_saved_at
+from lightning_gans.callbacks.progress import GeneratorProgressBar
 from lightning_gans.callbacks.save_config import LoggerSaveConfigCallback
 from lightning_gans.checkpoints import check_class, import_object, load_checkpoint_file
 from lightning_gans.modules import AdversarialModule
@@ -150,9 +153,59 @@ class GANCLI(CheckpointHparamsCLI):
         super().parse_arguments(self.parser, self._given_args)
 
     def instantiate_trainer(self, **kwargs: Any) -> Trainer:
+        trainer_config = self.config_init.get(str(self.subcommand), self.config_init).get("trainer")
+        if trainer_config is not None:
+            _add_trainer_defaults(trainer_config)
         trainer = super().instantiate_trainer(**kwargs)
+        trainer.callbacks.append(_FinalLastCheckpoint())  # type: ignore[attr-defined]
         trainer.callbacks.append(_CheckpointOnSigterm())
         return trainer
+
+
+def _add_trainer_defaults(trainer: dict[str, Any]) -> None:
+    """Fill in what ``lightning-gans fit`` adds to a config's instantiated ``trainer`` section, in place.
+
+    * a ``ModelCheckpoint(dirpath=<default_root_dir>/checkpoints, save_last=True)`` when the config has no
+      ``ModelCheckpoint`` (and checkpointing is on): a ``last.ckpt`` at a path that does not change from run
+      to run, so ``--ckpt_path last`` finds it (Lightning's default puts it in a new ``version_N`` per run);
+    * a :class:`~lightning_gans.callbacks.GeneratorProgressBar` when the config has no progress bar (and the
+      bar is on);
+    * the ``CSVLogger`` (in ``default_root_dir``) when the config leaves the logger to Lightning and neither
+      ``tensorboard`` nor ``tensorboardX`` is installed: what Lightning would choose, without its warning.
+    """
+    root = trainer.get("default_root_dir") or os.getcwd()
+    callbacks = trainer.get("callbacks") or []
+    callbacks = list(callbacks) if isinstance(callbacks, (list, tuple)) else [callbacks]
+    if trainer.get("enable_checkpointing", True) is not False and not any(
+        isinstance(c, ModelCheckpoint) for c in callbacks
+    ):
+        callbacks.append(ModelCheckpoint(dirpath=os.path.join(root, "checkpoints"), save_last=True))
+    if trainer.get("enable_progress_bar", True) is not False and not any(isinstance(c, ProgressBar) for c in callbacks):
+        callbacks.append(GeneratorProgressBar())
+    trainer["callbacks"] = callbacks
+    if trainer.get("logger") in (None, True) and not any(
+        importlib.util.find_spec(name) for name in ("tensorboard", "tensorboardX")
+    ):
+        trainer["logger"] = CSVLogger(save_dir=root)
+
+
+class _FinalLastCheckpoint(Callback):
+    """At the end of ``fit``, make every ``save_last`` checkpoint hold the final state.
+
+    ``ModelCheckpoint`` writes ``last.ckpt`` only when it saves another checkpoint (or never saved one):
+    with ``every_n_train_steps=N`` and ``max_steps`` not a multiple of ``N``, the last steps were lost.
+    """
+
+    def on_train_end(self, trainer: Trainer, pl_module: LightningModule) -> None:
+        for callback in trainer.checkpoint_callbacks:
+            if not isinstance(callback, ModelCheckpoint) or not callback.save_last or not callback.dirpath:
+                continue
+            if "{" in callback.CHECKPOINT_NAME_LAST or last_saved_at(callback) == trainer.global_step:
+                continue  # a templated name (its own rule), or already saved at this step
+            path = os.path.join(callback.dirpath, callback.CHECKPOINT_NAME_LAST + callback.FILE_EXTENSION)
+            if trainer.is_global_zero and os.path.islink(path):
+                os.remove(path)  # save_last="link": write the file, not through the link into another checkpoint
+            trainer.save_checkpoint(path)
 
 
 class _CheckpointOnSigterm(Callback):
