@@ -151,7 +151,7 @@ class GANCLI(CheckpointHparamsCLI):
 
     def instantiate_trainer(self, **kwargs: Any) -> Trainer:
         trainer = super().instantiate_trainer(**kwargs)
-        trainer.callbacks.append(_CheckpointOnSigterm())
+        trainer.callbacks.append(_CheckpointOnSigterm())  # type: ignore[attr-defined]
         return trainer
 
 
