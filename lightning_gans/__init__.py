@@ -14,7 +14,7 @@ from lightning_gans.losses import LOSSES, AdversarialLoss  # noqa: E402
 from lightning_gans.modules import ACGAN, GAN, SNGAN, WGAN, WGANGP, AdversarialModule  # noqa: E402
 from lightning_gans.penalties import PENALTIES  # noqa: E402
 
-__version__ = "0.1.0"
+__version__ = "0.2.0"
 
 __all__ = [
     "ACGAN",

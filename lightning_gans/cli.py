@@ -158,7 +158,7 @@ class GANCLI(CheckpointHparamsCLI):
             _add_trainer_defaults(trainer_config)
         trainer = super().instantiate_trainer(**kwargs)
         trainer.callbacks.append(_FinalLastCheckpoint())  # type: ignore[attr-defined]
-        trainer.callbacks.append(_CheckpointOnSigterm())
+        trainer.callbacks.append(_CheckpointOnSigterm())  # type: ignore[attr-defined]
         return trainer
 
 
