@@ -16,13 +16,13 @@ CONFIG = ROOT / "examples" / "wgangp_folder_cpu.yaml"
 
 
 def _flat_folder(root: Path, n: int = 40) -> Path:
-    """``n`` RGB PNGs of 40x48 pixels (not square, not 32: resized and cropped), straight in ``root``."""
+    """``n`` RGB PNGs of 32x32 pixels (the size `evaluate --real` compares with the generator's), straight in ``root``."""
     from torchvision.io import write_png
 
     root.mkdir()
     g = torch.Generator().manual_seed(0)
     for i in range(n):
-        image = torch.randint(0, 256, (3, 40, 48), dtype=torch.uint8, generator=g)
+        image = torch.randint(0, 256, (3, 32, 32), dtype=torch.uint8, generator=g)
         write_png(image, str(root / f"img_{i:03d}.png"))
     return root
 
