@@ -81,7 +81,7 @@ def test_optimizer_from_the_command_line(tmp_path):
     state = torch.load(ckpt, weights_only=True)
     g_state, c_state = state["optimizer_states"]
     assert c_state["param_groups"][0]["lr"] == 0.03 and "momentum" in c_state["param_groups"][0]
-    assert g_state["param_groups"][0]["lr"] == 5e-4 and g_state["param_groups"][0]["betas"] == (0.0, 0.9)
+    assert g_state["param_groups"][0]["lr"] == 1e-3 and g_state["param_groups"][0]["betas"] == (0.5, 0.9)
 
 
 def test_console_entry_points_print_config():
@@ -101,7 +101,7 @@ def test_console_entry_points_print_config():
         timeout=120,
         check=True,
     ).stdout
-    assert "class_path: lightning_gans.WGANGP" in out and "gp_weight: 10.0" in out
+    assert "class_path: lightning_gans.WGANGP" in out and "gp_weight: 0.1" in out and "penalty_every: 1" in out
 
 
 def test_cli_config_reaches_the_logger(tmp_path):
@@ -131,7 +131,7 @@ def test_cli_config_reaches_the_logger(tmp_path):
     hparams = yaml.safe_load(Path(hparams_file).read_text())
     assert hparams["cli"]["trainer"]["max_steps"] == 3
     assert hparams["cli"]["model"]["class_path"] == "lightning_gans.WGANGP"
-    assert hparams["gp_weight"] == 10.0
+    assert hparams["gp_weight"] == 0.1  # the config's (the authors' toy value)
 
 
 def test_cli_checkpoint_reloaded_and_saved_again_still_loads_alone(tmp_path):
