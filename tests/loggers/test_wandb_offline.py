@@ -160,7 +160,7 @@ def test_example_config_logs_metrics_images_and_cli_config(tmp_path, offline, mo
     assert len(list((run / "files" / "media" / "images").glob("toy_*.png"))) == 2
 
     config = _config(records)
-    assert config["n_critic"] == 5 and config["gp_weight"] == 10.0  # module hyper-parameters (init args)
+    assert config["n_critic"] == 5 and config["gp_weight"] == 0.1  # module hyper-parameters (init args)
     assert config["dataset"] == "8gaussians"  # datamodule hyper-parameters
     cli = config["cli"]  # the whole CLI config, from LoggerSaveConfigCallback
     assert cli["trainer"]["max_steps"] == 36 and cli["seed_everything"] == 0
