@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import sys
 from typing import Any
 
 from lightning.pytorch import LightningModule, Trainer
@@ -41,6 +42,7 @@ class GeneratorProgressBar(TQDMProgressBar):
 
     def __init__(self, refresh_rate: int = 1, process_position: int = 0, leave: bool = True) -> None:
         super().__init__(_checks.integer("refresh_rate", refresh_rate, minimum=1), process_position, leave)
+        self._keep_on_screen = leave
         self._start = 0
 
     def total_generator_steps(self, trainer: Trainer, pl_module: LightningModule) -> int | None:
@@ -55,17 +57,28 @@ class GeneratorProgressBar(TQDMProgressBar):
         per_generator_step = 1 if getattr(pl_module, "updates_per_batch", "one") == "cycle" else updates
         return batches * max_epochs // per_generator_step
 
-    def init_train_tqdm(self) -> Tqdm:
-        bar = super().init_train_tqdm()
-        bar.set_description("generator steps")
-        return bar
+    @property
+    def train_description(self) -> str:
+        return "generator steps"
+
+    def init_train_tqdm(self, total: int | None = None, initial: int = 0) -> Tqdm:
+        """The bar of the whole run: ``total`` generator steps, starting at ``initial`` (a resumed run's count)."""
+        return Tqdm(
+            desc=self.train_description,
+            total=total,
+            initial=initial,  # resumed: the ETA counts the remaining steps only
+            position=(2 * self.process_position),
+            disable=self.is_disabled,
+            leave=self._keep_on_screen,
+            dynamic_ncols=True,
+            file=sys.stdout,
+            smoothing=0,
+            bar_format=self.BAR_FORMAT,
+        )
 
     def on_train_start(self, trainer: Trainer, pl_module: LightningModule) -> None:
-        self.train_progress_bar = self.init_train_tqdm()
         self._start = _generator_steps(pl_module)
-        self.train_progress_bar.reset(total=self.total_generator_steps(trainer, pl_module))
-        self.train_progress_bar.initial = self._start  # resumed: the ETA counts the remaining steps only
-        self.train_progress_bar.n = self._start
+        self.train_progress_bar = self.init_train_tqdm(self.total_generator_steps(trainer, pl_module), self._start)
 
     def on_train_epoch_start(self, trainer: Trainer, *_: Any) -> None:
         pass  # one bar for the whole run
@@ -89,8 +102,7 @@ class GeneratorProgressBar(TQDMProgressBar):
         if not bar.disable:
             bar.n = _generator_steps(pl_module)
             bar.set_postfix_str(self.postfix(trainer), refresh=False)
-            bar.refresh()
-        bar.close()
+        bar.close()  # draws the final state once
 
     def on_validation_end(self, trainer: Trainer, pl_module: LightningModule) -> None:
         pass  # GANMetrics hands evaluations to callbacks through this hook: there is no validation bar to close
