@@ -1,6 +1,7 @@
 """Every 8-Gaussians example config, trained as written from the CLI, covers all 8 modes (one seed each here).
 
-benchmarks/example_configs.py measures them on seeds 0-4 (the README's table); here each config runs once,
+benchmarks/example_configs.py measures them on seeds 0-4 (the README's table); here each config runs once
+(the W&B variant of the WGAN-GP config trains the same model and is left to the benchmark),
 at a seed other than its own `seed_everything: 0`, so that a change that breaks training, or a config
 that only works for its own seed, shows up as lost modes.
 """
@@ -18,6 +19,7 @@ sys.path.insert(0, str(ROOT / "benchmarks"))
 from example_configs import DEFAULT_CONFIGS, modes  # noqa: E402
 
 SEEDS = {config: 1 + i % 4 for i, config in enumerate(DEFAULT_CONFIGS)}
+TESTED = [c for c in DEFAULT_CONFIGS if c != "wgangp_8gaussians_wandb.yaml"]  # = wgangp_8gaussians.yaml + a W&B logger
 
 
 def test_every_8gaussians_config_is_measured():
@@ -31,7 +33,7 @@ def test_every_8gaussians_config_is_measured():
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize("config", DEFAULT_CONFIGS)
+@pytest.mark.parametrize("config", TESTED)
 def test_config_covers_all_eight_modes(config, tmp_path, one_thread):
     """`lightning-gans fit --config <config> --seed_everything <seed>`: 8/8 modes of 2,500 samples, > 40 % within 3 sigma."""
     covered, high_quality, _ = modes(config, SEEDS[config], str(tmp_path))
