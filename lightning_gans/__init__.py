@@ -3,8 +3,10 @@
 >>> from lightning_gans import GAN, WGAN, WGANGP
 """
 
+from lightning_gans._quiet import quiet_console
 from lightning_gans._versions import check_lightning_version
 
+quiet_console()  # the dependency warnings and tips a user can do nothing about, as quiet as `lightning-gans`
 check_lightning_version()  # warns once outside the tested Lightning range, before anything can break on it
 
 from lightning_gans.data import DigitsDataModule, ImageDataModule, ToyDataModule  # noqa: E402
