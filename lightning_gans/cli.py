@@ -27,7 +27,7 @@ import signal
 import sys
 import threading
 from types import FrameType
-from typing import Any
+from typing import Any, cast
 
 from lightning.pytorch import Callback, LightningDataModule, LightningModule, Trainer
 from lightning.pytorch.callbacks import ModelCheckpoint
@@ -171,7 +171,7 @@ class GANCLI(CheckpointHparamsCLI):
 
     def instantiate_trainer(self, **kwargs: Any) -> Trainer:
         trainer = super().instantiate_trainer(**kwargs)
-        getattr(trainer, "callbacks").insert(0, _CheckpointOnInterrupt())  # first: it probes the output folders in setup
+        cast(Any, trainer).callbacks.insert(0, _CheckpointOnInterrupt())  # first: it probes the output folders in setup
         return trainer
 
 
@@ -255,10 +255,10 @@ def _probe_outputs(trainer: Trainer) -> None:
     for logger in trainer.loggers:
         root = getattr(logger, "save_dir", None) or getattr(logger, "root_dir", None)
         if isinstance(root, (str, os.PathLike)):
-            folders.append((f"the {type(logger).__name__}'s save_dir", root))
+            folders.append((f"{type(logger).__name__}.save_dir", root))
     for callback in trainer.checkpoint_callbacks:
         if isinstance(callback, ModelCheckpoint) and callback.dirpath:
-            folders.append(("ModelCheckpoint's `dirpath`", callback.dirpath))
+            folders.append(("ModelCheckpoint.dirpath", callback.dirpath))
     for name, folder in folders:
         _checks.writable_dir(name, folder)
 
