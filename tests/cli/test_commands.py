@@ -106,9 +106,9 @@ def test_sample_folder_and_npz_are_reproducible(digits_run):
     samples = np.load(tmp / "samples.npz")["samples"]
     assert samples.shape == (5, 1, 8, 8) and samples.dtype == np.float32
     assert samples.min() >= -1 and samples.max() <= 1
-    first = read_image(str(tmp / "pngs" / files[0]))  # (3, 8, 8) uint8, grey repeated
+    first = read_image(str(tmp / "pngs" / files[0]))  # (1, 8, 8) uint8: grey written as grey
     expected = np.round((samples[0, 0] + 1) / 2 * 255)
-    assert first.shape == (3, 8, 8) and np.abs(first[0].numpy() - expected).max() <= 1
+    assert first.shape == (1, 8, 8) and np.abs(first[0].numpy() - expected).max() <= 1
 
 
 def test_sample_uses_ema_unless_told_otherwise(digits_run, tmp_path):
