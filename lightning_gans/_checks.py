@@ -29,6 +29,7 @@ __all__ = [
     "optional_integer",
     "output_suffix",
     "value_range",
+    "within_range",
     "writable_dir",
 ]
 
@@ -147,6 +148,25 @@ def value_range(name: str, value: Any) -> tuple[float, float]:
     if not low < high:
         raise InputError(f"`{name}` must be (low, high) with low < high, got {tuple(value)!r}.")
     return low, high
+
+
+def within_range(name: str, values: Any, declared: tuple[float, float], what: str, hint: str = "") -> None:
+    """``values`` (a tensor) lie in the ``declared`` range of the argument ``name``, up to rounding (1e-3 of its width).
+
+    Images outside their declared range would be clipped when written or shown, silently; this refuses them.
+
+    Raises:
+        InputError: naming ``name``, the declared range, what the ``values`` are and the range they span.
+    """
+    low, high = declared
+    lo, hi = float(values.min()), float(values.max())
+    slack = 1e-3 * (high - low)
+    if lo < low - slack or hi > high + slack:
+        outside = float(((values < low - slack) | (values > high + slack)).float().mean())
+        raise InputError(
+            f"`{name}` is ({low:g}, {high:g}) but {what} span [{lo:.3g}, {hi:.3g}] ({outside:.0%} of the values "
+            f"outside): as images they would be clipped. {hint}".rstrip()
+        )
 
 
 # -- paths: one check for "can this run write there" and one for "would this mix with older files" --------------

@@ -35,7 +35,6 @@ OUT_FORMATS = {".png": "one PNG grid", ".jpg": "one JPEG grid", ".jpeg": "one JP
 """``--out`` extensions and what each writes (a path ending in ``/`` is a folder of PNGs)."""
 
 _SAMPLE_NAME = re.compile(r"\d{5}(_class\d+)?\.png")  # the names `--out DIR/` writes
-_RANGE_TOLERANCE = 1e-3  # of the range's width: rounding, not clipping
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -92,18 +91,16 @@ def check_value_range(samples: Tensor, value_range: tuple[float, float], argumen
     """Samples outside ``value_range`` (beyond rounding) are refused: writing them as images would clip them.
 
     Raises:
-        CommandError: naming ``argument``, the declared range and the range the samples span.
+        InputError: naming ``argument``, the declared range and the range the samples span.
     """
-    low, high = value_range
-    lo, hi = float(samples.min()), float(samples.max())
-    slack = _RANGE_TOLERANCE * (high - low)
-    if lo < low - slack or hi > high + slack:
-        outside = float(((samples < low - slack) | (samples > high + slack)).float().mean())
-        raise CommandError(
-            f"`{argument}` is ({low:g}, {high:g}) but the generator's samples span [{lo:.3g}, {hi:.3g}] "
-            f"({outside:.0%} of the values outside): as images they would be clipped. Give the generator's output "
-            "range (e.g. `--value_range -1 1` for a tanh generator), or write `--out FILE.npz` for raw values."
-        )
+    _checks.within_range(
+        argument,
+        samples,
+        value_range,
+        "the generator's samples",
+        "Give the generator's output range (e.g. `--value_range -1 1` for a tanh generator), or write "
+        "`--out FILE.npz` for raw values.",
+    )
 
 
 def _check_out(out: str, overwrite: bool) -> str:
