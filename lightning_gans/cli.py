@@ -5,8 +5,8 @@ command line; 143 (128 + SIGTERM, what a shell reports for a process ended by SI
 SIGTERM ended ``fit`` early, and 130 (128 + SIGINT) when Ctrl-C did, after a resumable ``last.ckpt``
 was written (the preemption case on clusters; the path is printed). A second Ctrl-C aborts at once
 without a checkpoint. Before the first step the run's output folders (``default_root_dir``, the log
-and checkpoint folders) are probed for writing. Tested in tests/faults/test_cli.py,
-tests/faults/test_signals.py and tests/faults/test_outputs.py.
+and checkpoint folders) are probed for writing and the nets checked against the number of classes.
+Tested in tests/faults/test_cli.py, tests/faults/test_signals.py and tests/faults/test_outputs.py.
 
 Resuming with ``--ckpt_path``: the checkpoint's module hyper-parameters are *defaults*; values
 given explicitly (in ``--config`` files or on the command line) win. So a resume can change what
@@ -33,6 +33,7 @@ from lightning.pytorch import Callback, LightningDataModule, LightningModule, Tr
 from lightning.pytorch.callbacks import ModelCheckpoint
 from lightning.pytorch.cli import LightningCLI
 from lightning.pytorch.utilities.exceptions import SIGTERMException
+from torch import nn
 
 import lightning_gans
 import lightning_gans.callbacks  # noqa: F401
@@ -41,6 +42,7 @@ from lightning_gans._compat import CheckpointHparamsCLI, request_sigterm_stop
 from lightning_gans.callbacks.save_config import LoggerSaveConfigCallback
 from lightning_gans.checkpoints import check_class, import_object, load_checkpoint_file
 from lightning_gans.modules import AdversarialModule
+from lightning_gans.nets.conditional import check_nets_num_classes
 
 __all__ = ["GANCLI", "SIGINT_EXIT_STATUS", "SIGTERM_EXIT_STATUS", "main", "run"]
 
@@ -184,7 +186,7 @@ class _CheckpointOnInterrupt(Callback):
     ``on_train_start`` a SIGINT handler asks for the same stop (Lightning's own handling of
     ``KeyboardInterrupt`` exits 1 mid-batch and writes nothing); a second Ctrl-C raises
     ``KeyboardInterrupt`` at once. In ``setup`` (before the first step) the run's output folders are
-    probed for writing.
+    probed for writing and the nets' ``num_classes`` checked against the module's (the data's).
     """
 
     received: int | None = None  # the signal that stopped the latest fit (read by `main` for the exit status)
@@ -196,6 +198,12 @@ class _CheckpointOnInterrupt(Callback):
     def setup(self, trainer: Trainer, pl_module: LightningModule, stage: str) -> None:
         if stage == "fit":
             _probe_outputs(trainer)
+            nets = {
+                n: getattr(pl_module, n)
+                for n in ("generator", "critic")
+                if isinstance(getattr(pl_module, n, None), nn.Module)
+            }
+            check_nets_num_classes(getattr(pl_module, "num_classes", None), **nets)
 
     def on_train_start(self, trainer: Trainer, pl_module: LightningModule) -> None:
         if threading.current_thread() is threading.main_thread():
