@@ -12,7 +12,9 @@ Examples:
     lightning-gans evaluate --fake samples/ --real digits
 
 Folders are read by :class:`lightning_gans.data.folder.ImageFolderDataset`, as ``fit`` reads them: a
-flat folder of images or one sub-folder per class.
+flat folder of images or one sub-folder per class; here strictly: a file that is not an image, or
+images of another size or channel count than the first, is an error naming the file (before any
+feature is computed). ``--json`` must be ``-`` (stdout) or end in ``.json``.
 """
 
 from __future__ import annotations
@@ -26,6 +28,7 @@ from typing import Any
 
 from torch import Tensor
 
+from lightning_gans import _checks
 from lightning_gans.commands._run import CommandError
 from lightning_gans.data.folder import ImageFolderDataset, to_tensor
 from lightning_gans.evaluation.evaluator import Evaluator
@@ -93,7 +96,7 @@ def _scaled(data_range: tuple[float, float]) -> Callable[[Any], Tensor]:
 
 
 def _folder(root: str, data_range: tuple[float, float], argument: str) -> ImageFolderDataset:
-    folder = ImageFolderDataset(root, transform=_scaled(data_range), argument=argument, with_labels=False)
+    folder = ImageFolderDataset(root, transform=_scaled(data_range), argument=argument, with_labels=False, strict=True)
     if len(folder) < 2:
         raise CommandError(f"`{argument}` {root!r} holds {len(folder)} image; at least 2 are needed.")
     return folder
@@ -137,6 +140,11 @@ def evaluate(args: argparse.Namespace) -> tuple[dict[str, float], dict[str, Any]
         )
     if args.ckpt_path is not None and args.fake is not None:
         raise CommandError("give either `--ckpt_path` or `--fake`, not both.")
+    if args.json is not None and args.json != "-":
+        _checks.output_suffix("--json", args.json, {".json": "JSON"})
+        if os.path.isdir(args.json):
+            raise CommandError(f"`--json` {args.json!r} is a folder; give a file name ending in .json.")
+        _checks.writable_dir("--json", os.path.dirname(os.path.abspath(args.json)))
     for name in ("num_samples", "num_real", "batch_size"):
         value = getattr(args, name)
         if value is not None and value < 2 - (name == "batch_size"):
@@ -181,7 +189,11 @@ def evaluate(args: argparse.Namespace) -> tuple[dict[str, float], dict[str, Any]
             str(err).replace("`feature_extractor_weights_path`", "`--feature_extractor_weights_path`")
             + " Or pass `--feature_extractor digits` for digit-like data."
         ) from None
-    first_fake = fake_folder[0] if fake_folder is not None else probe[0]
+    if fake_folder is not None:
+        first_fake = fake_folder[0]
+    else:
+        assert run is not None  # one of --ckpt_path and --fake is given (checked above)
+        first_fake = probe[0]
     first_real = real[0][0] if isinstance(real[0], (tuple, list)) else real[0]
     if first_fake.shape != first_real.shape:
         source = f"`--fake` {args.fake!r}" if fake_folder is not None else "the checkpoint's generator"
@@ -193,7 +205,7 @@ def evaluate(args: argparse.Namespace) -> tuple[dict[str, float], dict[str, Any]
     fake = (
         evaluator.features(fake_folder, "generated images")
         if fake_folder is not None
-        else evaluator.fake_features(run.module)
+        else evaluator.fake_features(run.module)  # type: ignore[union-attr]  # run is set without --fake
     )
     result = evaluator.compute(fake, real_stats, getattr(run.module, "num_classes", None) if run is not None else None)
     settings = {
