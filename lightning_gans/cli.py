@@ -231,7 +231,8 @@ def _newest_last_checkpoint(config: Any) -> str | None:
     """
     trainer = config.get("trainer") or {}
     roots = {trainer.get("default_root_dir") or os.getcwd()}
-    for logger in trainer.get("logger") if isinstance(trainer.get("logger"), list) else [trainer.get("logger")]:
+    loggers = trainer.get("logger")
+    for logger in loggers if isinstance(loggers, list) else [loggers]:
         save_dir = (getattr(logger, "init_args", None) or {}).get("save_dir") if logger is not None else None
         if isinstance(save_dir, str):
             roots.add(save_dir)
