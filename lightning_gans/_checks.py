@@ -11,7 +11,9 @@ from __future__ import annotations
 
 import math
 import numbers
-from collections.abc import Iterable, Sequence
+import os
+import tempfile
+from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
 __all__ = [
@@ -22,9 +24,13 @@ __all__ = [
     "choice",
     "integer",
     "module",
+    "new_output",
     "number",
     "optional_integer",
+    "output_suffix",
     "value_range",
+    "within_range",
+    "writable_dir",
 ]
 
 
@@ -142,3 +148,103 @@ def value_range(name: str, value: Any) -> tuple[float, float]:
     if not low < high:
         raise InputError(f"`{name}` must be (low, high) with low < high, got {tuple(value)!r}.")
     return low, high
+
+
+def within_range(name: str, values: Any, declared: tuple[float, float], what: str, hint: str = "") -> None:
+    """``values`` (a tensor) lie in the ``declared`` range of the argument ``name``, up to rounding (1e-3 of its width).
+
+    Images outside their declared range would be clipped when written or shown, silently; this refuses them.
+
+    Raises:
+        InputError: naming ``name``, the declared range, what the ``values`` are and the range they span.
+    """
+    low, high = declared
+    lo, hi = float(values.min()), float(values.max())
+    slack = 1e-3 * (high - low)
+    if lo < low - slack or hi > high + slack:
+        outside = float(((values < low - slack) | (values > high + slack)).float().mean())
+        raise InputError(
+            f"`{name}` is ({low:g}, {high:g}) but {what} span [{lo:.3g}, {hi:.3g}] ({outside:.0%} of the values "
+            f"outside): as images they would be clipped. {hint}".rstrip()
+        )
+
+
+# -- paths: one check for "can this run write there" and one for "would this mix with older files" --------------
+
+
+def writable_dir(name: str, path: Any) -> str:
+    """``path`` if it is a folder this process can write into, or one it can create (nothing is created).
+
+    The nearest existing folder on the way is probed by creating and removing a temporary file, so a
+    read-only file system or a folder owned by someone else is found before any training step, not
+    at the first checkpoint.
+
+    Raises:
+        InputError: ``path`` (or a parent of it) is a file, or the folder is not writable (naming ``name``).
+    """
+    path = os.fspath(path)
+    if "://" in path:  # a remote file system (s3://, gs://): the logger or checkpoint IO checks it
+        return path
+    existing = os.path.abspath(path)
+    while not os.path.exists(existing):
+        parent = os.path.dirname(existing)
+        if parent == existing:
+            break
+        existing = parent
+    if not os.path.isdir(existing):
+        raise InputError(
+            f"`{name}` {path!r} cannot be a folder: {existing!r} is a file. Give a folder path for the run's outputs."
+        )
+    try:
+        with tempfile.TemporaryFile(dir=existing, prefix=".lightning-gans-probe-"):
+            pass
+    except OSError as err:
+        where = "" if existing == os.path.abspath(path) else f" (it would be made inside {existing!r})"
+        raise InputError(
+            f"`{name}` {path!r} is not writable{where}: {err.strerror or err}. The run's checkpoints and logs would be "
+            "lost; choose a folder you can write to."
+        ) from None
+    return path
+
+
+def new_output(name: str, path: Any, overwrite: bool = False, folder: bool = False) -> str:
+    """``path`` if writing there replaces nothing, or ``overwrite`` is set; its folder must be writable.
+
+    A file must not exist; a folder (``folder=True``) must not hold files already, so new outputs never
+    mix with older ones unless asked (``--overwrite``).
+
+    Raises:
+        InputError: the output exists (naming ``name`` and what is there), or its folder is not writable.
+    """
+    path = os.fspath(path)
+    if folder:
+        if os.path.isfile(path):
+            raise InputError(f"`{name}` {path!r} is a file, not a folder.")
+        if os.path.isdir(path) and not overwrite:
+            held = sorted(e for e in os.listdir(path) if not e.startswith("."))
+            if held:
+                raise InputError(
+                    f"`{name}` {path!r} already holds {len(held)} file(s) ({held[0]!r}, ...): new outputs would mix "
+                    "with them. Choose an empty or new folder, or pass `--overwrite` to replace its contents."
+                )
+        writable_dir(name, path)
+        return path
+    if os.path.isdir(path):
+        raise InputError(f"`{name}` {path!r} is a folder; end it with / to write a folder, or give a file name.")
+    if os.path.exists(path) and not overwrite:
+        raise InputError(f"`{name}` {path!r} already exists; choose another name or pass `--overwrite` to replace it.")
+    writable_dir(name, os.path.dirname(os.path.abspath(path)))
+    return path
+
+
+def output_suffix(name: str, path: Any, formats: Mapping[str, str]) -> str:
+    """The suffix of ``path`` (lower case) if it is one of ``formats`` (suffix -> format name): extensions mean formats.
+
+    Raises:
+        InputError: another suffix, naming ``name`` and listing the suffixes and their formats.
+    """
+    suffix = os.path.splitext(os.fspath(path))[1].lower()
+    if suffix not in formats:
+        listed = ", ".join(f"{s} ({f})" for s, f in formats.items())
+        raise InputError(f"`{name}` {os.fspath(path)!r}: the extension {suffix or '(none)'!r} is not one of {listed}.")
+    return suffix

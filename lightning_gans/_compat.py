@@ -27,6 +27,7 @@ __all__ = [
     "has_submodule",
     "hparams_dict",
     "last_saved_at",
+    "request_sigterm_stop",
     "torch_fidelity_forward",
     "workspace_spec_json",
 ]
@@ -117,6 +118,18 @@ def fit_data_source(trainer: Any) -> Any:
     needs a batch in ``on_fit_start``.
     """
     return trainer.fit_loop._data_source
+
+
+def request_sigterm_stop(trainer: Any) -> None:
+    """Make ``fit`` stop as after SIGTERM: the batch finishes, then ``SIGTERMException`` (``on_exception`` hooks run).
+
+    Sets ``trainer._signal_connector.received_sigterm``, the flag Lightning's own SIGTERM handler sets
+    and its loops check after each batch (and broadcast across DDP ranks). Public alternative:
+    ``trainer.should_stop = True``, which ends the epoch early (the epoch counts as completed, so a
+    resume skips its remaining batches) and is ignored until ``min_steps``/``min_epochs`` are reached.
+    Used by Ctrl-C handling in ``lightning_gans/cli.py``.
+    """
+    trainer._signal_connector.received_sigterm = True
 
 
 # -- torch-fidelity ----------------------------------------------------------------------------

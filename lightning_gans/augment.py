@@ -32,11 +32,13 @@ number of channels works.
 from __future__ import annotations
 
 import math
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 
 import torch
 import torch.nn.functional as F
 from torch import Tensor
+
+from lightning_gans._checks import InputError
 
 __all__ = [
     "ADA_OPS",
@@ -127,16 +129,30 @@ DIFF_AUGMENT_OPS: dict[str, tuple[Augment, ...]] = {
 """DiffAugment's policy names and the ops each runs, in the paper's order."""
 
 
+def _refuse_duplicates(name: str, values: Sequence[str]) -> None:
+    repeated = sorted({v for v in values if list(values).count(v) > 1})
+    if repeated:
+        raise InputError(
+            f"`{name}` names {', '.join(repr(r) for r in repeated)} more than once ({list(values)}): each op runs once "
+            "per batch, so a repeat would either do nothing or silently double its strength; list each op once."
+        )
+
+
 def parse_policy(policy: str) -> tuple[str, ...]:
-    """Split ``"color,translation,cutout"`` into known names; an unknown one is a ValueError naming `policy`."""
+    """Split ``"color,translation,cutout"`` into known names, each once.
+
+    Raises:
+        ValueError: an unknown or repeated entry (``"color,color"``), naming `policy`.
+    """
     if not isinstance(policy, str):
         raise ValueError(f"`policy` must be a comma-separated string, got {policy!r}.")
     names = tuple(p.strip() for p in policy.split(",") if p.strip())
     unknown = [p for p in names if p not in DIFF_AUGMENT_OPS]
     if unknown or not names:
-        raise ValueError(
+        raise InputError(
             f"Unknown `policy` entries {unknown or [policy]}; expected a comma-separated subset of {sorted(DIFF_AUGMENT_OPS)}."
         )
+    _refuse_duplicates("policy", names)
     return names
 
 
@@ -209,6 +225,7 @@ def ada_augment(x: Tensor, p: float, rng: torch.Generator | None = None, ops: tu
     unknown = [o for o in ops if o not in ADA_OPS]
     if unknown:
         raise ValueError(f"Unknown `ops` {unknown}; expected a subset of {list(ADA_OPS)}.")
+    _refuse_duplicates("ops", ops)
     p = float(p)
     if not 0.0 <= p <= 1.0:
         raise ValueError(f"`p` must be in [0, 1], got {p!r}.")

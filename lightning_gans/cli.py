@@ -2,8 +2,11 @@
 
 Exit status: 0 after a successful run; 1 on an error (its traceback names the cause); 2 for a bad
 command line; 143 (128 + SIGTERM, what a shell reports for a process ended by SIGTERM) when
-SIGTERM ended ``fit`` early, after a resumable ``last.ckpt`` was written (the preemption case on
-clusters; the path is printed). Tested in tests/faults/test_cli.py and tests/faults/test_signals.py.
+SIGTERM ended ``fit`` early, and 130 (128 + SIGINT) when Ctrl-C did, after a resumable ``last.ckpt``
+was written (the preemption case on clusters; the path is printed). A second Ctrl-C aborts at once
+without a checkpoint. Before the first step the run's output folders (``default_root_dir``, the log
+and checkpoint folders) are probed for writing and the nets checked against the number of classes.
+Tested in tests/faults/test_cli.py, tests/faults/test_signals.py and tests/faults/test_outputs.py.
 
 Resuming with ``--ckpt_path``: the checkpoint's module hyper-parameters are *defaults*; values
 given explicitly (in ``--config`` files or on the command line) win. So a resume can change what
@@ -22,27 +25,36 @@ from __future__ import annotations
 import glob
 import importlib.util
 import os
+import signal
 import sys
-from typing import Any
+import threading
+from types import FrameType
+from typing import Any, cast
 
 from lightning.pytorch import Callback, LightningDataModule, LightningModule, Trainer
 from lightning.pytorch.callbacks import ModelCheckpoint, ProgressBar
 from lightning.pytorch.cli import LightningCLI
 from lightning.pytorch.loggers import CSVLogger
 from lightning.pytorch.utilities.exceptions import SIGTERMException
+from torch import nn
 
 import lightning_gans
 import lightning_gans.callbacks  # noqa: F401
-from lightning_gans._compat import CheckpointHparamsCLI, last_saved_at
+from lightning_gans import _checks
+from lightning_gans._compat import CheckpointHparamsCLI, last_saved_at, request_sigterm_stop
 from lightning_gans.callbacks.progress import GeneratorProgressBar
 from lightning_gans.callbacks.save_config import LoggerSaveConfigCallback
 from lightning_gans.checkpoints import check_class, import_object, load_checkpoint_file
 from lightning_gans.modules import AdversarialModule
+from lightning_gans.nets.conditional import check_nets_num_classes
 
-__all__ = ["GANCLI", "SIGTERM_EXIT_STATUS", "main", "run"]
+__all__ = ["GANCLI", "SIGINT_EXIT_STATUS", "SIGTERM_EXIT_STATUS", "main", "run"]
 
 SIGTERM_EXIT_STATUS = 143
 """Exit status after SIGTERM ended ``fit`` (128 + 15, as a shell reports a process ended by SIGTERM)."""
+
+SIGINT_EXIT_STATUS = 130
+"""Exit status after Ctrl-C (SIGINT) ended ``fit`` (128 + 2, as a shell reports a process ended by SIGINT)."""
 
 
 def main(args: list[str] | None = None) -> int:
@@ -52,17 +64,27 @@ def main(args: list[str] | None = None) -> int:
         args: the command line as a list of strings (default: ``sys.argv[1:]``).
 
     Returns:
-        0 on success, :data:`SIGTERM_EXIT_STATUS` when SIGTERM ended ``fit`` (after writing a
-        resumable checkpoint). Errors propagate (Python exits 1); a bad command line exits 2.
+        0 on success, :data:`SIGTERM_EXIT_STATUS` when SIGTERM ended ``fit`` and :data:`SIGINT_EXIT_STATUS`
+        when Ctrl-C did (both after writing a resumable checkpoint). Errors propagate (Python exits 1);
+        a bad command line exits 2.
     """
     from lightning_gans.commands import run_command  # `sample`/`evaluate` (an int exit status); quiets the console
 
     if (status := run_command(args)) is not None:
         return status
+    _CheckpointOnInterrupt.received = None
     try:
         run(args)
     except SIGTERMException:
-        return SIGTERM_EXIT_STATUS
+        return SIGINT_EXIT_STATUS if _CheckpointOnInterrupt.received == signal.SIGINT else SIGTERM_EXIT_STATUS
+    except KeyboardInterrupt:  # Ctrl-C before `fit` started: nothing to save
+        print("lightning-gans: interrupted (Ctrl-C); no checkpoint written.", file=sys.stderr, flush=True)
+        return SIGINT_EXIT_STATUS
+    except SystemExit as exit_:  # Lightning exits 1 on a KeyboardInterrupt inside `fit` (a second Ctrl-C)
+        if exit_.code == 1 and _CheckpointOnInterrupt.received == signal.SIGINT:
+            print("lightning-gans: interrupted again (Ctrl-C); no checkpoint written.", file=sys.stderr, flush=True)
+            return SIGINT_EXIT_STATUS
+        raise
     return 0
 
 
@@ -167,8 +189,8 @@ class GANCLI(CheckpointHparamsCLI):
         if trainer_config is not None:
             _add_trainer_defaults(trainer_config)
         trainer = super().instantiate_trainer(**kwargs)
-        trainer.callbacks.append(_FinalLastCheckpoint())  # type: ignore[attr-defined]
-        trainer.callbacks.append(_CheckpointOnSigterm())  # type: ignore[attr-defined]
+        cast(Any, trainer).callbacks.append(_FinalLastCheckpoint())
+        cast(Any, trainer).callbacks.insert(0, _CheckpointOnInterrupt())  # first: it probes the output folders in setup
         return trainer
 
 
@@ -243,28 +265,98 @@ class _FinalLastCheckpoint(Callback):
             trainer.save_checkpoint(path)
 
 
-class _CheckpointOnSigterm(Callback):
-    """On SIGTERM during ``fit``, write a resumable ``last.ckpt`` before Lightning stops the run.
+class _CheckpointOnInterrupt(Callback):
+    """On SIGTERM or Ctrl-C (SIGINT) during ``fit``, write a resumable ``last.ckpt`` before the run stops.
 
     Lightning notes SIGTERM, finishes the current batch and raises ``SIGTERMException`` (a
     ``SystemExit`` with status 0); ``on_exception`` runs before teardown, with the loops, optimizers
-    and callbacks in the state a resume needs.
+    and callbacks in the state a resume needs. Ctrl-C is made to take the same path: from
+    ``on_train_start`` a SIGINT handler asks for the same stop (Lightning's own handling of
+    ``KeyboardInterrupt`` exits 1 mid-batch and writes nothing); a second Ctrl-C raises
+    ``KeyboardInterrupt`` at once. In ``setup`` (before the first step) the run's output folders are
+    probed for writing and the nets' ``num_classes`` checked against the module's (the data's).
     """
+
+    received: int | None = None  # the signal that stopped the latest fit (read by `main` for the exit status)
+
+    def __init__(self) -> None:
+        self._previous_handler: Any = None
+        type(self).received = None
+
+    def setup(self, trainer: Trainer, pl_module: LightningModule, stage: str) -> None:
+        if stage == "fit":
+            _probe_outputs(trainer)
+            nets = {
+                n: getattr(pl_module, n)
+                for n in ("generator", "critic")
+                if isinstance(getattr(pl_module, n, None), nn.Module)
+            }
+            check_nets_num_classes(getattr(pl_module, "num_classes", None), **nets)
+
+    def on_train_start(self, trainer: Trainer, pl_module: LightningModule) -> None:
+        if threading.current_thread() is threading.main_thread():
+            self._previous_handler = signal.signal(signal.SIGINT, self._make_handler(trainer))
+
+    def _make_handler(self, trainer: Trainer) -> Any:
+        def on_sigint(signum: int, frame: FrameType | None) -> None:
+            if type(self).received == signal.SIGINT:  # the second Ctrl-C: stop now, without a checkpoint
+                self._restore_handler()
+                raise KeyboardInterrupt
+            type(self).received = signal.SIGINT
+            if trainer.is_global_zero:
+                print(
+                    "\nlightning-gans: Ctrl-C: finishing the current batch, then writing last.ckpt "
+                    "(Ctrl-C again to stop without it).",
+                    file=sys.stderr,
+                    flush=True,
+                )
+            request_sigterm_stop(trainer)
+
+        return on_sigint
+
+    def _restore_handler(self) -> None:
+        if self._previous_handler is not None and threading.current_thread() is threading.main_thread():
+            signal.signal(signal.SIGINT, self._previous_handler)
+            self._previous_handler = None
+
+    def teardown(self, trainer: Trainer, pl_module: LightningModule, stage: str) -> None:
+        self._restore_handler()
 
     def on_exception(self, trainer: Trainer, pl_module: LightningModule, exception: BaseException) -> None:
         if not isinstance(exception, SIGTERMException) or trainer.state.fn != "fit":
             return
+        what = "Ctrl-C (SIGINT)" if type(self).received == signal.SIGINT else "SIGTERM"
+        if type(self).received is None:
+            type(self).received = signal.SIGTERM
         path = _preemption_path(trainer)
         if os.path.islink(path):
             os.remove(path)  # save_last="link" made last.ckpt a link: do not write through it into another checkpoint
         trainer.save_checkpoint(path)
         if trainer.is_global_zero:
             print(
-                f"lightning-gans: SIGTERM at global step {trainer.global_step}; wrote {path}. "
+                f"lightning-gans: {what} at global step {trainer.global_step}; wrote {path}. "
                 f"Resume with the same command and --ckpt_path {path}",
                 file=sys.stderr,
                 flush=True,
             )
+
+
+def _probe_outputs(trainer: Trainer) -> None:
+    """Every folder the run will write (``default_root_dir``, the loggers', the checkpoints') is writable.
+
+    Raises:
+        InputError: one is not (naming the setting), before the first training step.
+    """
+    folders: list[tuple[str, Any]] = [("trainer.default_root_dir", trainer.default_root_dir)]
+    for logger in trainer.loggers:
+        root = getattr(logger, "save_dir", None) or getattr(logger, "root_dir", None)
+        if isinstance(root, (str, os.PathLike)):
+            folders.append((f"{type(logger).__name__}.save_dir", root))
+    for callback in trainer.checkpoint_callbacks:
+        if isinstance(callback, ModelCheckpoint) and callback.dirpath:
+            folders.append(("ModelCheckpoint.dirpath", callback.dirpath))
+    for name, folder in folders:
+        _checks.writable_dir(name, folder)
 
 
 def _preemption_path(trainer: Trainer) -> str:

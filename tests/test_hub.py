@@ -169,3 +169,92 @@ def test_legacy_spectral_norm_hook_is_refused_with_a_clear_error():
     torch.nn.utils.spectral_norm(module.generator.net[0])
     with pytest.raises(ValueError, match="deprecated hook version"):
         PretrainedGenerator.from_module(module, generator_config=DCGAN_8)
+
+
+# ------------------------------------------------------------------------------------------------
+# Broken folders: each an InputError naming the file and what was expected, never a raw traceback
+@pytest.fixture
+def saved(tmp_path):
+    """A saved 8x8 DCGAN generator folder."""
+    torch.manual_seed(0)
+    PretrainedGenerator(DCGAN_8, latent_dim=8).save_pretrained(tmp_path / "gan")
+    return tmp_path / "gan"
+
+
+def test_folder_without_config_json_names_it(saved):
+    """No config.json: a MissingInputError naming the folder and config.json (it used to be a TypeError about `generator`)."""
+    from lightning_gans._checks import MissingInputError
+
+    (saved / "config.json").unlink()
+    with pytest.raises(MissingInputError, match=rf"'{saved}' holds no config.json \(a folder written by"):
+        PretrainedGenerator.from_pretrained(saved)
+
+
+def test_cut_config_json_names_it(saved):
+    """config.json cut in the middle (an interrupted copy): an InputError naming the file as invalid JSON."""
+    from lightning_gans._checks import InputError
+
+    text = (saved / "config.json").read_text()
+    (saved / "config.json").write_text(text[: len(text) // 2])
+    with pytest.raises(InputError, match=r"config.json' is not valid JSON .*the file may be cut"):
+        PretrainedGenerator.from_pretrained(saved)
+    (saved / "config.json").write_text('{"latent_dim": 8}')  # valid JSON, but not a generator's config
+    with pytest.raises(InputError, match=r"config.json' must be a JSON object with `generator`"):
+        PretrainedGenerator.from_pretrained(saved)
+
+
+def test_truncated_weights_name_the_file(saved):
+    """model.safetensors cut to half its bytes, or missing: an error naming it (not a SafetensorError traceback)."""
+    from lightning_gans._checks import InputError, MissingInputError
+
+    weights = saved / "model.safetensors"
+    data = weights.read_bytes()
+    weights.write_bytes(data[: len(data) // 2])
+    with pytest.raises(InputError, match=r"model.safetensors' is not a readable safetensors file .*truncated"):
+        PretrainedGenerator.from_pretrained(saved)
+    weights.unlink()
+    with pytest.raises(MissingInputError, match=r"holds no model.safetensors"):
+        PretrainedGenerator.from_pretrained(saved)
+
+
+def test_init_args_that_do_not_build_the_saved_weights_name_both_files(saved):
+    """config.json edited to base_channels 16 (weights trained with 8): an InputError naming model.safetensors and
+    config.json's `generator`; an unknown init_arg names the class it does not build."""
+    from lightning_gans._checks import InputError
+
+    config = json.loads((saved / "config.json").read_text())
+    config["generator"]["init_args"]["base_channels"] = 16
+    (saved / "config.json").write_text(json.dumps(config))
+    with pytest.raises(
+        InputError, match=r"model.safetensors' does not fit the generator that config.json's `generator`"
+    ):
+        PretrainedGenerator.from_pretrained(saved)
+    config["generator"]["init_args"] = {**DCGAN_8["init_args"], "widht": 3}
+    (saved / "config.json").write_text(json.dumps(config))
+    with pytest.raises(InputError, match=r"config.json'.*init_args .* do not build lightning_gans.nets.DCGANGenerator"):
+        PretrainedGenerator.from_pretrained(saved)
+
+
+def test_model_card_metadata_has_license_and_model_index(tmp_path):
+    """The README.md front matter parses as YAML with `license` (given, or `other`) and a `model-index` entry per
+    metric with its value; a card without metrics has no model-index."""
+    import yaml
+
+    torch.manual_seed(0)
+    module = GAN(DCGANGenerator(8, 8, 1, 8), DCGANCritic(8, 1, 8), latent_dim=8)
+    run_config = {"data": {"class_path": "lightning_gans.DigitsDataModule"}}
+    generator = PretrainedGenerator.from_module(
+        module, generator_config=DCGAN_8, metrics={"fid": 3.25, "kid": 0.5}, run_config=run_config, license="cc-by-4.0"
+    )
+    generator.save_pretrained(tmp_path / "gan")
+    meta = yaml.safe_load((tmp_path / "gan" / "README.md").read_text().split("---")[1])
+    assert meta["license"] == "cc-by-4.0" and meta["library_name"] == "lightning-gans"
+    (entry,) = meta["model-index"]
+    results = {m["type"]: m["value"] for r in entry["results"] for m in r["metrics"]}
+    assert results == {"fid": 3.25, "kid": 0.5}
+    assert entry["results"][0]["dataset"]["name"] == "DigitsDataModule"
+    assert entry["results"][0]["task"]["type"] == "unconditional-image-generation"
+    PretrainedGenerator(DCGAN_8, latent_dim=8).save_pretrained(tmp_path / "plain")
+    plain = yaml.safe_load((tmp_path / "plain" / "README.md").read_text().split("---")[1])
+    assert plain["license"] == "other" and "model-index" not in plain
+    assert PretrainedGenerator.from_pretrained(tmp_path / "gan").license == "cc-by-4.0"

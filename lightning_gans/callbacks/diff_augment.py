@@ -14,7 +14,7 @@ from lightning_gans.protocol import require
 __all__ = ["DiffAugment", "install_critic_augment", "remove_critic_augment"]
 
 
-def install_critic_augment(pl_module: LightningModule, callback: Callback, augment: Any) -> None:
+def install_critic_augment(pl_module: Any, callback: Callback, augment: Any) -> None:
     """Set ``pl_module.critic_augment`` to ``augment``; refuse a module without it or one already augmented.
 
     Shared by :class:`DiffAugment` and :class:`~lightning_gans.callbacks.AdaptiveAugment`, which
@@ -31,7 +31,7 @@ def install_critic_augment(pl_module: LightningModule, callback: Callback, augme
     pl_module.critic_augment = augment
 
 
-def remove_critic_augment(pl_module: LightningModule, augment: Any) -> None:
+def remove_critic_augment(pl_module: Any, augment: Any) -> None:
     """Unset ``pl_module.critic_augment`` if it is still ``augment`` (sampling after fit sees clean inputs)."""
     if getattr(pl_module, "critic_augment", None) == augment:
         pl_module.critic_augment = None

@@ -10,6 +10,7 @@ from torch import Tensor
 
 from lightning_gans import _checks
 from lightning_gans.callbacks._images import EveryNGeneratorSteps, log_image
+from lightning_gans.callbacks.metrics import _training_dataset
 from lightning_gans.images import MIN_SIDE, image_grid
 from lightning_gans.protocol import require, split_batch
 
@@ -101,7 +102,38 @@ class SampleLogger(EveryNGeneratorSteps):
         self.history: list[tuple[int, list[str]]] = []
 
     def setup(self, trainer: Trainer, pl_module: LightningModule, stage: str) -> None:
+        """Check, before any training step, that the module samples images and the training images fit them.
+
+        Raises:
+            InputError: the samples are not ``(N, C, H, W)`` with C in {1, 3}; with ``log_real``, the training images
+                have another shape than the samples, or lie outside ``value_range``.
+        """
         require(pl_module, self, "sample", "generator_steps")
+        module: Any = pl_module
+        with torch.no_grad():
+            fake = module.sample(2, rng=torch.Generator(device=pl_module.device).manual_seed(self.noise_seed))
+        if fake.dim() != 4 or fake.shape[1] not in (1, 3):
+            raise _checks.InputError(
+                f"SampleLogger needs images (N, C, H, W) with C in (1, 3), but the module samples {tuple(fake.shape)}; "
+                "for 2-D points use `ToyPlot`."
+            )
+        data = _training_dataset(trainer, required=False) if self.log_real else None
+        if data is None or len(data) == 0:
+            return
+        real = torch.stack([_image(data[i]) for i in range(min(2, len(data)))]).to(fake.dtype)
+        if real.shape[1:] != fake.shape[1:]:
+            raise _checks.InputError(
+                f"SampleLogger: the training images are {tuple(real.shape[1:])} (C, H, W) but the samples "
+                f"{tuple(fake.shape[1:])}: the real grid (`log_real`) could not sit beside the samples. Make the "
+                "generator's `image_size`/`channels` match the data's (or set `log_real: false`)."
+            )
+        _checks.within_range(
+            "value_range",
+            real,
+            self.value_range,
+            "the training images",
+            "Set `value_range` to the data's range ((-1, 1) for the shipped datamodules).",
+        )
 
     def on_train_batch_start(self, trainer: Trainer, pl_module: LightningModule, batch: Any, batch_idx: int) -> None:
         if not self.log_real or self._real_logged or (self._real is not None and len(self._real) >= self.num_samples):
@@ -110,12 +142,12 @@ class SampleLogger(EveryNGeneratorSteps):
         images = images.detach().cpu()
         self._real = (images if self._real is None else torch.cat([self._real, images]))[: self.num_samples]
 
-    def grid(self, pl_module: LightningModule) -> Tensor:
+    def grid(self, pl_module: Any) -> Tensor:
         """The current grid, ``(H, W, 3)`` uint8 with sides >= ``min_side``, from the fixed noise batch."""
         images, _ = self.samples(pl_module)
         return image_grid(images, self.value_range, self.nrow, self.min_side)  # (H, W, 3)
 
-    def samples(self, pl_module: LightningModule) -> tuple[Tensor, Tensor | None]:
+    def samples(self, pl_module: Any) -> tuple[Tensor, Tensor | None]:
         """The grid's images ``(N, C, H, W)`` and, for a conditional module, their labels ``(N,)`` (else ``None``)."""
         labels = None
         rng = torch.Generator(device=pl_module.device).manual_seed(self.noise_seed)
@@ -134,8 +166,8 @@ class SampleLogger(EveryNGeneratorSteps):
             )
         return images.detach().cpu(), labels
 
-    def _log(self, trainer: Trainer, pl_module: LightningModule) -> None:
-        step = pl_module.generator_steps
+    def _log(self, trainer: Trainer, pl_module: Any) -> None:
+        step = int(pl_module.generator_steps)
         if not trainer.is_global_zero:
             return
         if self._real is not None and len(self._real) >= self.num_samples:
@@ -208,3 +240,8 @@ class SampleLogger(EveryNGeneratorSteps):
     def load_state_dict(self, state_dict: dict[str, Any]) -> None:
         super().load_state_dict(state_dict)
         self._real_logged = bool(state_dict.get("real_logged", False))
+
+
+def _image(item: Any) -> Tensor:
+    """The image of a dataset item: ``image`` or ``(image, label, ...)``."""
+    return torch.as_tensor(item[0] if isinstance(item, (tuple, list)) else item)

@@ -18,15 +18,28 @@ def parse_labels(spec: str | None, n: int, num_classes: int | None) -> Tensor | 
     """Labels for ``n`` samples from ``--labels``: ``"3"`` (all class 3), ``"0,1,2"`` (cycled), or ``"all"``
     (each class in turn, ``n // num_classes`` apiece, in blocks).
 
+    ``"all"`` needs ``n`` a multiple of ``num_classes``: every class then gets the same number of
+    samples (one grid row each). Any other ``n`` would leave classes out or short (15 samples of
+    10 classes in blocks of 2 used to leave out classes 8 and 9), so it is refused, naming the
+    nearest multiples.
+
     Raises:
-        CommandError: labels for an unconditional model, or a label outside ``[0, num_classes)``.
+        CommandError: labels for an unconditional model, a label outside ``[0, num_classes)``, or
+            ``"all"`` with ``n`` not a multiple of ``num_classes``.
     """
     if spec is None:
         return None
     if num_classes is None:
         raise CommandError("`--labels` is for conditional models; this checkpoint's model has no `num_classes`.")
     if spec.strip() == "all":
-        return torch.arange(num_classes).repeat_interleave(-(-n // num_classes))[:n]
+        if n % num_classes:
+            lower, upper = n - n % num_classes, n - n % num_classes + num_classes
+            options = f"{lower} or {upper}" if lower else str(upper)
+            raise CommandError(
+                f"`--labels all` gives each of the {num_classes} classes the same number of samples, so `--num` must be "
+                f"a multiple of {num_classes}; got {n} (use {options})."
+            )
+        return torch.arange(num_classes).repeat_interleave(n // num_classes)
     try:
         values = [int(v) for v in spec.split(",") if v.strip()]
     except ValueError:

@@ -6,7 +6,9 @@ as torchvision's ``ImageFolder``). Hidden entries (``.ipynb_checkpoints``, ``.DS
 never images nor classes. Files are matched by extension (:data:`IMAGE_EXTENSIONS`) and read with
 Pillow: 16-bit grayscale is scaled to 8 bits (x 255/65535, where Pillow's ``convert("L")`` would
 clip at 255), and a truncated or unreadable file is an :class:`~lightning_gans._checks.InputError`
-naming it.
+naming it. ``strict=True`` (``lightning-gans evaluate``'s folders, whose count of images is part of
+the result) also refuses any other visible file and images whose size or channel count differs
+from the first one's, naming the file, before any image is decoded.
 """
 
 from __future__ import annotations
@@ -21,7 +23,7 @@ from torch.utils.data import Dataset
 
 from lightning_gans._checks import InputError, MissingInputError
 
-__all__ = ["IMAGE_EXTENSIONS", "ImageFolderDataset", "find_images", "read_image", "to_tensor"]
+__all__ = ["IMAGE_EXTENSIONS", "ImageFolderDataset", "check_same_format", "find_images", "read_image", "to_tensor"]
 
 IMAGE_EXTENSIONS = (".png", ".jpg", ".jpeg", ".bmp", ".webp", ".tif", ".tiff")
 """File extensions read as images (case-insensitive)."""
@@ -38,15 +40,33 @@ def _is_image(name: str) -> bool:
     return _visible(name) and name.lower().endswith(IMAGE_EXTENSIONS)
 
 
-def find_images(root: str, argument: str = "root") -> tuple[list[str], list[int] | None, list[str]]:
+def _refuse_other_files(argument: str, folder: str, names: list[str]) -> None:
+    others = [n for n in names if _visible(n) and not _is_image(n) and os.path.isfile(os.path.join(folder, n))]
+    if others:
+        raise InputError(
+            f"`{argument}`: {os.path.join(folder, others[0])!r} is not an image file (the extensions read are "
+            f"{', '.join(IMAGE_EXTENSIONS)}); move it out of the folder"
+            + (f" ({len(others)} such files)." if len(others) > 1 else ".")
+        )
+
+
+def find_images(
+    root: str, argument: str = "root", strict: bool = False
+) -> tuple[list[str], list[int] | None, list[str]]:
     """The image files under ``root``, their labels and the class names.
 
     A flat folder gives ``(files, None, [])``; a folder of class sub-folders gives ``(files, labels,
     classes)`` with the classes in sorted order. Both at once (images beside class folders) is an error,
-    as is a folder with no image.
+    as is a folder with no image. Hidden entries (``.ipynb_checkpoints``, ``.DS_Store``) are skipped.
+
+    Args:
+        root: the folder.
+        argument: the argument that named ``root``, for error messages.
+        strict: a visible file that is not an image (by extension) is an error instead of being skipped.
 
     Raises:
-        InputError: ``root`` is no directory, holds no image, or mixes images and class folders (naming ``argument``).
+        InputError: ``root`` is no directory, holds no image, mixes images and class folders, or (``strict``)
+            holds another file (naming ``argument`` and the file).
     """
     if not os.path.exists(root):
         raise MissingInputError(f"`{argument}` {root!r} does not exist.")
@@ -55,6 +75,8 @@ def find_images(root: str, argument: str = "root") -> tuple[list[str], list[int]
     entries = sorted(e for e in os.listdir(root) if _visible(e))
     images = [e for e in entries if _is_image(e) and os.path.isfile(os.path.join(root, e))]
     classes = [e for e in entries if os.path.isdir(os.path.join(root, e))]
+    if strict:
+        _refuse_other_files(argument, root, entries)
     if images and classes:
         raise InputError(
             f"`{argument}` {root!r} holds both images ({images[0]!r}, ...) and sub-folders ({classes[0]!r}, ...): "
@@ -66,6 +88,8 @@ def find_images(root: str, argument: str = "root") -> tuple[list[str], list[int]
     for k, name in enumerate(classes):
         for dirpath, dirnames, names in os.walk(os.path.join(root, name)):
             dirnames[:] = sorted(d for d in dirnames if _visible(d))
+            if strict:
+                _refuse_other_files(argument, dirpath, sorted(names))
             found = sorted(n for n in names if _is_image(n))
             files += [os.path.join(dirpath, n) for n in found]
             labels += [k] * len(found)
@@ -97,6 +121,36 @@ def read_image(path: str) -> Any:
     return image
 
 
+def _format(path: str) -> tuple[int, int, int]:
+    """``(channels, height, width)`` of the image file at ``path`` as :func:`to_tensor` would give it, from its header."""
+    from PIL import Image
+
+    try:
+        with Image.open(path) as image:
+            mode, (width, height) = image.mode, image.size
+    except (OSError, SyntaxError, ValueError) as err:
+        raise InputError(f"cannot read the image file {path!r} (truncated or not an image): {err}") from err
+    channels = 1 if mode in ("L", *_GREY_MODES, *_SIXTEEN_BIT_MODES) else 3
+    return channels, height, width
+
+
+def check_same_format(files: list[str], argument: str = "root") -> tuple[int, int, int]:
+    """The ``(C, H, W)`` shared by every image in ``files`` (read from the headers; nothing is decoded).
+
+    Raises:
+        InputError: a file's size or channel count differs from the first file's, or a file is no image (naming it).
+    """
+    first = _format(files[0])
+    for path in files[1:]:
+        found = _format(path)
+        if found != first:
+            raise InputError(
+                f"`{argument}`: {path!r} is an image of (C, H, W) {found}, but {files[0]!r} is {first}: all images "
+                "must have one size and channel count (metrics compare images of one format)."
+            )
+    return first
+
+
 def to_tensor(image: Any) -> Tensor:
     """A Pillow image as float ``(C, H, W)`` in [0, 1], grey kept as 1 channel, alpha dropped."""
     import numpy as np
@@ -116,9 +170,11 @@ class ImageFolderDataset(Dataset):
         transform: ``transform(pil_image) -> Tensor``; default :func:`to_tensor` (float in [0, 1]).
         argument: the argument that named ``root``, for error messages.
         with_labels: yield ``(image, label)`` (label 0 for a flat folder) instead of the image alone.
+        strict: refuse files that are not images and images of another size or channel count than the
+            first (:func:`check_same_format`), at construction.
 
     Raises:
-        InputError: see :func:`find_images`.
+        InputError: see :func:`find_images` and :func:`check_same_format`.
     """
 
     def __init__(
@@ -127,9 +183,12 @@ class ImageFolderDataset(Dataset):
         transform: Callable[[Any], Tensor] | None = None,
         argument: str = "root",
         with_labels: bool = False,
+        strict: bool = False,
     ) -> None:
         self.root = root
-        self.files, labels, self.classes = find_images(root, argument)
+        self.files, labels, self.classes = find_images(root, argument, strict=strict)
+        if strict:
+            check_same_format(self.files, argument)
         self.targets: list[int] | None = labels
         self.transform = transform or to_tensor
         self.with_labels = with_labels

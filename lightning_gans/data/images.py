@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from typing import Any
+from collections.abc import Sized
+from typing import Any, cast
 
 from lightning.pytorch import LightningDataModule
 from torch.utils.data import Dataset
@@ -117,9 +118,10 @@ class ImageDataModule(LightningDataModule):
     def setup(self, stage: str) -> None:
         if self._data is None:
             self._data = self._build(download=False)
-        if len(self._data) < self.batch_size:  # drop_last=True: not one batch, so fit would train 0 updates
+        size = len(cast(Sized, self._data))
+        if size < self.batch_size:  # drop_last=True: not one batch, so fit would train 0 updates
             raise ValueError(
-                f"`batch_size`={self.batch_size} is larger than the dataset ({len(self._data)} images in "
+                f"`batch_size`={self.batch_size} is larger than the dataset ({size} images in "
                 f"`root`={self.root!r}): batches drop the remainder, so not one update would be made. Lower `batch_size`."
             )
 

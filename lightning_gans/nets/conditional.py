@@ -22,7 +22,14 @@ from torch import Tensor, nn
 
 from lightning_gans import _checks
 
-__all__ = ["CRITIC_CONDITIONINGS", "ConditionalBatchNorm2d", "ProjectionHead", "check_num_classes", "one_hot_maps"]
+__all__ = [
+    "CRITIC_CONDITIONINGS",
+    "ConditionalBatchNorm2d",
+    "ProjectionHead",
+    "check_nets_num_classes",
+    "check_num_classes",
+    "one_hot_maps",
+]
 
 CRITIC_CONDITIONINGS: dict[str, str] = {
     "projection": "score = psi(phi(x)) + <embed(y), phi(x)> (Miyato & Koyama 2018); the default",
@@ -39,6 +46,46 @@ def check_num_classes(num_classes: int | None) -> int | None:
         ValueError: otherwise, naming `num_classes`.
     """
     return _checks.optional_integer("num_classes", num_classes, minimum=2)
+
+
+def _built_for(net: nn.Module) -> tuple[bool, int | None]:
+    """Whether ``net`` records its number of classes (a ``num_classes`` attribute on it or a submodule), and the number."""
+    for module in net.modules():
+        if hasattr(module, "num_classes"):
+            value = module.num_classes
+            if value is None or (isinstance(value, int) and not isinstance(value, bool)):
+                return True, value
+    return False, None
+
+
+def check_nets_num_classes(num_classes: int | None, **nets: nn.Module) -> None:
+    """Every net that records ``num_classes`` (the shipped ones do) was built for ``num_classes`` classes.
+
+    A generator built for 5 classes trained on 10-class data would index past its class embeddings
+    at the first batch with label 5 (a raw ``IndexError`` deep inside torch); a conditional net in an
+    unconditional run, or the reverse, would fail at the first call. Nets that record nothing are
+    not checked.
+
+    Args:
+        num_classes: the run's number of classes (the module's, which the CLI takes from the data), or None.
+        nets: the networks by argument name, e.g. ``generator=..., critic=...``.
+
+    Raises:
+        InputError: a net was built for another number of classes (naming it and both numbers).
+
+    Example:
+        >>> from lightning_gans.nets import MLPGenerator
+        >>> check_nets_num_classes(10, generator=MLPGenerator(num_classes=10))
+    """
+    for name, net in nets.items():
+        records, built = _built_for(net)
+        if records and built != num_classes:
+            data = "unconditional data" if num_classes is None else f"{num_classes} classes"
+            fix = "drop its `num_classes`" if num_classes is None else f"build it with `num_classes: {num_classes}`"
+            raise _checks.InputError(
+                f"`{name}` ({type(net).__name__}) was built for `num_classes`={built}, but the run has {data} "
+                f"(the module's `num_classes`={num_classes}, taken from the data by the CLI): {fix}."
+            )
 
 
 def check_conditioning(conditioning: str) -> str:

@@ -106,9 +106,9 @@ def test_sample_folder_and_npz_are_reproducible(digits_run):
     samples = np.load(tmp / "samples.npz")["samples"]
     assert samples.shape == (5, 1, 8, 8) and samples.dtype == np.float32
     assert samples.min() >= -1 and samples.max() <= 1
-    first = read_image(str(tmp / "pngs" / files[0]))  # (3, 8, 8) uint8, grey repeated
+    first = read_image(str(tmp / "pngs" / files[0]))  # (1, 8, 8) uint8: grey written as grey
     expected = np.round((samples[0, 0] + 1) / 2 * 255)
-    assert first.shape == (3, 8, 8) and np.abs(first[0].numpy() - expected).max() <= 1
+    assert first.shape == (1, 8, 8) and np.abs(first[0].numpy() - expected).max() <= 1
 
 
 def test_sample_uses_ema_unless_told_otherwise(digits_run, tmp_path):
@@ -250,3 +250,117 @@ def test_help_lists_every_command_and_unknown_or_missing_commands_name_them(tmp_
     for args in ([], ["evalute"]):
         proc = _run(tmp_path, *args)
         assert proc.returncode == 2 and "fit, sample, evaluate, export" in proc.stderr, (args, proc.stderr)
+
+
+# ------------------------------------------------------------------------------------------------
+# Faults at the edges of the commands: each checked before a file is written, with exit 2 naming the argument
+def test_labels_all_needs_num_a_multiple_of_the_classes():
+    """`--labels all --num 15` with 10 classes is refused naming the multiples 10 and 20 (it used to leave out classes
+    8 and 9); `--num 5` names 10; a multiple gives each class the same count, one block per class.
+
+    Decision: refuse rather than cover unevenly, because `--labels all` promises one grid row per class and
+    class-balanced samples (what a per-class evaluation of the folder needs)."""
+    from lightning_gans.commands._run import CommandError, parse_labels
+
+    with pytest.raises(CommandError, match=r"`--num` must be a multiple of 10; got 15 \(use 10 or 20\)"):
+        parse_labels("all", 15, 10)
+    with pytest.raises(CommandError, match=r"got 5 \(use 10\)"):
+        parse_labels("all", 5, 10)
+    labels = parse_labels("all", 30, 10)
+    assert torch.bincount(labels).tolist() == [3] * 10 and labels.tolist() == sorted(labels.tolist())
+
+
+def test_value_range_that_the_generator_exceeds_is_refused(digits_run, capsys):
+    """`--value_range 0 1` on a tanh generator: exit 2 naming `--value_range` and the range the samples span; no file
+    (it used to write 97 % black pixels); `.npz` (raw values, nothing clipped) is still written."""
+    tmp, ckpt, _, _ = digits_run
+    out = tmp / "range.png"
+    assert main(["sample", "--ckpt_path", ckpt, "--num", "16", "--value_range", "0", "1", "--out", str(out)]) == 2
+    err = capsys.readouterr().err
+    assert "`--value_range` is (0, 1) but the generator's samples span [-" in err and "would be clipped" in err
+    assert not out.exists()
+    raw = tmp / "range.npz"
+    assert main(["sample", "--ckpt_path", ckpt, "--num", "4", "--value_range", "0", "1", "--out", str(raw)]) == 0
+    assert raw.exists()
+
+
+def test_sample_into_a_folder_of_older_samples_needs_overwrite(digits_run, capsys):
+    """`--out DIR/` holding older files: exit 2 naming `--out` and a file, nothing written; `--overwrite` replaces the
+    earlier samples, so the folder holds exactly the new --num files."""
+    tmp, ckpt, _, _ = digits_run
+    folder = tmp / "older"
+    assert main(["sample", "--ckpt_path", ckpt, "--num", "6", "--out", f"{folder}/"]) == 0
+    assert main(["sample", "--ckpt_path", ckpt, "--num", "3", "--seed", "1", "--out", f"{folder}/"]) == 2
+    assert "`--out`" in (err := capsys.readouterr().err) and "already holds 6 file(s) ('00000.png', ...)" in err
+    assert len(os.listdir(folder)) == 6
+    args = ["sample", "--ckpt_path", ckpt, "--num", "3", "--seed", "1", "--out", f"{folder}/", "--overwrite"]
+    assert main(args) == 0
+    assert sorted(os.listdir(folder)) == ["00000.png", "00001.png", "00002.png"]
+
+
+def test_extensions_mean_their_format(digits_run, capsys):
+    """`--out x.jpg` writes a JPEG (its magic bytes), `x.png` a PNG; `--out x.gif`, `--out x` and `--json x.txt`
+    are refused with exit 2 naming the argument, before any work; an existing file needs --overwrite."""
+    tmp, ckpt, _, _ = digits_run
+    assert main(["sample", "--ckpt_path", ckpt, "--num", "4", "--out", str(tmp / "g.jpg")]) == 0
+    assert (tmp / "g.jpg").read_bytes()[:3] == b"\xff\xd8\xff"
+    assert main(["sample", "--ckpt_path", ckpt, "--num", "4", "--out", str(tmp / "g.jpg")]) == 2
+    assert "already exists" in capsys.readouterr().err
+    for out in ("g.gif", "g"):
+        assert main(["sample", "--ckpt_path", ckpt, "--out", str(tmp / out)]) == 2
+        assert "`--out`" in (err := capsys.readouterr().err) and "is not one of .png" in err
+        assert not (tmp / out).exists()
+    assert main(["evaluate", "--fake", str(tmp), "--real", "digits", "--json", str(tmp / "m.txt")]) == 2
+    assert "`--json`" in (err := capsys.readouterr().err) and "'.txt' is not one of .json" in err
+
+
+def test_sample_folder_then_evaluate_it_against_digits(digits_run):
+    """The documented pipeline as subprocesses: `sample --out DIR/` (grey PNGs) then `evaluate --fake DIR/ --real
+    digits` exits 0 with 200 generated images (grey samples written as RGB used to fail with an error blaming the
+    generator)."""
+    tmp, ckpt, _, _ = digits_run
+    proc = _run(tmp, "sample", "--ckpt_path", ckpt, "--num", "200", "--out", "pipeline/")
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    proc = _run(tmp, "evaluate", "--fake", "pipeline/", "--real", "digits", "--json", "-", "--no_cache")
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    result = json.loads(proc.stdout[proc.stdout.index("{") :])
+    assert result["settings"]["n_fake"] == 200 and result["settings"]["n_real"] == 1797
+    assert result["metrics"]["fid"] > 0
+
+
+def test_fake_folder_with_other_files_or_mixed_sizes_names_the_file(tmp_path, capsys):
+    """`--fake` with a notes.txt or with one 16x16 image among 8x8 ones: exit 2 naming that file."""
+    from PIL import Image
+
+    folder = tmp_path / "fake"
+    folder.mkdir()
+    for i in range(3):
+        Image.new("L", (8, 8), 40 * i).save(folder / f"{i}.png")
+    (folder / "notes.txt").write_text("samples of run 3")
+    assert main(["evaluate", "--fake", str(folder), "--real", "digits"]) == 2
+    assert f"{str(folder / 'notes.txt')!r} is not an image file" in capsys.readouterr().err
+    (folder / "notes.txt").unlink()
+    Image.new("L", (16, 16)).save(folder / "big.png")
+    assert main(["evaluate", "--fake", str(folder), "--real", "digits"]) == 2
+    err = capsys.readouterr().err
+    assert f"{str(folder / 'big.png')!r} is an image of (C, H, W) (1, 16, 16), but" in err and "(1, 8, 8)" in err
+
+
+def test_export_refuses_a_folder_with_files_and_bad_metrics_json(digits_run, tmp_path, capsys):
+    """`export --out DIR` holding files: exit 2 naming `--out` (`--overwrite` writes); a cut `--metrics` file: exit 2
+    naming `--metrics` as invalid JSON, not a JSONDecodeError traceback."""
+    pytest.importorskip("huggingface_hub")
+    _, ckpt, _, _ = digits_run
+    out = tmp_path / "hub"
+    out.mkdir()
+    (out / "old.txt").write_text("x")
+    assert main(["export", "--ckpt_path", ckpt, "--out", str(out)]) == 2
+    assert "`--out`" in (err := capsys.readouterr().err) and "already holds 1 file(s)" in err
+    (tmp_path / "cut.json").write_text('{"metrics": {"fid": 1')
+    assert (
+        main(["export", "--ckpt_path", ckpt, "--out", str(tmp_path / "new"), "--metrics", str(tmp_path / "cut.json")])
+        == 2
+    )
+    assert "`--metrics`" in (err := capsys.readouterr().err) and "is not valid JSON" in err
+    assert main(["export", "--ckpt_path", ckpt, "--out", str(out), "--overwrite"]) == 0
+    assert (out / "model.safetensors").exists()

@@ -54,6 +54,7 @@ def _n_critic(config: str) -> int:
         "lightning_gans.WGANGP": 5,
         "lightning_gans.ACGAN": 1,
         "lightning_gans.SNGAN": 5,
+        "lightning_gans.R3GAN": 1,
     }[model["class_path"]]
     return int(model.get("init_args", {}).get("n_critic", default))
 

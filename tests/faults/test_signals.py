@@ -15,7 +15,7 @@ import pytest
 import torch
 from lightning.pytorch import Callback
 
-from lightning_gans.cli import SIGTERM_EXIT_STATUS, main
+from lightning_gans.cli import SIGINT_EXIT_STATUS, SIGTERM_EXIT_STATUS, main
 from tests.faults.test_cli import CONSOLE_SCRIPT, write_config
 
 pytestmark = pytest.mark.usefixtures("one_thread")
@@ -127,3 +127,82 @@ def test_sigterm_at_a_known_step_writes_that_step(tmp_path, checkpointing, capsy
     assert checkpoint["global_step"] == 6
     assert (checkpoint["lightning_gans"]["critic_steps"], checkpoint["lightning_gans"]["generator_steps"]) == (3, 3)
     assert f"SIGTERM at global step 6; wrote {path}" in capsys.readouterr().err
+
+
+class SigintAt(Callback):
+    """Sends this process SIGINT (what Ctrl-C sends) during the batch that starts at global step ``step``."""
+
+    def __init__(self, step: int) -> None:
+        self.step = step
+
+    def on_train_batch_start(self, trainer, pl_module, batch, batch_idx):
+        if trainer.global_step == self.step:
+            os.kill(os.getpid(), signal.SIGINT)
+
+
+def test_ctrl_c_at_a_known_step_writes_that_step_and_resumes_bit_identically(tmp_path, capsys):
+    """Ctrl-C (SIGINT) during step 5: the batch finishes, `last.ckpt` holds global step 6 with 3 critic and 3 generator
+    updates, `main` returns 130 (128 + SIGINT) naming the file; resuming it to step 12 equals 12 steps straight through.
+
+    Lightning alone prints "attempting graceful shutdown", exits 1 and writes nothing.
+    """
+    (tmp_path / "cut").mkdir()
+    (tmp_path / "straight").mkdir()
+    config = write_config(tmp_path / "cut" / "gan.yaml", model="lightning_gans.GAN")
+    sigint = ["--trainer.callbacks+=tests.faults.test_signals.SigintAt", "--trainer.callbacks.step", "5"]
+    assert main(["fit", "--config", config, "--trainer.max_steps", "1000", *sigint]) == SIGINT_EXIT_STATUS
+    path = tmp_path / "cut" / "ckpts" / "last.ckpt"
+    checkpoint = torch.load(path, weights_only=True)
+    assert checkpoint["global_step"] == 6
+    assert (checkpoint["lightning_gans"]["critic_steps"], checkpoint["lightning_gans"]["generator_steps"]) == (3, 3)
+    assert f"Ctrl-C (SIGINT) at global step 6; wrote {path}" in capsys.readouterr().err
+    assert signal.getsignal(signal.SIGINT) is not None and signal.getsignal(signal.SIGINT).__name__ != "on_sigint"
+
+    assert main(["fit", "--config", config, "--trainer.max_steps", "12", "--ckpt_path", str(path)]) == 0
+    straight = write_config(tmp_path / "straight" / "gan.yaml", model="lightning_gans.GAN")
+    assert main(["fit", "--config", straight, "--trainer.max_steps", "12"]) == 0
+    resumed = torch.load(path, weights_only=True)
+    reference = torch.load(tmp_path / "straight" / "ckpts" / "last.ckpt", weights_only=True)
+    assert resumed["global_step"] == reference["global_step"] == 12
+    assert resumed["lightning_gans"]["generator_steps"] == reference["lightning_gans"]["generator_steps"] == 6
+    for key, value in reference["state_dict"].items():
+        assert torch.equal(resumed["state_dict"][key], value), key
+
+
+def test_ctrl_c_in_the_console_script_exits_130_with_a_resumable_last_ckpt(tmp_path):
+    """The installed script gets a real SIGINT mid-run: exit 130, `last.ckpt` of the step reached (named on stderr),
+    and resuming it trains exactly 4 more steps (2 critic + 2 generator updates)."""
+    (tmp_path / "run").mkdir()
+    config = write_config(tmp_path / "run" / "gan.yaml", model="lightning_gans.GAN")
+    env = {**os.environ, "OMP_NUM_THREADS": "1", "PYTHONWARNINGS": "ignore"}
+    proc = subprocess.Popen(
+        [CONSOLE_SCRIPT, "fit", "--config", config, "--trainer.max_steps", "100000"],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        env=env,
+    )
+    ckpts = tmp_path / "run" / "ckpts"
+    try:
+        _wait_for(lambda: any(p.suffix == ".ckpt" for p in ckpts.glob("*.ckpt")), proc)
+        proc.send_signal(signal.SIGINT)
+        _, err = proc.communicate(timeout=120)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+    assert proc.returncode == SIGINT_EXIT_STATUS, err[-3000:]
+    saved = torch.load(ckpts / "last.ckpt", weights_only=True)
+    step = saved["global_step"]
+    assert 2 <= step < 100000
+    assert f"lightning-gans: Ctrl-C (SIGINT) at global step {step}; wrote {ckpts / 'last.ckpt'}" in err
+    counts = saved["lightning_gans"]["critic_steps"], saved["lightning_gans"]["generator_steps"]
+    assert sum(counts) == step
+    final = step + 4 + step % 2  # ModelCheckpoint(every_n_train_steps=2) writes last.ckpt at even steps
+    assert (
+        main(["fit", "--config", config, "--trainer.max_steps", str(final), "--ckpt_path", str(ckpts / "last.ckpt")])
+        == 0
+    )
+    resumed = torch.load(ckpts / "last.ckpt", weights_only=True)
+    assert resumed["global_step"] == final
+    assert resumed["lightning_gans"]["critic_steps"] + resumed["lightning_gans"]["generator_steps"] == final
+    assert resumed["lightning_gans"]["generator_steps"] == final // 2
