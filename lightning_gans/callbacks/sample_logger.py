@@ -132,7 +132,7 @@ class SampleLogger(EveryNGeneratorSteps):
             real,
             self.value_range,
             "the training images",
-            "Set `value_range` to the data's range ((-1, 1) for the shipped datamodules).",
+            "grids would clip them; set `value_range` to the data's range ((-1, 1) for the shipped datamodules).",
         )
 
     def on_train_batch_start(self, trainer: Trainer, pl_module: LightningModule, batch: Any, batch_idx: int) -> None:
