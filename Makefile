@@ -6,7 +6,7 @@
 # hash and the python version); a broken or half-made .venv is rebuilt. See scripts/setup_env.py.
 PYTHON ?= python3
 VENV ?= .venv
-CONFIG ?= examples/wgangp_digits_metrics.yaml
+CONFIG ?= examples/wgangp_mnist.yaml
 PYTEST_ARGS ?= -q
 DEMO_ARGS ?=
 # torch threads for the main job: its nets are small, and on a shared machine two threads per process

@@ -1,6 +1,7 @@
 """The README's main job, measured: wall time, CPU time, peak memory and the metrics it logs.
 
-Runs ``lightning-gans fit --config examples/wgangp_digits_metrics.yaml`` exactly as a user would (the
+Runs ``lightning-gans fit --config examples/wgangp_mnist.yaml`` (``make demo``'s job; ``--config`` for another,
+e.g. the 8x8 ``examples/wgangp_digits_metrics.yaml``) exactly as a user would (the
 installed console script, in a subprocess) with a CSV logger in a scratch directory, then prints
 
 * wall time of the whole command (imports, training, the evaluations), its CPU time (user + system,
@@ -8,8 +9,9 @@ installed console script, in a subprocess) with a CSV logger in a scratch direct
 * the peak resident set size of the process (``getrusage(RUSAGE_CHILDREN).ru_maxrss``; Linux, KiB);
 * one row per evaluation: generator step, ``eval/fid``, ``eval/is``, ``eval/kid``.
 
-    python benchmarks/main_job.py                         # the full job: 2,000 generator steps
-    python benchmarks/main_job.py --max-steps 1200        # a shorter budget (200 generator steps)
+    python benchmarks/main_job.py                         # the full job: 1,500 generator steps
+    python benchmarks/main_job.py --max-steps 600         # a shorter budget (200 generator steps)
+    python benchmarks/main_job.py --config examples/wgangp_digits_metrics.yaml   # the 8x8 digits job
 """
 
 from __future__ import annotations
@@ -31,20 +33,24 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from _common import machine
 
 ROOT = Path(__file__).resolve().parents[1]
-CONFIG = ROOT / "examples" / "wgangp_digits_metrics.yaml"
+CONFIG = ROOT / "examples" / "wgangp_mnist.yaml"
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--config", type=Path, default=CONFIG, help="the job's config (default: the main job)")
     parser.add_argument("--max-steps", type=int, default=None, help="override the config's trainer.max_steps")
+    parser.add_argument("--seed", type=int, default=None, help="override the config's seed_everything")
     parser.add_argument("--threads", type=int, default=None, help="OMP_NUM_THREADS for the job (default: inherited)")
     parser.add_argument("--keep", default=None, help="directory to keep the run in (default: a temporary one)")
     args = parser.parse_args()
 
     script = Path(sys.executable).parent / "lightning-gans"
-    command = [str(script) if script.exists() else shutil.which("lightning-gans"), "fit", "--config", str(CONFIG)]
+    command = [str(script) if script.exists() else shutil.which("lightning-gans"), "fit", "--config", str(args.config)]
     if args.max_steps is not None:
         command += ["--trainer.max_steps", str(args.max_steps)]
+    if args.seed is not None:
+        command += ["--seed_everything", str(args.seed)]
     out = os.path.abspath(args.keep) if args.keep else tempfile.mkdtemp(prefix="main_job_")
     os.makedirs(out, exist_ok=True)
     command += [
@@ -63,8 +69,9 @@ def main() -> None:
 
     print(f"# command: {('python benchmarks/main_job.py ' + shlex.join(sys.argv[1:])).strip()}")
     print(
-        f"# runs: lightning-gans fit --config examples/wgangp_digits_metrics.yaml"
-        f"{'' if args.max_steps is None else f' --trainer.max_steps {args.max_steps}'} (+ CSV logger, no progress bar)"
+        f"# runs: lightning-gans fit --config {_shown(args.config)}"
+        f"{'' if args.max_steps is None else f' --trainer.max_steps {args.max_steps}'}"
+        f"{'' if args.seed is None else f' --seed_everything {args.seed}'} (+ CSV logger, no progress bar)"
     )
     print(f"# machine: {machine()}; the job's OMP_NUM_THREADS={env.get('OMP_NUM_THREADS', 'unset')}")
     load_before = os.getloadavg()[0]
@@ -82,7 +89,7 @@ def main() -> None:
     (metrics_csv,) = glob.glob(os.path.join(out, "**", "metrics.csv"), recursive=True)
     with open(metrics_csv, newline="") as f:
         rows = [r for r in csv.DictReader(f) if r.get("eval/fid")]
-    n_critic = 5  # WGANGP's default, which the config keeps: one batch = one update, n_critic + 1 per generator step
+    n_critic = _n_critic(args.config)  # one batch = one update, n_critic + 1 per generator step
     print("| generator steps | batches (logger step) | eval/fid | eval/is | eval/kid |")
     print("|---|---|---|---|---|")
     for r in rows:
@@ -93,6 +100,26 @@ def main() -> None:
         )
     if args.keep is None:
         shutil.rmtree(out, ignore_errors=True)
+
+
+def _shown(config: Path) -> str:
+    config = config.resolve()
+    return str(config.relative_to(ROOT)) if config.is_relative_to(ROOT) else str(config)
+
+
+def _n_critic(config: Path) -> int:
+    """The config's ``n_critic``, else its module's default (read from the class)."""
+    import importlib
+    import inspect
+
+    import yaml
+
+    model = yaml.safe_load(config.read_text())["model"]
+    given = (model.get("init_args") or {}).get("n_critic")
+    if given is not None:
+        return int(given)
+    module_name, _, name = model["class_path"].rpartition(".")
+    return int(inspect.signature(getattr(importlib.import_module(module_name), name)).parameters["n_critic"].default)
 
 
 if __name__ == "__main__":

@@ -26,6 +26,7 @@ __all__ = [
     "given_hyperparameters",
     "has_submodule",
     "hparams_dict",
+    "last_saved_at",
     "request_sigterm_stop",
     "torch_fidelity_forward",
     "workspace_spec_json",
@@ -90,6 +91,15 @@ def hparams_dict(module: Any) -> dict[str, Any]:
     documents it as read-mostly; the private name states that we write to it.
     """
     return module._hparams
+
+
+def last_saved_at(callback: Any) -> int | None:
+    """The global step of ``ModelCheckpoint``'s latest save (``_last_global_step_saved``; ``None`` if unknown).
+
+    Public alternative: loading ``last_model_path`` to read its ``global_step`` (a whole checkpoint read
+    at every end of ``fit``). Used by the CLI to write the final state into ``last.ckpt`` only when missing.
+    """
+    return getattr(callback, "_last_global_step_saved", None)
 
 
 def ddp_kwargs(strategy: Any) -> dict[str, Any]:

@@ -22,6 +22,8 @@ Example:
 
 from __future__ import annotations
 
+import glob
+import importlib.util
 import os
 import signal
 import sys
@@ -30,15 +32,17 @@ from types import FrameType
 from typing import Any, cast
 
 from lightning.pytorch import Callback, LightningDataModule, LightningModule, Trainer
-from lightning.pytorch.callbacks import ModelCheckpoint
+from lightning.pytorch.callbacks import ModelCheckpoint, ProgressBar
 from lightning.pytorch.cli import LightningCLI
+from lightning.pytorch.loggers import CSVLogger
 from lightning.pytorch.utilities.exceptions import SIGTERMException
 from torch import nn
 
 import lightning_gans
 import lightning_gans.callbacks  # noqa: F401
 from lightning_gans import _checks
-from lightning_gans._compat import CheckpointHparamsCLI, request_sigterm_stop
+from lightning_gans._compat import CheckpointHparamsCLI, last_saved_at, request_sigterm_stop
+from lightning_gans.callbacks.progress import GeneratorProgressBar
 from lightning_gans.callbacks.save_config import LoggerSaveConfigCallback
 from lightning_gans.checkpoints import check_class, import_object, load_checkpoint_file
 from lightning_gans.modules import AdversarialModule
@@ -157,6 +161,14 @@ class GANCLI(CheckpointHparamsCLI):
         if not subcommand:
             return
         ckpt_path = self.config[subcommand].get("ckpt_path")
+        if (
+            ckpt_path == "last"
+            and not os.path.exists(ckpt_path)
+            and (found := _newest_last_checkpoint(self.config[subcommand]))
+        ):
+            ckpt_path = self.config[subcommand]["ckpt_path"] = (
+                found  # the run's newest, whichever logger version wrote it
+            )
         if not ckpt_path or (ckpt_path in ("last", "best", "hpc") and not os.path.exists(ckpt_path)):
             return  # Lightning's special values, resolved by the Trainer
         checkpoint = load_checkpoint_file(ckpt_path)
@@ -170,11 +182,87 @@ class GANCLI(CheckpointHparamsCLI):
             return  # not written by the CLI: the config as given builds the module
         self._subcommand_parser(subcommand).set_defaults({"model": {"class_path": class_path, "init_args": hparams}})
         super().parse_arguments(self.parser, self._given_args)
+        self.config[subcommand]["ckpt_path"] = ckpt_path  # `last` resolved above: parsed again as given
 
     def instantiate_trainer(self, **kwargs: Any) -> Trainer:
+        trainer_config = self.config_init.get(str(self.subcommand), self.config_init).get("trainer")
+        if trainer_config is not None:
+            _add_trainer_defaults(trainer_config)
         trainer = super().instantiate_trainer(**kwargs)
+        cast(Any, trainer).callbacks.append(_FinalLastCheckpoint())
         cast(Any, trainer).callbacks.insert(0, _CheckpointOnInterrupt())  # first: it probes the output folders in setup
         return trainer
+
+
+def _add_trainer_defaults(trainer: dict[str, Any]) -> None:
+    """Fill in what ``lightning-gans fit`` adds to a config's instantiated ``trainer`` section, in place.
+
+    * a ``ModelCheckpoint(save_last=True)`` when the config has no ``ModelCheckpoint`` (and checkpointing is
+      on): Lightning's default checkpoint (``<log dir>/checkpoints/epoch=E-step=S.ckpt``) and a ``last.ckpt``
+      beside it, which ``--ckpt_path last`` resumes;
+    * a :class:`~lightning_gans.callbacks.GeneratorProgressBar` when the config has no progress bar (and the
+      bar is on);
+    * the ``CSVLogger`` (in ``default_root_dir``) when the config leaves the logger to Lightning and neither
+      ``tensorboard`` nor ``tensorboardX`` is installed: what Lightning would choose, without its warning.
+    """
+    root = trainer.get("default_root_dir") or os.getcwd()
+    callbacks = trainer.get("callbacks") or []
+    callbacks = list(callbacks) if isinstance(callbacks, (list, tuple)) else [callbacks]
+    if trainer.get("enable_checkpointing", True) is not False and not any(
+        isinstance(c, ModelCheckpoint) for c in callbacks
+    ):
+        callbacks.append(ModelCheckpoint(save_last=True))
+    if trainer.get("enable_progress_bar", True) is not False and not any(isinstance(c, ProgressBar) for c in callbacks):
+        callbacks.append(GeneratorProgressBar())
+    trainer["callbacks"] = callbacks
+    if trainer.get("logger") in (None, True) and not any(
+        importlib.util.find_spec(name) for name in ("tensorboard", "tensorboardX")
+    ):
+        trainer["logger"] = CSVLogger(save_dir=root)
+
+
+def _newest_last_checkpoint(config: Any) -> str | None:
+    """The newest ``last.ckpt`` of the run ``config`` describes, for ``--ckpt_path last`` (``None``: there is none).
+
+    Lightning looks for ``last`` only in the directory of this run's checkpoint callback, which is a new
+    ``<save_dir>/<name>/version_N/checkpoints`` at every run, so a resume never finds the previous run's.
+    This looks in ``<root>/checkpoints``, ``<root>/*/checkpoints`` and ``<root>/*/*/checkpoints`` of
+    ``trainer.default_root_dir`` (default: the working directory) and of the logger's ``save_dir``.
+    """
+    trainer = config.get("trainer") or {}
+    roots = {trainer.get("default_root_dir") or os.getcwd()}
+    loggers = trainer.get("logger")
+    for logger in loggers if isinstance(loggers, list) else [loggers]:
+        save_dir = (getattr(logger, "init_args", None) or {}).get("save_dir") if logger is not None else None
+        if isinstance(save_dir, str):
+            roots.add(save_dir)
+    name = ModelCheckpoint.CHECKPOINT_NAME_LAST + ModelCheckpoint.FILE_EXTENSION
+    found = [
+        path
+        for root in roots
+        for depth in range(3)
+        for path in glob.glob(os.path.join(glob.escape(root), *["*"] * depth, "checkpoints", name))
+    ]
+    return max(found, key=os.path.getmtime) if found else None
+
+
+class _FinalLastCheckpoint(Callback):
+    """At the end of ``fit``, make every ``save_last`` checkpoint hold the final state.
+
+    ``ModelCheckpoint`` writes ``last.ckpt`` only when it saves another checkpoint (or never saved one):
+    with ``every_n_train_steps=N`` and ``max_steps`` not a multiple of ``N``, the last steps were lost.
+    """
+
+    def on_train_end(self, trainer: Trainer, pl_module: LightningModule) -> None:
+        for callback in trainer.checkpoint_callbacks:
+            if not isinstance(callback, ModelCheckpoint) or not callback.save_last or not callback.dirpath:
+                continue
+            if "{" in callback.CHECKPOINT_NAME_LAST or last_saved_at(callback) == trainer.global_step:
+                continue  # a templated name (its own rule), or already saved at this step
+            path = os.path.join(callback.dirpath, callback.CHECKPOINT_NAME_LAST + callback.FILE_EXTENSION)
+            if trainer.is_global_zero and os.path.islink(path):
+                os.remove(path)  # save_last="link": write the file, not through the link into another checkpoint
+            trainer.save_checkpoint(path)
 
 
 class _CheckpointOnInterrupt(Callback):

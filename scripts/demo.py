@@ -8,8 +8,8 @@ grid: the newest PNG the run wrote, or else one written here from the final chec
 (``<log dir>/demo_samples.png``, 64 samples). The same facts go to ``<log dir>/demo_summary.json``.
 
 Examples:
-    make demo                                              # the main job, examples/wgangp_digits_metrics.yaml
-    python scripts/demo.py --config examples/wgangp_digits_metrics.yaml -- --trainer.max_steps 60
+    make demo                                              # the main job, examples/wgangp_mnist.yaml
+    python scripts/demo.py --config examples/wgangp_digits_metrics.yaml -- --trainer.max_steps 60  # the 8x8 job
 """
 
 from __future__ import annotations
@@ -128,7 +128,7 @@ def write_sample_grid(checkpoint: Path, path: Path, n: int = 64, seed: int = 0) 
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n", 1)[0])
-    parser.add_argument("--config", type=Path, default=ROOT / "examples" / "wgangp_digits_metrics.yaml")
+    parser.add_argument("--config", type=Path, default=ROOT / "examples" / "wgangp_mnist.yaml")
     parser.add_argument("cli_args", nargs="*", help="extra arguments for `lightning-gans fit` (after --)")
     args = parser.parse_args(argv)
     script = Path(sys.executable).parent / "lightning-gans"

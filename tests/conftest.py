@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import sys
 import warnings
 
 import pytest
@@ -17,6 +18,15 @@ warnings.filterwarnings("ignore", message=".*does not have many workers.*")
 def _seed():
     torch.manual_seed(0)
     yield
+
+
+@pytest.fixture(autouse=True)
+def _no_open_wandb_run():
+    """Finish a W&B run a test left open: WandbLogger would reuse it and write into another test's folder."""
+    yield
+    wandb = sys.modules.get("wandb")
+    if wandb is not None and getattr(wandb, "run", None) is not None:
+        wandb.finish()
 
 
 def trainer_kwargs(**overrides):

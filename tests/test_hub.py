@@ -112,7 +112,7 @@ def test_export_command_writes_a_card_with_config_and_metrics(tmp_path, capsys):
             "0.5",
         ]
     )
-    (ckpt,) = glob.glob(str(tmp_path / "**" / "*.ckpt"), recursive=True)
+    (ckpt,) = glob.glob(str(tmp_path / "**" / "last.ckpt"), recursive=True)  # the CLI keeps last.ckpt too
     (tmp_path / "metrics.json").write_text(json.dumps({"metrics": {"fid": 42.5, "precision": 0.25}}))
     assert (
         main(

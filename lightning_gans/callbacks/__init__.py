@@ -8,6 +8,7 @@ from lightning_gans.callbacks.instance_noise import InstanceNoise
 from lightning_gans.callbacks.lipschitz_monitor import LipschitzMonitor
 from lightning_gans.callbacks.lsuv import LSUVInit
 from lightning_gans.callbacks.metrics import GANMetrics
+from lightning_gans.callbacks.progress import GeneratorProgressBar
 from lightning_gans.callbacks.sample_logger import SampleLogger
 from lightning_gans.callbacks.save_config import LoggerSaveConfigCallback
 from lightning_gans.callbacks.spectral_norm import SpectralNorm
@@ -20,6 +21,7 @@ __all__ = [
     "DivergenceGuard",
     "GANMetrics",
     "GeneratorEMA",
+    "GeneratorProgressBar",
     "InstanceNoise",
     "LSUVInit",
     "LipschitzMonitor",

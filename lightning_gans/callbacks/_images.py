@@ -14,7 +14,7 @@ from collections.abc import Callable
 from typing import Any
 
 import torch
-from lightning.pytorch import Callback, LightningModule, Trainer
+from lightning.pytorch import Callback, Trainer
 from lightning.pytorch.loggers import Logger, TensorBoardLogger, WandbLogger
 from torch import Tensor
 
@@ -122,14 +122,12 @@ class EveryNGeneratorSteps(Callback):
     def every_n_generator_steps(self) -> int:
         return int(self.schedule.every)  # type: ignore[arg-type]
 
-    def on_train_batch_end(
-        self, trainer: Trainer, pl_module: LightningModule, outputs: Any, batch: Any, batch_idx: int
-    ) -> None:
+    def on_train_batch_end(self, trainer: Trainer, pl_module: Any, outputs: Any, batch: Any, batch_idx: int) -> None:
         if self.schedule.due(pl_module.generator_steps):
             self.schedule.mark(pl_module.generator_steps)
             self._log(trainer, pl_module)
 
-    def on_train_end(self, trainer: Trainer, pl_module: LightningModule) -> None:
+    def on_train_end(self, trainer: Trainer, pl_module: Any) -> None:
         if self.schedule.due_at_end(pl_module.generator_steps, True):
             self.schedule.mark(pl_module.generator_steps)
             self._log(trainer, pl_module)
@@ -140,5 +138,5 @@ class EveryNGeneratorSteps(Callback):
     def load_state_dict(self, state_dict: dict[str, Any]) -> None:
         self.schedule.load_state_dict(state_dict)
 
-    def _log(self, trainer: Trainer, pl_module: LightningModule) -> None:
+    def _log(self, trainer: Trainer, pl_module: Any) -> None:
         raise NotImplementedError

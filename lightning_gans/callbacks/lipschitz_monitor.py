@@ -4,10 +4,10 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from functools import partial
-from typing import Any
+from typing import Any, cast
 
 import torch
-from lightning.pytorch import Callback, LightningModule, Trainer
+from lightning.pytorch import Callback, Trainer
 from lightning.pytorch.loggers import Logger, TensorBoardLogger, WandbLogger
 from lightning.pytorch.utilities import rank_zero_warn
 from torch import Tensor, nn
@@ -93,7 +93,7 @@ def spectral_norms(critic: nn.Module) -> dict[str, Tensor]:
     operator's norm (Miyato et al. 2018, https://arxiv.org/abs/1802.05957, Sec. 2.1).
     """
     return {
-        name: torch.linalg.matrix_norm(module.weight.detach().flatten(1).float(), ord=2)
+        name: torch.linalg.matrix_norm(cast(Tensor, module.weight).detach().flatten(1).float(), ord=2)
         for name, module in critic_layers(critic)
     }
 
@@ -255,7 +255,7 @@ class LipschitzMonitor(Callback):
         #: under ``samples/grad_norm/{real,fake,interpolated}`` and ``samples/weights``.
         self.last: dict[str, Tensor] = {}
 
-    def setup(self, trainer: Trainer, pl_module: LightningModule, stage: str) -> None:
+    def setup(self, trainer: Trainer, pl_module: Any, stage: str) -> None:
         require(pl_module, self, "critic", "sample")
         log_every = getattr(trainer, "log_every_n_steps", 0)
         if trainer.loggers and log_every and self._every % log_every:
@@ -264,9 +264,7 @@ class LipschitzMonitor(Callback):
                 f"log_every_n_steps={log_every}: some measurements will not reach the logger."
             )
 
-    def on_train_batch_end(
-        self, trainer: Trainer, pl_module: LightningModule, outputs: Any, batch: Any, batch_idx: int
-    ) -> None:
+    def on_train_batch_end(self, trainer: Trainer, pl_module: Any, outputs: Any, batch: Any, batch_idx: int) -> None:
         if trainer.global_step % self._every:
             return
         real, _ = split_batch(batch)
@@ -274,7 +272,7 @@ class LipschitzMonitor(Callback):
         self._log(trainer, pl_module)
 
     # ----------------------------------------------------------------------------------------
-    def measure(self, pl_module: LightningModule, real: Tensor, step: int = 0) -> dict[str, Tensor]:
+    def measure(self, pl_module: Any, real: Tensor, step: int = 0) -> dict[str, Tensor]:
         """All diagnostics for ``real`` and as many fresh fakes; see the class docstring for the keys."""
         critic: nn.Module = pl_module.critic
         rng = torch.Generator(device=real.device).manual_seed(self._seed * 1_000_003 + step)
@@ -343,7 +341,7 @@ class LipschitzMonitor(Callback):
         out["samples/weights"] = weights
         return out
 
-    def _log(self, trainer: Trainer, pl_module: LightningModule) -> None:
+    def _log(self, trainer: Trainer, pl_module: Any) -> None:
         for key, value in self.last.items():
             if not key.startswith("samples/"):
                 pl_module.log(PREFIX + key, value, on_step=True, on_epoch=False)
@@ -364,4 +362,7 @@ def _log_histograms(logger: Logger, histograms: dict[str, Tensor], step: int) ->
     elif isinstance(logger, WandbLogger):
         import wandb
 
-        logger.log_metrics({tag: wandb.Histogram(values.numpy()) for tag, values in histograms.items()}, step=step)
+        logger.log_metrics(
+            {tag: wandb.Histogram(values.numpy()) for tag, values in histograms.items()},  # type: ignore[misc, arg-type]
+            step=step,
+        )

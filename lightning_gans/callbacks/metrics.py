@@ -196,6 +196,8 @@ class GANMetrics(Callback):
             return
         self.schedule.mark(step)
         self.evaluate(trainer, pl_module)
+        if trainer.is_global_zero:  # one line per evaluation, printed above the progress bar
+            _print_line(trainer, f"GANMetrics at {step} generator steps: {_metrics_line(self.last_metrics)}")
         for callback in _monitoring(trainer, self.last_metrics):  # they rank / stop on this evaluation now
             callback.on_validation_end(trainer, pl_module)
 
@@ -222,6 +224,20 @@ class _TrainerCollective:
 
     def broadcast(self, obj: Any, src: int = 0) -> Any:
         return self.trainer.strategy.broadcast(obj, src=src)
+
+
+def _metrics_line(metrics: dict[str, float]) -> str:
+    """``{"eval/fid": 12.345, "eval/is": 2.1}`` as ``eval/fid 12.35, eval/is 2.1`` (4 significant digits)."""
+    return ", ".join(f"{name} {value:.4g}" for name, value in metrics.items())
+
+
+def _print_line(trainer: Trainer, line: str) -> None:
+    """Print ``line`` through the progress bar when one is shown (so that the bar is redrawn below it)."""
+    bar = trainer.progress_bar_callback
+    if bar is not None and getattr(bar, "is_enabled", False):
+        bar.print(line)
+    else:
+        print(line, flush=True)
 
 
 def _image(item: Any) -> Any:

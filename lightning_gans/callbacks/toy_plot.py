@@ -6,7 +6,7 @@ from typing import Any
 
 import numpy as np
 import torch
-from lightning.pytorch import LightningModule, Trainer
+from lightning.pytorch import Trainer
 from lightning_utilities.core.imports import RequirementCache
 from torch import Tensor, nn
 
@@ -221,10 +221,10 @@ class ToyPlot(EveryNGeneratorSteps):
         #: Where each plot went (logger names and PNG paths), for inspection.
         self.history: list[tuple[int, list[str]]] = []
 
-    def setup(self, trainer: Trainer, pl_module: LightningModule, stage: str) -> None:
+    def setup(self, trainer: Trainer, pl_module: Any, stage: str) -> None:
         require(pl_module, self, "sample", "critic", "generator_steps")
 
-    def on_train_batch_start(self, trainer: Trainer, pl_module: LightningModule, batch: Any, batch_idx: int) -> None:
+    def on_train_batch_start(self, trainer: Trainer, pl_module: Any, batch: Any, batch_idx: int) -> None:
         if self._fixed_real or (self._real is not None and len(self._real) >= self.num_samples):
             return
         points, _ = split_batch(batch)
@@ -232,7 +232,7 @@ class ToyPlot(EveryNGeneratorSteps):
         self._real = points if self._real is None else torch.cat([self._real, points])
         self._real = self._real[: self.num_samples]
 
-    def render(self, pl_module: LightningModule) -> np.ndarray:
+    def render(self, pl_module: Any) -> np.ndarray:
         """The current plot as an ``(H, W, 3)`` uint8 array."""
         rng = torch.Generator(device=pl_module.device).manual_seed(self.noise_seed)
         num_classes = getattr(pl_module, "num_classes", None)
@@ -258,7 +258,7 @@ class ToyPlot(EveryNGeneratorSteps):
             fake_labels=labels,
         )
 
-    def _log(self, trainer: Trainer, pl_module: LightningModule) -> None:
+    def _log(self, trainer: Trainer, pl_module: Any) -> None:
         step = pl_module.generator_steps
         if not trainer.is_global_zero:
             return
@@ -279,7 +279,7 @@ class ToyPlot(EveryNGeneratorSteps):
 class _ClassMaxCritic(nn.Module):
     """A conditional module's critic as one surface: at each point, the largest score over the classes."""
 
-    def __init__(self, pl_module: LightningModule) -> None:
+    def __init__(self, pl_module: Any) -> None:
         super().__init__()
         self.critic = pl_module.critic  # a child, so that `critic_surface` finds its device and sets eval mode
         self._discriminate = pl_module.discriminate

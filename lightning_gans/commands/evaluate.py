@@ -10,6 +10,7 @@ Examples:
     lightning-gans evaluate --ckpt_path runs/x/checkpoints/last.ckpt
     lightning-gans evaluate --ckpt_path X --real my_images/ --json metrics.json
     lightning-gans evaluate --fake samples/ --real digits
+    lightning-gans evaluate --fake mnist_samples/ --real mnist
 
 Folders are read by :class:`lightning_gans.data.folder.ImageFolderDataset`, as ``fit`` reads them: a
 flat folder of images or one sub-folder per class; here strictly: a file that is not an image, or
@@ -37,6 +38,7 @@ from lightning_gans.runs import Run, generate, load_run
 __all__ = ["build_parser", "evaluate", "main"]
 
 DIGITS = "digits"
+MNIST = "mnist"
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -51,8 +53,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument(
         "--real",
         default=None,
-        metavar="DIR|digits",
-        help="reference images: a folder, or `digits`; default: the checkpoint run's data",
+        metavar="DIR|digits|mnist",
+        help="reference images: a folder, `digits`, or `mnist` (its 4,000 training digits at the fakes' size, 28 or 32); "
+        "default: the checkpoint run's data",
     )
     p.add_argument(
         "--num_samples",
@@ -63,9 +66,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--num_real", type=int, default=None, help="real images used (default: all)")
     p.add_argument(
         "--feature_extractor",
-        choices=("inception", "digits"),
+        choices=("inception", "digits", "mnist"),
         default=None,
-        help="default: the run's GANMetrics setting, else `digits` for digits data and `inception` otherwise",
+        help="default: the run's GANMetrics setting, else `digits` / `mnist` for digits / MNIST data and `inception` otherwise",
     )
     p.add_argument(
         "--feature_extractor_weights_path",
@@ -102,8 +105,20 @@ def _folder(root: str, data_range: tuple[float, float], argument: str) -> ImageF
     return folder
 
 
-def _real_dataset(spec: str | None, run: Run | None, data_range: tuple[float, float]) -> tuple[Any, str]:
-    """The reference images and a short description of them."""
+def _real_dataset(
+    spec: str | None, run: Run | None, data_range: tuple[float, float], size: int = 28
+) -> tuple[Any, str]:
+    """The reference images and a short description of them (``size``: the fakes' side, for ``mnist``)."""
+    if spec == MNIST:
+        from torch.utils.data import TensorDataset
+
+        from lightning_gans.data.mnist import MNIST_IMAGE_SIZES, mnist_split
+
+        if size not in MNIST_IMAGE_SIZES:
+            raise CommandError(f"`--real mnist` has 28x28 or 32x32 digits; the generated images are {size}x{size}.")
+        images, labels = mnist_split(size)[:2]  # the 4,000 training digits, in [-1, 1], as MNISTDataModule's
+        low, high = data_range
+        return TensorDataset((images + 1) / 2 * (high - low) + low, labels), f"MNIST, 4,000 training digits at {size}px"
     if spec == DIGITS:
         from torch.utils.data import TensorDataset
 
@@ -123,12 +138,14 @@ def _real_dataset(spec: str | None, run: Run | None, data_range: tuple[float, fl
 
 
 def _default_extractor(real_spec: str | None, run: Run | None) -> str:
-    if real_spec == DIGITS:
-        return DIGITS
+    if real_spec in (DIGITS, MNIST):
+        return real_spec
     if real_spec is None and run is not None:
         class_path = str((run.checkpoint.get("datamodule_hyper_parameters") or {}).get("_class_path", ""))
         if class_path.endswith("DigitsDataModule"):
             return DIGITS
+        if class_path.endswith("MNISTDataModule"):
+            return MNIST
     return "inception"
 
 
@@ -160,8 +177,9 @@ def evaluate(args: argparse.Namespace) -> tuple[dict[str, float], dict[str, Any]
             )
     run_metrics = (run.callback_args("GANMetrics") if run is not None else None) or {}
     data_range = run.value_range() if run is not None else (-1.0, 1.0)
-    real, real_what = _real_dataset(args.real, run, data_range)
     fake_folder = _folder(args.fake, data_range, "--fake") if args.fake is not None else None
+    fake_size = int((fake_folder[0] if fake_folder is not None else probe[0]).shape[-1])
+    real, real_what = _real_dataset(args.real, run, data_range, fake_size)
     num_samples = (
         len(fake_folder)
         if fake_folder is not None
@@ -187,7 +205,7 @@ def evaluate(args: argparse.Namespace) -> tuple[dict[str, float], dict[str, Any]
     except FileNotFoundError as err:  # Inception weights: the message says where to get them
         raise CommandError(
             str(err).replace("`feature_extractor_weights_path`", "`--feature_extractor_weights_path`")
-            + " Or pass `--feature_extractor digits` for digit-like data."
+            + " Or pass `--feature_extractor digits` (8x8 digits) or `mnist` (MNIST digits)."
         ) from None
     if fake_folder is not None:
         first_fake = fake_folder[0]

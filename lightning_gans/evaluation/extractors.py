@@ -1,4 +1,4 @@
-"""Feature extractors: torch-fidelity's Inception-v3 (offline) and an embedded digits classifier.
+"""Feature extractors: torch-fidelity's Inception-v3 (offline) and the embedded digits and MNIST classifiers.
 
 Contract for any extractor (an ``nn.Module`` can replace Inception):
 
@@ -25,6 +25,7 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 
 from lightning_gans._compat import torch_fidelity_forward
+from lightning_gans.evaluation.mnist_classifier import MNISTClassifier
 
 __all__ = [
     "EXTRACTORS",
@@ -61,7 +62,7 @@ def resolve_inception_weights(path: str | None = None) -> str:
         f"Inception-v3 weights for FID/IS/KID not found: {where}. Nothing is downloaded at run time. Get "
         f"{INCEPTION_WEIGHTS_FILE} from {INCEPTION_WEIGHTS_URL} (on a machine with internet) and either put it in "
         f"{os.path.dirname(hub_path)} or pass its path as `feature_extractor_weights_path`. "
-        "Without Inception, use `feature_extractor='digits'` (digits data) or your own nn.Module."
+        "Without Inception, use `feature_extractor='digits'` (8x8 digits), `'mnist'` (MNIST) or your own nn.Module."
     )
 
 
@@ -159,6 +160,7 @@ class DigitsClassifier(nn.Module):
 EXTRACTORS: dict[str, Callable[..., nn.Module]] = {
     "inception": lambda weights_path=None, antialias=False: InceptionV3Extractor(weights_path, "2048", antialias),
     "digits": lambda weights_path=None, antialias=False: DigitsClassifier.pretrained(),
+    "mnist": lambda weights_path=None, antialias=False: MNISTClassifier.pretrained(),
 }
 """Extractors selectable by name in ``GANMetrics(feature_extractor=...)``."""
 

@@ -6,11 +6,12 @@ choose a loss, a penalty, defaults and the callbacks their papers need.
 """
 
 from lightning_gans.modules.base import AdversarialModule, LabelledCritic, OptimizerCallable, UpdateTensors, adam
-from lightning_gans.modules.variants import ACGAN, GAN, SNGAN, WGAN, WGANGP
+from lightning_gans.modules.variants import ACGAN, GAN, R3GAN, SNGAN, WGAN, WGANGP
 
 __all__ = [
     "ACGAN",
     "GAN",
+    "R3GAN",
     "SNGAN",
     "WGAN",
     "WGANGP",

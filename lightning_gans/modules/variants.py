@@ -26,6 +26,7 @@ __all__ = [
     "CLASSIFIER_LOSS_GENERATOR",
     "CLASSIFIER_LOSS_REAL",
     "GAN",
+    "R3GAN",
     "SNGAN",
     "WGAN",
     "WGANGP",
@@ -233,6 +234,85 @@ class SNGAN(AdversarialModule):
         from lightning_gans.callbacks.spectral_norm import SpectralNorm  # at fit time: modules import no callback
 
         return [SpectralNorm(critic=True, generator=False)]
+
+
+class R3GAN(AdversarialModule):
+    """R3GAN's objective: RpGAN loss + R1 + R2 (Huang et al. 2024, "The GAN is dead; long live the GAN! A Modern
+    GAN Baseline", NeurIPS, https://arxiv.org/abs/2501.05441; reference code brownvc/R3GAN, ``R3GAN/Trainer.py``).
+
+    * critic: ``E[softplus(-(D(x_i) - D(G(z_i))))] + gamma / 2 * (E||grad_x D(x)||^2 + E||grad_x D(G(z))||^2)``,
+      real ``i`` paired with fake ``i`` (the paper's Eq. 2 and its regulariser ``gamma / 2 * (R1 + R2)``; the
+      reference code: ``AdversarialLoss + (Gamma / 2) * (R1Penalty + R2Penalty)``, the squared gradient summed
+      over all pixels of a sample, then the batch mean);
+    * generator: the mirror ``E[softplus(-(D(G(z_i)) - D(x_i)))]`` on a fresh real batch (the critic's scores
+      of it without gradients: they do not depend on the generator).
+
+    That is ``loss="relativistic_pairing"`` with ``penalty="r1_r2"`` at weight ``gamma / 2``, every update (not
+    lazy, as in the paper). The paper's architecture (a normalisation-free ResNet) is not part of the
+    objective: any generator and critic work, but the critic must not use BatchNorm (the penalties are per
+    sample), e.g. ``DCGANCritic(norm="none")``. Penalties differentiate what the critic sees, i.e. after
+    :meth:`critic_inputs` (the reference code differentiates before its augmentation; equal without one).
+
+    Defaults, from the reference code's CIFAR-10 preset (``train.py``, 32x32, the size of our nets) at
+    the start of its schedules: Adam lr 2e-4 with betas (0, 0.9), ``gamma=0.05``, ``n_critic=1``.
+    The paper decays lr to 5e-5 and gamma to 0.005 and raises beta2 to 0.99 over tens of millions of
+    images; our runs are minutes long, so the start values stand, and there is no schedule here.
+    The paper also averages the generator (EMA): add :class:`~lightning_gans.callbacks.GeneratorEMA`.
+
+    The other arguments are :class:`AdversarialModule`'s.
+
+    Args:
+        gamma: the paper's gamma, weight ``gamma / 2`` of ``R1 + R2`` (> 0).
+        penalty_every: compute the penalties on every k-th critic update only, weighted by k (lazy
+            regularisation; the paper: 1).
+
+    Raises:
+        ValueError: ``gamma`` <= 0, or another argument out of range (naming it).
+
+    Example:
+        >>> from lightning_gans.nets import DCGANCritic, DCGANGenerator
+        >>> model = R3GAN(DCGANGenerator(latent_dim=64, image_size=32, channels=1),
+        ...               DCGANCritic(image_size=32, channels=1, norm="none"), latent_dim=64)
+        >>> model.penalty_weight  # gamma / 2
+        0.025
+    """
+
+    default_generator_optimizer = adam(2e-4, (0.0, 0.9))
+    default_critic_optimizer = adam(2e-4, (0.0, 0.9))
+
+    def __init__(
+        self,
+        generator: nn.Module,
+        critic: nn.Module,
+        latent_dim: int,
+        gamma: float = 0.05,
+        n_critic: int = 1,
+        generator_optimizer: OptimizerCallable | None = None,
+        critic_optimizer: OptimizerCallable | None = None,
+        noise_seed: int | None = None,
+        penalty_every: int = 1,
+        num_classes: int | None = None,
+        compile: bool | dict[str, Any] = False,
+        updates_per_batch: str = "one",
+    ) -> None:
+        gamma = _checks.number("gamma", gamma, minimum=0.0, strict=True)
+        super().__init__(
+            generator=generator,
+            critic=critic,
+            latent_dim=latent_dim,
+            loss="relativistic_pairing",
+            n_critic=n_critic,
+            penalty="r1_r2",
+            penalty_weight=gamma / 2,  # gamma / 2 * (R1 + R2)
+            generator_optimizer=generator_optimizer,
+            critic_optimizer=critic_optimizer,
+            noise_seed=noise_seed,
+            penalty_every=penalty_every,
+            num_classes=num_classes,
+            compile=compile,
+            updates_per_batch=updates_per_batch,
+        )
+        self.gamma = gamma
 
 
 class ACGAN(AdversarialModule):

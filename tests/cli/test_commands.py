@@ -88,7 +88,7 @@ def digits_run(tmp_path_factory):
     config.write_text(CONFIG.replace("SAVE_DIR", str(tmp / "logs")))
     proc = _run(tmp, "fit", "--config", str(config))
     assert proc.returncode == 0, proc.stderr[-3000:]
-    (ckpt,) = glob.glob(str(tmp / "logs" / "**" / "*.ckpt"), recursive=True)
+    (ckpt,) = glob.glob(str(tmp / "logs" / "**" / "last.ckpt"), recursive=True)  # the CLI keeps last.ckpt too
     (metrics_csv,) = glob.glob(str(tmp / "logs" / "**" / "metrics.csv"), recursive=True)
     with open(metrics_csv) as f:
         logged = {k: float(v) for row in csv.DictReader(f) for k, v in row.items() if k.startswith("eval/") and v}

@@ -17,7 +17,7 @@ QUIET = ["--trainer.enable_progress_bar", "false", "--trainer.logger", "false"]
 
 def _fit(tmp_path, config, *extra):
     main(["fit", "--config", str(EXAMPLES / config), "--trainer.default_root_dir", str(tmp_path), *QUIET, *extra])
-    (ckpt,) = glob.glob(str(tmp_path / "**" / "*.ckpt"), recursive=True)
+    (ckpt,) = glob.glob(str(tmp_path / "**" / "last.ckpt"), recursive=True)  # the CLI keeps last.ckpt too
     return ckpt
 
 

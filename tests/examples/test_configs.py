@@ -54,6 +54,7 @@ def _n_critic(config: str) -> int:
         "lightning_gans.WGANGP": 5,
         "lightning_gans.ACGAN": 1,
         "lightning_gans.SNGAN": 5,
+        "lightning_gans.R3GAN": 1,
     }[model["class_path"]]
     return int(model.get("init_args", {}).get("n_critic", default))
 
@@ -118,7 +119,7 @@ def test_example_config_trains(tmp_path, config, one_thread):
         STEPS - STEPS // (n_critic + 1),
         STEPS // (n_critic + 1),
     )
-    (ckpt,) = glob.glob(str(tmp_path / "**" / "*.ckpt"), recursive=True)
+    (ckpt,) = glob.glob(str(tmp_path / "**" / "last.ckpt"), recursive=True)  # the CLI keeps last.ckpt too
     assert _generator_steps(ckpt) == STEPS // (n_critic + 1)
     if "wandb" in config:
         assert glob.glob(str(tmp_path / "wandb" / "offline-run-*"))
@@ -144,7 +145,7 @@ def test_main_job_from_the_console_script(tmp_path):
     ]
     proc = subprocess.run(cmd, env=_env(tmp_path), cwd=tmp_path, capture_output=True, text=True, timeout=300)
     assert proc.returncode == 0, proc.stdout[-2000:] + proc.stderr[-4000:]
-    (ckpt,) = glob.glob(str(tmp_path / "**" / "*.ckpt"), recursive=True)
+    (ckpt,) = glob.glob(str(tmp_path / "**" / "last.ckpt"), recursive=True)  # the CLI keeps last.ckpt too
     assert _generator_steps(ckpt) == STEPS // 6  # WGAN-GP, n_critic 5
     (metrics_csv,) = glob.glob(str(tmp_path / "**" / "metrics.csv"), recursive=True)
     with open(metrics_csv, newline="") as f:

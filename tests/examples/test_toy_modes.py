@@ -1,45 +1,40 @@
-"""Regression test pinned to one seed: WGAN-GP trained from the CLI covers all 8 modes of the 8-Gaussians toy at seed 0.
+"""Every 8-Gaussians example config, trained as written from the CLI, covers all 8 modes (one seed each here).
 
-Not a claim that the example covers every mode whatever the seed: at 2,000 generator steps it does for
-seeds 0 and 1 and not for seeds 2 and 3 (README, `python benchmarks/toy_seeds.py --seeds 0 1 2 3`). The
-test pins the config's seed 0 so that a change that breaks training shows up as lost modes.
+benchmarks/example_configs.py measures them on seeds 0-4 (the README's table); here each config runs once,
+at a seed other than its own `seed_everything: 0`, so that a change that breaks training, or a config
+that only works for its own seed, shows up as lost modes.
 """
 
+from __future__ import annotations
+
+import sys
 from pathlib import Path
 
 import pytest
-import torch
 
-from lightning_gans.cli import run
-from lightning_gans.data import TOY_DISTRIBUTIONS, mode_coverage
+ROOT = Path(__file__).resolve().parents[2]
+sys.path.insert(0, str(ROOT / "benchmarks"))
 
-CONFIG = Path(__file__).resolve().parents[2] / "examples" / "wgangp_8gaussians.yaml"
+from example_configs import DEFAULT_CONFIGS, modes  # noqa: E402
+
+SEEDS = {config: 1 + i % 4 for i, config in enumerate(DEFAULT_CONFIGS)}
+
+
+def test_every_8gaussians_config_is_measured():
+    """The benchmark (and this file) pick up every examples/*8gaussians*.yaml."""
+    assert set(DEFAULT_CONFIGS) >= {
+        "gan_8gaussians.yaml",
+        "wgan_8gaussians.yaml",
+        "wgangp_8gaussians.yaml",
+        "wgangp_8gaussians_wandb.yaml",
+    }
 
 
 @pytest.mark.slow
-def test_regression_seed0_wgangp_from_the_cli_covers_all_eight_modes(tmp_path, one_thread):
-    """Seed 0 (the config's), `lightning-gans fit --config examples/wgangp_8gaussians.yaml` (2,000 generator steps): 8/8 modes.
-
-    A mode is covered when >= 1% of 2,500 samples lie within 3 sigma of its centre (sigma = 0.02/1.414).
-    """
-    cli = run(
-        [
-            "fit",
-            "--config",
-            str(CONFIG),
-            "--trainer.default_root_dir",
-            str(tmp_path),
-            "--trainer.enable_progress_bar",
-            "false",
-            "--trainer.logger",
-            "false",
-        ]
-    )
-    model = cli.model
-    assert (model.generator_steps, model.critic_steps) == (2000, 10000)
-    toy = TOY_DISTRIBUTIONS["8gaussians"]
-    samples = model.sample(2500, rng=torch.Generator().manual_seed(1))
-    modes, high_quality = mode_coverage(samples, toy.centers, toy.std)
-    print(f"WGAN-GP 8 Gaussians, 2000 generator steps: {modes}/8 modes, {high_quality:.1%} high quality")
-    assert modes == 8
-    assert high_quality > 0.3
+@pytest.mark.parametrize("config", DEFAULT_CONFIGS)
+def test_config_covers_all_eight_modes(config, tmp_path, one_thread):
+    """`lightning-gans fit --config <config> --seed_everything <seed>`: 8/8 modes of 2,500 samples, > 40 % within 3 sigma."""
+    covered, high_quality, _ = modes(config, SEEDS[config], str(tmp_path))
+    print(f"{config}, seed {SEEDS[config]}: {covered}/8 modes, {high_quality:.1%} high quality")
+    assert covered == 8
+    assert high_quality > 0.4

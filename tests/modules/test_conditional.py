@@ -318,7 +318,7 @@ def test_cli_links_the_data_num_classes_and_the_checkpoint_reloads_alone(tmp_pat
 
     proc = _cli(tmp_path)
     assert proc.returncode == 0, proc.stdout[-2000:] + proc.stderr[-4000:]
-    (ckpt,) = glob.glob(str(tmp_path / "**" / "*.ckpt"), recursive=True)
+    (ckpt,) = glob.glob(str(tmp_path / "**" / "last.ckpt"), recursive=True)  # the CLI keeps last.ckpt too
     model = GAN.load_from_checkpoint(ckpt)  # networks and num_classes from the saved CLI config
     assert model.num_classes == 10 and model.critic.conditioning == "projection"
     assert model.generator_steps == 2 and model.sample(3, labels=4).shape == (3, 1, 8, 8)

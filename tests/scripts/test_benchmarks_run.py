@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -16,7 +17,7 @@ def _run(*args: str) -> str:
         capture_output=True,
         text=True,
         timeout=600,
-        env={"OMP_NUM_THREADS": "1", "PATH": ""},
+        env={"OMP_NUM_THREADS": "1", "PATH": "", **{k: v for k, v in os.environ.items() if k == "PYTHONPATH"}},
     )
     assert done.returncode == 0, done.stderr[-3000:]
     return done.stdout
@@ -34,3 +35,20 @@ def test_the_update_benchmark_runs_every_variant():
     out = _run("benchmarks/bench_update.py", "--setups", "toy", "--rounds", "1", "--scale", "0.01")
     rows = [line for line in out.splitlines() if line.startswith("| toy |")]
     assert len(rows) == 4, out
+
+
+def test_the_mnist_results_benchmark_runs_every_row():
+    """`benchmarks/results_mnist.py` at a tiny size: both tables, the reference row and one row per model, each
+    evaluated after exactly 2 generator updates (equal updates) and after 1 (0 s of training: equal time)."""
+    out = _run(
+        "benchmarks/results_mnist.py",
+        *("--generator-updates", "2", "--seconds", "0", "--base-channels", "4", "--num-samples", "40", "--seeds", "0"),
+    )
+    tables = out.split("**equal training time")
+    assert len(tables) == 2 and "**equal generator updates (2)**" in tables[0], out
+    for table, updates in zip(tables, ("2 [2, 2]", "1 [1, 1]")):
+        rows = [line for line in table.splitlines() if line.startswith("| ") and not line.startswith("| model")]
+        assert [row.split(" | ")[0] for row in rows] == [
+            "| real held-out digits (1,000, reference)", "| GAN", "| WGAN", "| WGAN-GP", "| SNGAN", "| R3GAN",
+        ], out  # fmt: skip
+        assert all(row.split(" | ")[1] == updates for row in rows[1:]), out
