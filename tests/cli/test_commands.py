@@ -330,6 +330,7 @@ def test_extensions_mean_their_format(digits_run, capsys):
     assert "`--json`" in (err := capsys.readouterr().err) and "'.txt' is not one of .json" in err
 
 
+@pytest.mark.slow  # two console-script starts: ~20 s on 2 cores
 def test_sample_folder_then_evaluate_it_against_digits(digits_run):
     """The documented pipeline as subprocesses: `sample --out DIR/` (grey PNGs) then `evaluate --fake DIR/ --real
     digits` exits 0 with 200 generated images (grey samples written as RGB used to fail with an error blaming the
