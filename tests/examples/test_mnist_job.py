@@ -16,7 +16,7 @@ GENERATOR_STEPS = 200  # n_critic 2: max_steps 600
 EVERY = 50  # evaluations after 50, 100, 150 and 200 generator steps, on 500 samples
 # Measured on seeds 0, 1, 2 (--seed_everything) on the shared 2-core machine: FID after 50 generator steps / FID after
 # 200 = MEASURED_FACTORS. The test asserts half of the smallest improvement: first / last >= 1 + (min - 1) / 2.
-MEASURED_FACTORS = (1.0, 1.0, 1.0)
+MEASURED_FACTORS = (1.708, 1.585, 1.739)  # FIDs 1627 -> 953, 1465 -> 925, 1638 -> 942; 33-45 s a run
 REQUIRED_FACTOR = 1 + (min(MEASURED_FACTORS) - 1) / 2
 
 
