@@ -10,7 +10,8 @@ CONFIG ?= examples/wgangp_mnist.yaml
 PYTEST_ARGS ?= -q
 DEMO_ARGS ?=
 # torch threads for the main job: its nets are small, and on a shared machine two threads per process
-# thrash (measured here under load: 0.44 batches/s with 2 threads; one thread ran the job in 11.5 min)
+# thrash (MNIST job, measured here at load 3-5: one thread ran its 4,200 batches in 5.5 min, two threads
+# had made 2,639 batches after 7.3 min)
 DEMO_THREADS ?= 1
 
 .PHONY: demo test check setup check-setup lock help

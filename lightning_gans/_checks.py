@@ -150,22 +150,34 @@ def value_range(name: str, value: Any) -> tuple[float, float]:
     return low, high
 
 
-def within_range(name: str, values: Any, declared: tuple[float, float], what: str, hint: str = "") -> None:
-    """``values`` (a tensor) lie in the ``declared`` range of the argument ``name``, up to rounding (1e-3 of its width).
+def within_range(
+    name: str, values: Any, declared: tuple[float, float], what: str, hint: str = "", tolerance: float = 1e-5
+) -> None:
+    """``values`` (a tensor) lie in the ``declared`` range of the argument ``name``, up to float rounding.
 
-    Images outside their declared range would be clipped when written or shown, silently; this refuses them.
+    Images outside their declared range would be clipped when converted, written or shown, silently;
+    this refuses them. The one check of this concern: evaluation inputs, ``sample`` and ``SampleLogger``.
+
+    Args:
+        name: the argument that declares the range, e.g. ``data_range`` or ``--value_range``.
+        values: the tensor to check.
+        declared: its ``(low, high)``.
+        what: what ``values`` are, for the message ("generated samples", "the training images").
+        hint: what to do, appended to the message.
+        tolerance: allowed excursion, relative to the range's width (float rounding of e.g. tanh).
 
     Raises:
-        InputError: naming ``name``, the declared range, what the ``values`` are and the range they span.
+        InputError: NaN, or values outside the range (naming ``name``, both ranges and the share outside).
     """
     low, high = declared
-    lo, hi = float(values.min()), float(values.max())
-    slack = 1e-3 * (high - low)
-    if lo < low - slack or hi > high + slack:
-        outside = float(((values < low - slack) | (values > high + slack)).float().mean())
+    x = values.detach().float()
+    lo, hi = float(x.min()), float(x.max())
+    slack = tolerance * (high - low)
+    if not (lo >= low - slack and hi <= high + slack):  # also catches NaN
+        outside = float(((x < low - slack) | (x > high + slack) | x.isnan()).float().mean())
         raise InputError(
-            f"`{name}` is ({low:g}, {high:g}) but {what} span [{lo:.3g}, {hi:.3g}] ({outside:.0%} of the values "
-            f"outside): as images they would be clipped. {hint}".rstrip()
+            f"{what} have values in [{lo:.4g}, {hi:.4g}], outside `{name}`=({low:g}, {high:g}) ({outside:.0%} of them). "
+            f"Values are not clipped: {hint or 'set it to the range the images really have.'}"
         )
 
 

@@ -31,6 +31,7 @@ from torch.nn.utils import parametrize
 from lightning_gans._checks import InputError, MissingInputError
 from lightning_gans.checkpoints import import_object
 from lightning_gans.layers import is_spectral_normed
+from lightning_gans.protocol import check_labels_given
 
 __all__ = ["CONFIG_FILE", "HUB_HINT", "WEIGHTS_FILE", "PretrainedGenerator", "check_pretrained_folder"]
 
@@ -263,13 +264,8 @@ class PretrainedGenerator(
 
     def forward(self, z: Tensor, labels: Tensor | None = None) -> Tensor:
         """The generator's output for noise ``z`` ``(N, latent_dim)`` (and ``labels`` ``(N,)`` when conditional)."""
-        if self.num_classes is None:
-            if labels is not None:
-                raise ValueError("`labels` given, but this generator is unconditional (`num_classes` is None).")
-            return self.generator(z)
-        if labels is None:
-            raise ValueError(f"`labels` are needed: this generator is conditional (`num_classes`={self.num_classes}).")
-        return self.generator(z, labels)
+        check_labels_given(labels, self.num_classes, "this generator")
+        return self.generator(z) if self.num_classes is None else self.generator(z, labels)
 
     @torch.no_grad()
     def sample(self, n: int, labels: Tensor | None = None, rng: torch.Generator | None = None) -> Tensor:

@@ -117,10 +117,18 @@ class SampleLogger(EveryNGeneratorSteps):
                 f"SampleLogger needs images (N, C, H, W) with C in (1, 3), but the module samples {tuple(fake.shape)}; "
                 "for 2-D points use `ToyPlot`."
             )
-        data = _training_dataset(trainer, required=False) if self.log_real else None
-        if data is None or len(data) == 0:
+        if not self.log_real:
             return
-        real = torch.stack([_image(data[i]) for i in range(min(2, len(data)))]).to(fake.dtype)
+        with torch.random.fork_rng(devices=[]):  # building a loader to reach its dataset may draw from the global RNG
+            data = _training_dataset(trainer, required=False)
+            real = (
+                None
+                if data is None or len(data) == 0
+                else torch.stack([_image(data[i]) for i in range(min(2, len(data)))])
+            )
+        if real is None:
+            return
+        real = real.to(fake.dtype)
         if real.shape[1:] != fake.shape[1:]:
             raise _checks.InputError(
                 f"SampleLogger: the training images are {tuple(real.shape[1:])} (C, H, W) but the samples "
@@ -132,7 +140,7 @@ class SampleLogger(EveryNGeneratorSteps):
             real,
             self.value_range,
             "the training images",
-            "Set `value_range` to the data's range ((-1, 1) for the shipped datamodules).",
+            "grids would clip them; set `value_range` to the data's range ((-1, 1) for the shipped datamodules).",
         )
 
     def on_train_batch_start(self, trainer: Trainer, pl_module: LightningModule, batch: Any, batch_idx: int) -> None:

@@ -30,8 +30,8 @@ class LoggerSaveConfigCallback(SaveConfigCallback):
     One ``config.yaml`` belongs to one run: a new run (no ``ckpt_path``) whose log directory already
     holds one is refused in ``setup``, before the first step, because ``evaluate``/``export`` of
     either run would read the other's config. The file is claimed atomically (``O_EXCL``), so two
-    runs started at once in one directory cannot both pass. A resume (``--ckpt_path``) rewrites it
-    with the resumed run's config. Loggers that version their directories (CSV, TensorBoard) never
+    runs started at once in one directory cannot both pass; a new run that fails before its first
+    update removes it again. A resume (``--ckpt_path``) rewrites it with the resumed run's config. Loggers that version their directories (CSV, TensorBoard) never
     meet this; it is the case of ``logger: false`` or a fixed ``version``.
 
     Use: ``LightningCLI(..., save_config_callback=LoggerSaveConfigCallback)``.
@@ -40,10 +40,19 @@ class LoggerSaveConfigCallback(SaveConfigCallback):
         InputError: (in ``setup``) a new run in a log directory that holds another run's ``config.yaml``.
     """
 
+    _claimed: str | None = None  # the config.yaml this (new) run created
+
     def setup(self, trainer: Trainer, pl_module: LightningModule, stage: str) -> None:
         if not self.already_saved and self.save_to_log_dir:
             self._claim(trainer)
         super().setup(trainer, pl_module, stage)
+
+    def on_exception(self, trainer: Trainer, pl_module: LightningModule, exception: BaseException) -> None:
+        """A new run that failed before its first update leaves no ``config.yaml``: the corrected run may start there."""
+        path = self._claimed
+        if path and trainer.global_step == 0 and trainer.is_global_zero and os.path.isfile(path):
+            os.remove(path)
+        self._claimed = None
 
     def _claim(self, trainer: Trainer) -> None:
         log_dir = trainer.log_dir
@@ -57,6 +66,7 @@ class LoggerSaveConfigCallback(SaveConfigCallback):
             try:
                 with open(path, "x"):  # claim the file: a second run started at the same time finds it
                     pass
+                self._claimed = path
             except FileExistsError:
                 taken = True
         if trainer.strategy.broadcast(taken):

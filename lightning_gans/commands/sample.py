@@ -29,7 +29,7 @@ from lightning_gans import _checks
 from lightning_gans.commands._run import CommandError, parse_labels
 from lightning_gans.runs import Run, generate, load_run
 
-__all__ = ["OUT_FORMATS", "build_parser", "check_value_range", "main", "write_samples"]
+__all__ = ["OUT_FORMATS", "build_parser", "main", "write_samples"]
 
 OUT_FORMATS = {".png": "one PNG grid", ".jpg": "one JPEG grid", ".jpeg": "one JPEG grid", ".npz": "a raw array"}
 """``--out`` extensions and what each writes (a path ending in ``/`` is a folder of PNGs)."""
@@ -87,22 +87,6 @@ def _to_uint8(images: Tensor, value_range: tuple[float, float]) -> Tensor:
     return ((images.float() - low) / (high - low)).clamp(0, 1).mul(255).round().to(torch.uint8)
 
 
-def check_value_range(samples: Tensor, value_range: tuple[float, float], argument: str = "--value_range") -> None:
-    """Samples outside ``value_range`` (beyond rounding) are refused: writing them as images would clip them.
-
-    Raises:
-        InputError: naming ``argument``, the declared range and the range the samples span.
-    """
-    _checks.within_range(
-        argument,
-        samples,
-        value_range,
-        "the generator's samples",
-        "Give the generator's output range (e.g. `--value_range -1 1` for a tanh generator), or write "
-        "`--out FILE.npz` for raw values.",
-    )
-
-
 def _check_out(out: str, overwrite: bool) -> str:
     """The format of ``--out`` (a suffix, or ``"/"`` for a folder), checked before anything is sampled or written."""
     if out.endswith((os.sep, "/")) or os.path.isdir(out):
@@ -158,7 +142,14 @@ def write_samples(
             "use `--out FILE.npz`."
         )
     if not is_points:
-        check_value_range(samples, value_range)
+        _checks.within_range(
+            "--value_range",
+            samples,
+            value_range,
+            "the generator's samples",
+            "writing them as images would clip them. Give the generator's output range (`--value_range -1 1` for a "
+            "tanh generator), or write `--out FILE.npz` for raw values.",
+        )
     if is_folder:
         if is_points:
             raise CommandError(

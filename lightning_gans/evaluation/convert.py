@@ -11,6 +11,8 @@ from collections.abc import Callable, Sequence
 
 from torch import Tensor
 
+from lightning_gans import _checks
+
 __all__ = ["CHANNEL_CONVERSIONS", "check_data_range", "to_extractor_input"]
 
 _TOLERANCE = 1e-5  # relative to the range's width: float rounding of e.g. tanh, not real excursions
@@ -57,13 +59,8 @@ def to_extractor_input(
         raise ValueError(f"{what} must be images (N, C, H, W), got shape {tuple(images.shape)}.")
     low, high = data_range
     x = images.detach().float()
-    lo, hi = float(x.min()), float(x.max())
-    slack = _TOLERANCE * (high - low)
-    if not (lo >= low - slack and hi <= high + slack):  # also catches NaN
-        raise ValueError(
-            f"{what} have values in [{lo:.4g}, {hi:.4g}], outside `data_range`=({low:g}, {high:g}). Values are not "
-            "clipped: set `data_range` to the range the images really have (e.g. (0, 1) for a sigmoid output)."
-        )
+    hint = "set `data_range` to the range the images really have (e.g. (0, 1) for a sigmoid output)."
+    _checks.within_range("data_range", x, data_range, what, hint, _TOLERANCE)
     x = ((x - low) / (high - low)).clamp_(0, 1)  # removes only float rounding (checked above)
     c = x.shape[1]
     if in_channels is None or in_channels == c:

@@ -21,6 +21,7 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 
 from lightning_gans import _checks
+from lightning_gans.protocol import check_labels_given
 
 __all__ = [
     "CRITIC_CONDITIONINGS",
@@ -96,11 +97,11 @@ def check_conditioning(conditioning: str) -> str:
 
 
 def expect_labels(net: nn.Module, num_classes: int | None, labels: Tensor | None) -> None:
-    """A conditional net needs ``labels``; an unconditional one must not get any (it would ignore them)."""
-    if num_classes is not None and labels is None:
-        raise ValueError(f"{type(net).__name__} was built with `num_classes`={num_classes} and needs `labels`.")
-    if num_classes is None and labels is not None:
-        raise ValueError(f"{type(net).__name__} is unconditional (`num_classes`=None) but got `labels`.")
+    """A conditional net needs ``labels``; an unconditional one must not get any (it would ignore them).
+
+    Delegates to :func:`lightning_gans.protocol.check_labels_given`, the one check of this concern.
+    """
+    check_labels_given(labels, num_classes, type(net).__name__)
 
 
 def one_hot_maps(labels: Tensor, num_classes: int, like: Tensor) -> Tensor:

@@ -258,3 +258,54 @@ def test_stateful_loader_resumes_exactly_from_an_epoch_end_checkpoint_with_max_s
     assert resumed.critic_steps + resumed.generator_steps == 12
     for (name, a), b in zip(straight.state_dict().items(), resumed.state_dict().values()):
         assert torch.equal(a, b), name
+
+
+# ------------------------------------------------------------------------------------------------
+# A subclass defined in the training script (the README's "one small subclass"), whose class cannot be imported here
+SCRIPT_SUBCLASS = '''
+import sys, torch
+from lightning.pytorch import Trainer
+from lightning_gans import AdversarialModule, ToyDataModule
+from lightning_gans.nets import MLPCritic, MLPGenerator
+
+class HingeGAN(AdversarialModule):
+    """A script's own variant: the hinge loss."""
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, loss="hinge", **kwargs)
+
+torch.manual_seed(0)
+module = HingeGAN(MLPGenerator(latent_dim=2, hidden_dim=8, num_layers=1), MLPCritic(hidden_dim=8, num_layers=1),
+                     latent_dim=2, noise_seed=3)
+trainer = Trainer(accelerator="cpu", max_steps=2, logger=False, enable_checkpointing=False,
+                  enable_progress_bar=False, enable_model_summary=False)
+trainer.fit(module, datamodule=ToyDataModule(batch_size=16, batches_per_epoch=4, seed=0))
+trainer.save_checkpoint(sys.argv[1])
+'''
+
+
+def test_a_script_subclass_checkpoint_is_refused_as_the_base_class(tmp_path):
+    """A checkpoint of `__main__.HingeGAN` (a training script's subclass with the hinge loss): GAN.load_from_checkpoint
+    and Trainer.fit(GAN(...), ckpt_path=...) are refused naming the unimportable class and the loss it was trained
+    with, before any update (they used to load and resume with the wrong loss and no word)."""
+    import subprocess
+    import sys
+
+    path = tmp_path / "script.ckpt"
+    script = tmp_path / "train.py"
+    script.write_text(SCRIPT_SUBCLASS)
+    proc = subprocess.run(
+        [sys.executable, str(script), str(path)],
+        capture_output=True,
+        text=True,
+        timeout=300,
+        env={**__import__("os").environ, "OMP_NUM_THREADS": "1"},
+    )
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    nets = _gan()
+    match = r"written by __main__\.HingeGAN, which cannot be imported here, and the module is a lightning_gans\.GAN"
+    with pytest.raises(TypeError, match=match + r"; it was trained as base_class 'lightning_gans\.AdversarialModule'"):
+        GAN.load_from_checkpoint(path, generator=nets.generator, critic=nets.critic)
+    module = _gan()
+    with pytest.raises(TypeError, match=match + r".*loss 'hinge' \(here: 'non_saturating'\)"):
+        _fit(module, max_steps=4, ckpt_path=str(path))
+    assert module.critic_steps + module.generator_steps == 0

@@ -135,7 +135,9 @@ def test_sample_logger_checks_the_data_in_setup():
     from lightning_gans.callbacks import SampleLogger
 
     model = _digits_gan()
-    with pytest.raises(InputError, match=r"`value_range` is \(0, 1\) but the training images span \[-1"):
+    with pytest.raises(
+        InputError, match=r"the training images have values in \[-1, 1\], outside `value_range`=\(0, 1\)"
+    ):
         Trainer(**trainer_kwargs(max_steps=2, callbacks=[SampleLogger(value_range=(0, 1))])).fit(
             model, DigitsDataModule(batch_size=16)
         )

@@ -80,3 +80,14 @@ def test_path_helpers_refuse_mixing_and_wrong_extensions(tmp_path):
     assert output_suffix("--out", "A.PNG", {".png": "PNG"}) == ".png"
     with pytest.raises(InputError, match=r"`--json` 'x.txt': the extension '.txt' is not one of .json \(JSON\)"):
         output_suffix("--json", "x.txt", {".json": "JSON"})
+
+
+def test_a_run_that_fails_before_its_first_update_leaves_no_config_yaml(tmp_path):
+    """A new run whose generator does not take `latent_dim` fails at the first batch: its config.yaml is removed, so the
+    corrected run in the same directory starts (instead of being refused as a second run)."""
+    config = write_config(tmp_path / "gan.yaml", model="lightning_gans.GAN")
+    with pytest.raises(ValueError, match=r"`generator` failed on noise of shape"):
+        main(["fit", "--config", config, "--model.init_args.generator.init_args.latent_dim", "3"])
+    assert not (tmp_path / "run" / "config.yaml").exists()
+    assert main(["fit", "--config", config]) == 0
+    assert (tmp_path / "run" / "config.yaml").exists()

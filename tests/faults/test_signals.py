@@ -206,3 +206,26 @@ def test_ctrl_c_in_the_console_script_exits_130_with_a_resumable_last_ckpt(tmp_p
     assert resumed["global_step"] == final
     assert resumed["lightning_gans"]["critic_steps"] + resumed["lightning_gans"]["generator_steps"] == final
     assert resumed["lightning_gans"]["generator_steps"] == final // 2
+
+
+class TwoSigintsAt(Callback):
+    """Sends this process two SIGINTs (Ctrl-C pressed twice) during the batch that starts at global step ``step``."""
+
+    def __init__(self, step: int) -> None:
+        self.step = step
+
+    def on_train_batch_start(self, trainer, pl_module, batch, batch_idx):
+        if trainer.global_step == self.step:
+            os.kill(os.getpid(), signal.SIGINT)
+            os.kill(os.getpid(), signal.SIGINT)
+
+
+def test_a_second_ctrl_c_stops_at_once_without_a_checkpoint(tmp_path, capsys):
+    """Ctrl-C twice during step 5: exit 130 at once, no checkpoint of that step (last.ckpt stays the periodic one of
+    step 4), and stderr says none was written."""
+    config = write_config(tmp_path / "gan.yaml", model="lightning_gans.GAN")
+    twice = ["--trainer.callbacks+=tests.faults.test_signals.TwoSigintsAt", "--trainer.callbacks.step", "5"]
+    assert main(["fit", "--config", config, "--trainer.max_steps", "1000", *twice]) == SIGINT_EXIT_STATUS
+    assert torch.load(tmp_path / "ckpts" / "last.ckpt", weights_only=True)["global_step"] == 4
+    assert "interrupted again (Ctrl-C); no checkpoint written" in capsys.readouterr().err
+    assert signal.getsignal(signal.SIGINT) is signal.default_int_handler

@@ -118,7 +118,7 @@ def test_class_conditional_nets():
     phi = torch.relu(d.blocks(x)).sum(dim=(2, 3))
     expected = d.projection(phi, y0) - d.projection(phi, y1)
     assert torch.allclose(d(x, y0) - d(x, y1), expected, atol=1e-5)
-    with pytest.raises(ValueError, match="needs `labels`"):
+    with pytest.raises(ValueError, match="`labels` are required: ResNetCritic is conditional"):
         d(x)
     with pytest.raises(ValueError, match="unconditional"):
         ResNetCritic(image_size=32, channels=1, base_channels=4)(x, y0)
