@@ -20,7 +20,6 @@ model = WGANGP(
     generator_optimizer=adam,
     critic_optimizer=adam,
 )
-Trainer(max_steps=6_000, callbacks=[GeneratorEMA(0.99)]).fit(
-    model, ToyDataModule("8gaussians")
-)  # 1,000 generator steps
+trainer = Trainer(max_steps=6_000, callbacks=[GeneratorEMA(0.99)])  # 1,000 generator steps x (n_critic 5 + 1)
+trainer.fit(model, ToyDataModule("8gaussians"))
 samples = model.sample(1000)  # no grad, eval mode, EMA if enabled
