@@ -35,6 +35,8 @@ def test_counts_match_the_collection_and_docs_hold_the_current_table():
     table = script.table(counts)
     assert f"| **all fault tests** | **{sum(counts.values())}** | |" in table
     assert table in (ROOT / "docs" / "reliability.md").read_text(), "run scripts/count_fault_tests.py and paste it"
+    readme = " ".join((ROOT / "README.md").read_text().split())  # the README's Reliability sentence, line breaks aside
+    assert f"{sum(counts.values())} fault tests in {len(counts)} families" in readme
 
 
 def test_one_checking_helper_per_concern_and_no_duplicate():
