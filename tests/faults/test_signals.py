@@ -36,24 +36,7 @@ def test_sigterm_writes_last_ckpt_exits_143_and_resumes_exactly(tmp_path):
     The resumed run and a straight run (in-process, same config and seed) to the first even step at
     least 8 past the preemption end with bit-identical weights and optimizer states.
     """
-    (tmp_path / "killed").mkdir()
-    config = write_config(tmp_path / "killed" / "gan.yaml", model="lightning_gans.GAN")
-    env = {**os.environ, "OMP_NUM_THREADS": "1", "PYTHONWARNINGS": "ignore"}
-    proc = subprocess.Popen(
-        [CONSOLE_SCRIPT, "fit", "--config", config, "--trainer.max_steps", "100000"],
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-        env=env,
-    )
-    ckpts = tmp_path / "killed" / "ckpts"
-    try:
-        _wait_for(lambda: any(p.suffix == ".ckpt" for p in ckpts.glob("*.ckpt")), proc)
-        proc.send_signal(signal.SIGTERM)
-        _, err = proc.communicate(timeout=120)
-    finally:
-        if proc.poll() is None:
-            proc.kill()
+    _, ckpts, proc, err = _signal_mid_run(tmp_path / "killed", signal.SIGTERM)
     assert proc.returncode == SIGTERM_EXIT_STATUS, err[-3000:]
     preempted = torch.load(ckpts / "last.ckpt", weights_only=True)
     step = preempted["global_step"]
@@ -173,24 +156,7 @@ def test_ctrl_c_at_a_known_step_writes_that_step_and_resumes_bit_identically(tmp
 def test_ctrl_c_in_the_console_script_exits_130_with_a_resumable_last_ckpt(tmp_path):
     """The installed script gets a real SIGINT mid-run: exit 130, `last.ckpt` of the step reached (named on stderr),
     and resuming it trains exactly 4 more steps (2 critic + 2 generator updates)."""
-    (tmp_path / "run").mkdir()
-    config = write_config(tmp_path / "run" / "gan.yaml", model="lightning_gans.GAN")
-    env = {**os.environ, "OMP_NUM_THREADS": "1", "PYTHONWARNINGS": "ignore"}
-    proc = subprocess.Popen(
-        [CONSOLE_SCRIPT, "fit", "--config", config, "--trainer.max_steps", "100000"],
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-        env=env,
-    )
-    ckpts = tmp_path / "run" / "ckpts"
-    try:
-        _wait_for(lambda: any(p.suffix == ".ckpt" for p in ckpts.glob("*.ckpt")), proc)
-        proc.send_signal(signal.SIGINT)
-        _, err = proc.communicate(timeout=120)
-    finally:
-        if proc.poll() is None:
-            proc.kill()
+    config, ckpts, proc, err = _signal_mid_run(tmp_path / "run", signal.SIGINT)
     assert proc.returncode == SIGINT_EXIT_STATUS, err[-3000:]
     saved = torch.load(ckpts / "last.ckpt", weights_only=True)
     step = saved["global_step"]
@@ -231,3 +197,27 @@ def test_a_second_ctrl_c_stops_at_once_without_a_checkpoint(tmp_path, capsys):
     assert torch.load(tmp_path / "ckpts" / "last.ckpt", weights_only=True)["global_step"] == 4
     assert "interrupted again (Ctrl-C); no checkpoint written" in capsys.readouterr().err
     assert signal.getsignal(signal.SIGINT) is before
+
+
+def _signal_mid_run(run_dir, signum):
+    """Start the console script on a 100,000-step GAN run in ``run_dir``, send ``signum`` once its first periodic
+    checkpoint exists, and wait for it; returns (config, checkpoint folder, process, stderr)."""
+    run_dir.mkdir()
+    config = write_config(run_dir / "gan.yaml", model="lightning_gans.GAN")
+    env = {**os.environ, "OMP_NUM_THREADS": "1", "PYTHONWARNINGS": "ignore"}
+    proc = subprocess.Popen(
+        [CONSOLE_SCRIPT, "fit", "--config", config, "--trainer.max_steps", "100000"],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        env=env,
+    )
+    ckpts = run_dir / "ckpts"
+    try:
+        _wait_for(lambda: any(p.suffix == ".ckpt" for p in ckpts.glob("*.ckpt")), proc)
+        proc.send_signal(signum)
+        _, err = proc.communicate(timeout=120)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+    return config, ckpts, proc, err
