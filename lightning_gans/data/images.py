@@ -23,6 +23,21 @@ def _to_rgb(image: Any) -> Any:  # a module-level function, so loader workers ca
     return image.convert("RGB")
 
 
+def _transform(image_size: int, channels: int) -> Any:
+    """Pillow image -> float ``(channels, image_size, image_size)`` in [-1, 1]; shared with the streaming DataModule."""
+    from torchvision import transforms
+
+    return transforms.Compose(
+        [
+            transforms.Resize(image_size),
+            transforms.CenterCrop(image_size),
+            transforms.Grayscale(1) if channels == 1 else transforms.Lambda(_to_rgb),
+            transforms.ToTensor(),
+            transforms.Normalize([0.5] * channels, [0.5] * channels),
+        ]
+    )
+
+
 class ImageDataModule(LightningDataModule):
     """Images resized to ``image_size``, with ``channels`` channels, scaled to [-1, 1].
 
@@ -74,17 +89,9 @@ class ImageDataModule(LightningDataModule):
         self._data: Dataset | None = None
 
     def _build(self, download: bool) -> Dataset:
-        from torchvision import datasets, transforms
+        from torchvision import datasets
 
-        tf = transforms.Compose(
-            [
-                transforms.Resize(self.image_size),
-                transforms.CenterCrop(self.image_size),
-                transforms.Grayscale(1) if self.channels == 1 else transforms.Lambda(_to_rgb),
-                transforms.ToTensor(),
-                transforms.Normalize([0.5] * self.channels, [0.5] * self.channels),
-            ]
-        )
+        tf = _transform(self.image_size, self.channels)
         try:
             if self.dataset == "folder":
                 return ImageFolderDataset(self.root, transform=tf, with_labels=True)
