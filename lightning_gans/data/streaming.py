@@ -19,6 +19,7 @@ Needs the ``stream`` extra: ``pip install "lightning-gans[stream]"``.
 
 from __future__ import annotations
 
+import functools
 import json
 import os
 import sys
@@ -33,7 +34,7 @@ from lightning_gans.data.images import _transform
 
 __all__ = ["METADATA_FILE", "STREAM_HINT", "StreamingImageDataModule", "optimize_folder"]
 
-_LITDATA_AVAILABLE = RequirementCache("litdata>=0.2.50")
+_LITDATA_AVAILABLE = RequirementCache("litdata>=0.2.76")
 
 STREAM_HINT = 'streaming needs LitData: pip install "lightning-gans[stream]" (or pip install litdata)'
 """What to install when LitData is missing."""
@@ -151,6 +152,28 @@ class _Decode:
 
     def __getstate__(self) -> dict[str, Any]:
         return {"image_size": self.image_size, "channels": self.channels, "_tf": None}
+
+
+@functools.cache
+def _loader_class() -> type:
+    """LitData's ``StreamingDataLoader``, made to start a new epoch after a resumed one that Lightning ended.
+
+    After ``load_state_dict`` the loader's ``restore`` flag keeps its next ``__iter__`` on the restored
+    position until an iteration runs to its end. Lightning ends a resumed epoch by counting batches
+    (``max_batches``) and never exhausts the iterator, so the next epoch went on reading past the end of
+    the restored one (measured: batches 10-12 of a 10-batch epoch, then epoch 2 restarted late). Here an
+    ``__iter__`` whose restored position is already at the epoch's end starts the next epoch, as an
+    uninterrupted run does.
+    """
+    from litdata import StreamingDataLoader
+
+    class _ResumableStreamingDataLoader(StreamingDataLoader):
+        def __iter__(self) -> Any:
+            if self.restore and self.state_dict()["num_samples_yielded"] >= len(self) * self.batch_size:
+                self.restore = False  # the restored epoch was read to its end
+            yield from super().__iter__()
+
+    return _ResumableStreamingDataLoader
 
 
 class StreamingImageDataModule(LightningDataModule):
@@ -278,9 +301,7 @@ class StreamingImageDataModule(LightningDataModule):
         )
 
     def train_dataloader(self) -> Any:
-        from litdata import StreamingDataLoader
-
-        loader = StreamingDataLoader(
+        loader = _loader_class()(
             self._data, batch_size=self.batch_size, num_workers=self.num_workers, shuffle=self.shuffle, drop_last=True
         )
         if len(loader) == 0:  # drop_last: not one batch, so fit would train 0 updates
