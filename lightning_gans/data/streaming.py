@@ -168,6 +168,8 @@ def _loader_class() -> type:
     from litdata import StreamingDataLoader
 
     class _ResumableStreamingDataLoader(StreamingDataLoader):
+        restore: bool  # set by StreamingDataLoader (load_state_dict, end of __iter__)
+
         def __iter__(self) -> Any:
             if self.restore and self.state_dict()["num_samples_yielded"] >= len(self) * self.batch_size:
                 self.restore = False  # the restored epoch was read to its end
