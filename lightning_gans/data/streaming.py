@@ -42,7 +42,7 @@ STREAM_HINT = 'streaming needs LitData: pip install "lightning-gans[stream]" (or
 METADATA_FILE = "lightning_gans.json"
 """Written beside LitData's ``index.json`` by :func:`optimize_folder`: classes, number of images, source."""
 
-_REMOTE_PREFIXES = ("s3://", "gs://", "gcs://", "azure://", "az://", "hf://", "http://", "https://")
+_REMOTE_PREFIXES = ("s3://", "gs://", "r2://", "azure://", "hf://")  # the URLs LitData reads (its resolver)
 
 
 def _is_remote(path: str) -> bool:
