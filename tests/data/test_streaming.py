@@ -1,7 +1,7 @@
 """LitData streaming: `lightning-gans convert-folder` writes shards, StreamingImageDataModule reads them.
 
 Properties: the shards give the folder's images pixel for pixel (same reader and transforms as
-ImageDataModule); two real gloo ranks read disjoint halves; a mid-epoch resume through the Trainer with
+ImageDataModule); two DDP ranks (gloo) read disjoint halves and resume exactly; a mid-epoch resume through the Trainer with
 ``ckpt_path`` sees the same batches and ends with the same weights as a straight run; the console script
 converts (exit 0), refuses bad input before writing (exit 2) and fits from a config.
 """
@@ -9,7 +9,7 @@ converts (exit 0), refuses bad input before writing (exit 2) and fits from a con
 from __future__ import annotations
 
 import os
-import socket
+import signal
 import subprocess
 import sys
 from pathlib import Path
@@ -145,56 +145,54 @@ def test_shuffle_follows_the_seed_and_the_epoch(shards):
     assert first[0] != other[0]
 
 
-_RANK_SCRIPT = """
-import sys, torch, torch.distributed as dist
-torch.set_num_threads(1)
-dist.init_process_group("gloo", init_method="tcp://127.0.0.1:{port}", rank=int(sys.argv[1]), world_size=2)
-from lightning_gans.data import StreamingImageDataModule
-results = {{}}
-for num_workers in (0, 2):
-    dm = StreamingImageDataModule({out!r}, image_size=8, batch_size=4, seed=1, num_workers=num_workers)
-    dm.setup("fit")
-    loader = dm.train_dataloader()
-    results[num_workers] = {{"len": len(loader), "batches": list(loader)}}
-torch.save(results, sys.argv[2])
-dist.destroy_process_group()
-"""
+_LAUNCH_VARS = ("LOCAL_RANK", "RANK", "WORLD_SIZE", "NODE_RANK", "MASTER_ADDR", "MASTER_PORT", "PL_GLOBAL_SEED")
 
 
-def test_each_of_two_gloo_ranks_reads_its_own_shard(shards, tmp_path):
-    """Two real processes (gloo): each rank reads 20 of the 40 images, as 5 batches; the halves are disjoint and
-    together they are the whole folder; with 0 and with 2 loader workers per rank."""
+def _frozen_parameters(state: dict) -> dict:
+    """Everything but batch-norm running statistics (the one per-rank state: the DDP note in the test below)."""
+    return {k: v for k, v in state.items() if not k.endswith(("running_mean", "running_var", "num_batches_tracked"))}
+
+
+def test_ddp_ranks_read_their_own_shards_and_resume_mid_epoch_exactly(shards, tmp_path):
+    """`Trainer(strategy="ddp", devices=2)`, gloo, 2 loader workers a rank (tests/data/scripts/stream_ddp.py): in
+    epoch 1 each rank reads 20 of the 40 images as 5 batches, disjoint, together the whole folder; 3 batches +
+    checkpoint + resume to 8 gives each rank the batches of its straight run, in order, across the epoch boundary,
+    and the same weights. Rank 1's batch-norm running statistics are the exception: Lightning checkpoints rank 0
+    only, so after a resume both ranks hold rank 0's statistics (compared on rank 0, where they are exact)."""
     src, out = shards
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port = s.getsockname()[1]
-    script = _RANK_SCRIPT.format(port=port, out=str(out))
-    procs = [
-        subprocess.Popen(
-            [sys.executable, "-c", script, str(rank), str(tmp_path / f"rank{rank}.pt")],
-            env=_env(),
-            stderr=subprocess.PIPE,
-            text=True,
-        )
-        for rank in (0, 1)
-    ]
+    env = {k: v for k, v in _env().items() if k not in _LAUNCH_VARS}
+    proc = subprocess.Popen(
+        [sys.executable, str(Path(__file__).parent / "scripts" / "stream_ddp.py"), str(tmp_path), str(out)],
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        start_new_session=True,  # rank 1 is its child: kill the group on a hang
+    )
     try:
-        for p in procs:
-            _, err = p.communicate(timeout=120)
-            assert p.returncode == 0, err
-    finally:
-        for p in procs:
-            p.kill()
-    results = [torch.load(tmp_path / f"rank{rank}.pt") for rank in (0, 1)]
+        log, _ = proc.communicate(timeout=180)
+    except subprocess.TimeoutExpired:
+        os.killpg(proc.pid, signal.SIGKILL)
+        raise
+    assert proc.returncode == 0, log.decode(errors="replace")[-4000:]
+    run = {(p, r): torch.load(tmp_path / f"{p}_rank{r}.pt") for p in ("straight", "first", "resumed") for r in (0, 1)}
+    assert run["straight", 0]["world_size"] == 2
+    epoch_one = [{tuple(x.flatten().tolist()) for b in run["straight", r]["seen"][:5] for x in b} for r in (0, 1)]
+    assert [run["straight", r]["epochs"] for r in (0, 1)] == [[0] * 5 + [1] * 3] * 2  # 5 batches a rank an epoch
+    assert [len(rows) for rows in epoch_one] == [20, 20] and not epoch_one[0] & epoch_one[1]
     reference = ImageDataModule(str(src), image_size=8, batch_size=8)
     reference.setup("fit")
-    everything = set(_rows([(x.unsqueeze(0), torch.tensor([y])) for x, y in reference._data]))
-    for num_workers in (0, 2):
-        rows = [set(_rows(r[num_workers]["batches"])) for r in results]
-        assert [r[num_workers]["len"] for r in results] == [5, 5], num_workers
-        assert [len(r) for r in rows] == [20, 20], num_workers
-        assert not rows[0] & rows[1], num_workers
-        assert rows[0] | rows[1] == everything, num_workers
+    assert epoch_one[0] | epoch_one[1] == {tuple(x.flatten().tolist()) for x, _ in reference._data}
+    for rank in (0, 1):
+        straight, first, resumed = (run[p, rank] for p in ("straight", "first", "resumed"))
+        assert len(first["seen"]) == 3 and len(resumed["seen"]) == 5
+        for k, (a, b) in enumerate(zip(straight["seen"], first["seen"] + resumed["seen"])):
+            assert torch.equal(a, b), f"rank {rank}: batch {k} differs after the resume"
+        expected, got = straight["state_dict"], resumed["state_dict"]
+        if rank == 1:
+            expected, got = _frozen_parameters(expected), _frozen_parameters(got)
+        assert expected.keys() == got.keys()
+        for key, value in expected.items():
+            assert torch.equal(value, got[key]), (rank, key)
 
 
 class _RecordBatches(Callback):
