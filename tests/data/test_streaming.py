@@ -32,7 +32,9 @@ pytestmark = pytest.mark.usefixtures("one_thread")
 SCRIPT = str(Path(sys.executable).with_name("lightning-gans"))
 ROOT = Path(__file__).resolve().parents[2]
 
-FAULT_TESTS = ("test_convert_folder_refuses_bad_input_before_writing",)  # counted by scripts/count_fault_tests.py
+FAULT_TESTS = (
+    "test_convert_folder_refuses_bad_input_before_writing",
+)  # for scripts/count_fault_tests.py (EXTRA_MODULES)
 
 
 def _env() -> dict:
