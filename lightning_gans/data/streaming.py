@@ -21,7 +21,10 @@ from __future__ import annotations
 
 import functools
 import json
+import multiprocessing
 import os
+import re
+import shutil
 import sys
 from typing import Any
 
@@ -96,7 +99,8 @@ def optimize_folder(
 
     Raises:
         InputError: ``src`` is missing or holds no image, ``dst`` holds files without ``overwrite``, or an
-            argument is out of range (naming it).
+            argument is out of range (naming it), all before writing; an image is truncated or unreadable (naming
+            it; a ``dst`` made by this call is removed).
         ModuleNotFoundError: LitData is not installed.
 
     Example:
@@ -118,18 +122,33 @@ def optimize_folder(
     _require_litdata()
     import litdata
 
-    # fork (where there is one) starts LitData's workers in a tenth of a second; spawn re-imports torch in each
-    start_method = "fork" if sys.platform.startswith("linux") else None
-    litdata.optimize(
-        fn=_FileRecord(os.path.abspath(src), files, labels),
-        inputs=list(range(len(files))),
-        output_dir=dst if remote else os.path.abspath(dst),
-        chunk_bytes=chunk_bytes,
-        num_workers=num_workers,
-        mode="overwrite" if overwrite else None,
-        start_method=start_method,
-        verbose=False,
-    )
+    fresh = not remote and not (os.path.isdir(dst) and any(os.scandir(dst)))  # ours to remove on failure
+    # fork starts LitData's workers in a tenth of a second (spawn re-imports torch in each); LitData sets the start
+    # method process-wide, so the caller's is put back afterwards
+    previous = multiprocessing.get_start_method(allow_none=True)
+    try:
+        litdata.optimize(
+            fn=_FileRecord(os.path.abspath(src), files, labels),
+            inputs=list(range(len(files))),
+            output_dir=dst if remote else os.path.abspath(dst),
+            chunk_bytes=chunk_bytes,
+            num_workers=num_workers,
+            mode="overwrite" if overwrite else None,
+            start_method="fork" if sys.platform.startswith("linux") else None,
+            verbose=False,
+        )
+    except RuntimeError as err:  # LitData re-raises a worker's error as text: find our reader's message in it
+        found = re.search(r"InputError: (cannot read the image file [^\n]*)", str(err))
+        if found is None:
+            raise
+        if fresh:
+            shutil.rmtree(dst, ignore_errors=True)
+        raise _checks.InputError(
+            f"`src` {src!r}: {found.group(1)}. Remove or replace the file and convert again"
+            + ("; the partial output was removed." if fresh else f"; `dst` {dst!r} holds partial shards.")
+        ) from None
+    finally:
+        multiprocessing.set_start_method(previous, force=True)
     metadata = {"num_images": len(files), "classes": classes, "source": src}
     if not remote:  # a bucket gets LitData's files only: a conditional DataModule on it takes `num_classes`
         with open(os.path.join(dst, METADATA_FILE), "w", encoding="utf-8") as f:
@@ -202,7 +221,9 @@ class StreamingImageDataModule(LightningDataModule):
             is read from :data:`METADATA_FILE`).
         cache_dir: where chunks of a remote ``input_dir`` are cached (default: LitData's).
         max_cache_size: the cache's budget, e.g. ``"50GB"`` (default: LitData's).
-        storage_options: passed to LitData's cloud client (e.g. ``{"endpoint_url": ...}`` for an S3-compatible store).
+        storage_options: passed to LitData's cloud client (e.g. ``{"endpoint_url": ...}`` for an S3-compatible store);
+            not saved in checkpoints' hyperparameters (put credentials in the environment: a CLI run also
+            writes its config to ``config.yaml``).
 
     Raises:
         InputError: an argument is out of range (at construction); a local ``input_dir`` holds no shards, or
@@ -240,7 +261,7 @@ class StreamingImageDataModule(LightningDataModule):
         self.shuffle = _checks.boolean("shuffle", shuffle)
         self.conditional = _checks.boolean("conditional", conditional)
         self._num_classes = _checks.optional_integer("num_classes", num_classes)
-        self.save_hyperparameters()
+        self.save_hyperparameters(ignore=["storage_options"])  # may hold keys: kept out of checkpoints
         self.input_dir, self.channels = input_dir, channels
         self.cache_dir, self.max_cache_size, self.storage_options = cache_dir, max_cache_size, storage_options
         self._data: Any = None

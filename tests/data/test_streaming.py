@@ -91,7 +91,8 @@ def test_convert_folder_command_writes_shards(tmp_path):
 
 def test_convert_folder_refuses_bad_input_before_writing(tmp_path):
     """Missing SRC, a folder without images, a DST holding files (without --overwrite) and a DST inside SRC exit 2
-    naming the argument, and nothing is written; --overwrite then converts."""
+    naming the argument, and nothing is written; --overwrite then converts. A truncated image (found while
+    converting) is an InputError naming the file, and the partial output is removed."""
     src = _folder(tmp_path / "images", per_class=2)
     missing = _run(tmp_path, "convert-folder", str(tmp_path / "nope"), str(tmp_path / "a"))
     assert missing.returncode == 2 and "`src`" in missing.stderr and "does not exist" in missing.stderr
@@ -112,6 +113,16 @@ def test_convert_folder_refuses_bad_input_before_writing(tmp_path):
     assert sorted(os.listdir(held)) == ["old.txt"]
     assert run_command(["convert-folder", str(src), str(held), "--overwrite"]) == 0
     assert (held / "index.json").is_file()
+    truncated = tmp_path / "truncated"
+    truncated.mkdir()
+    data = (src / "cats" / "000.png").read_bytes()
+    (truncated / "a.png").write_bytes(data)
+    (truncated / "b.png").write_bytes(data[:100])
+    with pytest.raises(
+        InputError, match=r"`src`.*'.*b\.png' \(truncated or not an image\).*partial output was removed"
+    ):
+        optimize_folder(str(truncated), str(tmp_path / "c"))
+    assert not (tmp_path / "c").exists()
 
 
 def test_streaming_yields_the_folders_images_exactly(shards):
