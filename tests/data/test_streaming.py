@@ -94,13 +94,12 @@ def test_convert_folder_refuses_bad_input_before_writing(tmp_path):
     naming the argument, and nothing is written; --overwrite then converts. A truncated image (found while
     converting) is an InputError naming the file, and the partial output is removed."""
     src = _folder(tmp_path / "images", per_class=2)
-    missing = _run(tmp_path, "convert-folder", str(tmp_path / "nope"), str(tmp_path / "a"))
-    assert missing.returncode == 2 and "`src`" in missing.stderr and "does not exist" in missing.stderr
+    from lightning_gans.commands import run_command  # what the console script returns as its exit status
+
+    assert run_command(["convert-folder", str(tmp_path / "nope"), str(tmp_path / "a")]) == 2
     assert not (tmp_path / "a").exists()
     (tmp_path / "empty").mkdir()
     (tmp_path / "empty" / "notes.txt").write_text("no images here")
-    from lightning_gans.commands import run_command
-
     assert run_command(["convert-folder", str(tmp_path / "empty"), str(tmp_path / "b")]) == 2
     assert not (tmp_path / "b").exists()
     assert run_command(["convert-folder", str(src), str(src / "shards")]) == 2
@@ -108,7 +107,7 @@ def test_convert_folder_refuses_bad_input_before_writing(tmp_path):
     held = tmp_path / "held"
     held.mkdir()
     (held / "old.txt").write_text("keep me")
-    refused = _run(tmp_path, "convert-folder", str(src), str(held))
+    refused = _run(tmp_path, "convert-folder", str(src), str(held))  # as users run it: a subprocess
     assert refused.returncode == 2 and "`dst`" in refused.stderr and "--overwrite" in refused.stderr
     assert sorted(os.listdir(held)) == ["old.txt"]
     assert run_command(["convert-folder", str(src), str(held), "--overwrite"]) == 0
@@ -268,6 +267,15 @@ def test_resume_without_the_loader_state_would_repeat_data(shards, tmp_path):
     torch.save(saved, tmp_path / "dropped.ckpt")
     _, seen_resumed = _fit(out, 10, ckpt_path=str(tmp_path / "dropped.ckpt"))
     assert not all(torch.equal(a, b) for a, b in zip(seen_straight[5:], seen_resumed))  # ... and it matters
+
+
+def test_missing_src_is_named(tmp_path, capsys):
+    """The message of a missing SRC names `src` and says it does not exist."""
+    from lightning_gans.commands import run_command
+
+    assert run_command(["convert-folder", str(tmp_path / "nope"), str(tmp_path / "a")]) == 2
+    err = capsys.readouterr().err
+    assert "`src`" in err and "does not exist" in err
 
 
 def test_bad_arguments_name_themselves(tmp_path, shards):
