@@ -177,22 +177,30 @@ class _Decode:
 def _loader_class() -> type:
     """LitData's ``StreamingDataLoader``, made to start a new epoch after a resumed one that Lightning ended.
 
-    After ``load_state_dict`` the loader's ``restore`` flag keeps its next ``__iter__`` on the restored
-    position until an iteration runs to its end. Lightning ends a resumed epoch by counting batches
-    (``max_batches``) and never exhausts the iterator, so the next epoch went on reading past the end of
-    the restored one (measured: batches 10-12 of a 10-batch epoch, then epoch 2 restarted late). Here an
-    ``__iter__`` whose restored position is already at the epoch's end starts the next epoch, as an
-    uninterrupted run does.
+    After ``load_state_dict`` the loader's ``restore`` flag keeps every ``__iter__`` on the restored
+    position until one iteration runs to its end. Lightning ends an epoch by counting batches (the
+    loader's length, or ``limit_train_batches``) and never exhausts the iterator, so the epoch after a
+    resumed one went on reading from the restored epoch (measured: a run resumed at batch 7 of 10 read 3
+    batches past the epoch's end, then began epoch 2 in another order). Here the restored position
+    serves the first iteration that reads a batch after ``load_state_dict``, and the next ``__iter__``
+    starts a new epoch, as in a run that was never interrupted.
     """
     from litdata import StreamingDataLoader
 
     class _ResumableStreamingDataLoader(StreamingDataLoader):
         restore: bool  # set by StreamingDataLoader (load_state_dict, end of __iter__)
+        _restored_unread = False  # a restored position no iteration has read from yet
+
+        def load_state_dict(self, obj: dict[str, Any]) -> None:
+            super().load_state_dict(obj)
+            self._restored_unread = self.restore
 
         def __iter__(self) -> Any:
-            if self.restore and self.state_dict()["num_samples_yielded"] >= len(self) * self.batch_size:
-                self.restore = False  # the restored epoch was read to its end
-            yield from super().__iter__()
+            if self.restore and not self._restored_unread:
+                self.restore = False  # the restored epoch was read (and ended by Lightning): begin the next one
+            for batch in super().__iter__():
+                self._restored_unread = False
+                yield batch
 
     return _ResumableStreamingDataLoader
 

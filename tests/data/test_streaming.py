@@ -217,7 +217,9 @@ class _RecordBatches(Callback):
         self.seen.append(batch[0].clone())
 
 
-def _fit(out: Path, max_steps: int, callbacks=(), ckpt_path=None, num_workers: int = 0) -> tuple[WGANGP, list]:
+def _fit(
+    out: Path, max_steps: int, callbacks=(), ckpt_path=None, num_workers: int = 0, limit: int | None = None
+) -> tuple[WGANGP, list]:
     torch.manual_seed(0)
     module = WGANGP(
         DCGANGenerator(latent_dim=4, image_size=8, channels=3, base_channels=4),
@@ -228,7 +230,12 @@ def _fit(out: Path, max_steps: int, callbacks=(), ckpt_path=None, num_workers: i
     )
     record = _RecordBatches()
     trainer = Trainer(
-        **trainer_kwargs(max_steps=max_steps, callbacks=[record, *callbacks], enable_checkpointing=bool(callbacks))
+        **trainer_kwargs(
+            max_steps=max_steps,
+            callbacks=[record, *callbacks],
+            enable_checkpointing=bool(callbacks),
+            limit_train_batches=limit,
+        )
     )
     dm = StreamingImageDataModule(str(out), image_size=8, batch_size=4, seed=3, num_workers=num_workers)
     trainer.fit(module, datamodule=dm, ckpt_path=ckpt_path)
@@ -251,6 +258,21 @@ def test_mid_epoch_resume_through_the_trainer_is_exact(shards, tmp_path, num_wor
     for key, value in straight.state_dict().items():
         assert torch.equal(value, resumed.state_dict()[key]), key
     assert resumed.generator_steps == straight.generator_steps and resumed.critic_steps == straight.critic_steps
+
+
+def test_resume_is_exact_with_epochs_shortened_by_limit_train_batches(shards, tmp_path):
+    """`limit_train_batches=6` ends each epoch 4 batches before the loader's end: 4 + checkpoint + resume to 15 ==
+    15 straight (epochs of 6), so a resumed epoch that Lightning ends early still starts the next one afresh."""
+    _, out = shards
+    straight, seen_straight = _fit(out, 15, limit=6)
+    ckpt = ModelCheckpoint(dirpath=tmp_path, every_n_train_steps=4, save_top_k=-1, filename="{step}")
+    _fit(out, 4, callbacks=[ckpt], limit=6)
+    resumed, seen_resumed = _fit(out, 15, ckpt_path=str(tmp_path / "step=4.ckpt"), limit=6)
+    assert len(seen_resumed) == 11
+    for k, (a, b) in enumerate(zip(seen_straight[4:], seen_resumed), start=4):
+        assert torch.equal(a, b), f"batch {k} differs after the resume"
+    for key, value in straight.state_dict().items():
+        assert torch.equal(value, resumed.state_dict()[key]), key
 
 
 def test_resume_without_the_loader_state_would_repeat_data(shards, tmp_path):
