@@ -10,6 +10,7 @@ from torch.utils.data import Dataset
 from torchdata.stateful_dataloader import StatefulDataLoader
 
 from lightning_gans import _checks
+from lightning_gans.data._loader import shuffled_loader
 from lightning_gans.data.folder import ImageFolderDataset, find_images
 
 __all__ = ["IMAGE_DATASETS", "ImageDataModule"]
@@ -126,6 +127,6 @@ class ImageDataModule(LightningDataModule):
             )
 
     def train_dataloader(self) -> StatefulDataLoader:
-        return StatefulDataLoader(
-            self._data, batch_size=self.batch_size, shuffle=True, drop_last=True, num_workers=self.num_workers
+        return shuffled_loader(
+            self._data, self.trainer, batch_size=self.batch_size, drop_last=True, num_workers=self.num_workers
         )
