@@ -184,7 +184,7 @@ def uses_distributed_sampler(trainer: Any) -> bool:
     """``Trainer(use_distributed_sampler=...)``: whether Lightning would shard a loader's sampler across ranks.
 
     The flag lives on the private ``trainer._accelerator_connector`` (Lightning 2.6 has no public
-    property). Public alternative considered: none. Used by lightning_gans/data/_loader.py.
+    property). Public alternative considered: none. Used by lightning_gans/data/sampling.py.
     """
     return bool(getattr(getattr(trainer, "_accelerator_connector", None), "use_distributed_sampler", True))
 

@@ -10,7 +10,7 @@ from torch.utils.data import TensorDataset
 from torchdata.stateful_dataloader import StatefulDataLoader
 
 from lightning_gans._checks import integer
-from lightning_gans.data._loader import shuffled_loader
+from lightning_gans.data.sampling import shuffled_loader
 
 __all__ = ["NUM_DIGITS", "DigitsDataModule", "load_digits_tensor"]
 

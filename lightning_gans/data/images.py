@@ -10,7 +10,7 @@ from torch.utils.data import Dataset
 from torchdata.stateful_dataloader import StatefulDataLoader
 
 from lightning_gans import _checks
-from lightning_gans.data._loader import shuffled_loader
+from lightning_gans.data.sampling import shuffled_loader
 from lightning_gans.data.folder import ImageFolderDataset, find_images
 
 __all__ = ["IMAGE_DATASETS", "ImageDataModule"]

@@ -17,7 +17,7 @@ from torch import Tensor
 from torch.utils.data import Dataset
 from torchdata.stateful_dataloader import StatefulDataLoader
 
-from lightning_gans.data._loader import shuffled_loader
+from lightning_gans.data.sampling import shuffled_loader
 
 __all__ = ["TOY_DISTRIBUTIONS", "ToyDataModule", "ToyDistribution", "mode_coverage"]
 

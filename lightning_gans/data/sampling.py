@@ -1,14 +1,16 @@
-"""The shuffled training loader of our DataModules: its order is a function of ``(seed, epoch, rank)`` under DDP.
+"""The shuffled training loader of our DataModules: under DDP its order is a function of ``(seed, epoch, rank)``.
 
-One process: a ``StatefulDataLoader`` with ``shuffle=True`` (its ``RandomSampler`` is saved and restored
-by the loader's own ``state_dict``; resume is exact, also with ``num_workers > 0``, tested in
-tests/distributed/test_traps.py). Several processes: Lightning would wrap that ``RandomSampler`` in its
-``DistributedSamplerWrapper``, whose inner ``RandomSampler`` draws a fresh permutation from the global RNG
-when an epoch starts and is not in the loader's state, so a resumed run (``num_workers`` 0 or 2) sees
-other batches than an uninterrupted one (measured: every batch after a mid-epoch resume differed). We
-give the loader a ``DistributedSampler`` ourselves instead: its permutation is ``randperm`` seeded with
-``seed + epoch`` (``seed``: ``PL_GLOBAL_SEED``, set by ``seed_everything``, else 0, as Lightning's own
-sampler), Lightning leaves it in place and calls ``set_epoch``, and the loader fast-forwards it on resume.
+One process: a ``StatefulDataLoader`` with ``shuffle=True``; its ``RandomSampler`` is saved and restored
+with the loader's ``state_dict``, and resume is exact, also with ``num_workers=2`` (tested). Several
+processes: Lightning would wrap that ``RandomSampler`` in its ``DistributedSamplerWrapper``, whose
+inner sampler is not in the loader's state, so a resumed run trained on other batches than an
+uninterrupted one (measured with ``strategy="ddp"``, ``num_workers`` 0 and 2: every batch after a
+mid-epoch resume differed). A plain ``DistributedSampler`` fixes the permutation (``randperm`` seeded
+with ``seed + epoch``) but not the epoch Lightning gives it on resume (see
+:class:`EpochDistributedSampler`). So under DDP the loader gets an :class:`EpochDistributedSampler`,
+which Lightning leaves in place; resume is then exact at an epoch's last batch and mid-epoch, with
+``num_workers`` 0 and 2 (tests/distributed/test_traps.py). ``seed`` is ``PL_GLOBAL_SEED`` (set by
+``seed_everything``), else 0, as for Lightning's own sampler.
 """
 
 from __future__ import annotations
@@ -67,11 +69,19 @@ def shuffled_loader(dataset: Dataset | None, trainer: Any, **loader_kwargs: Any)
     """A shuffling ``StatefulDataLoader`` of ``dataset``; under several processes each rank reads its own part.
 
     With ``Trainer(use_distributed_sampler=False)`` the loader is left as in one process (the user shards).
+    Use it in your own DataModule for the same exact resume under DDP.
 
     Args:
         dataset: a map-style dataset (``None`` before the DataModule's ``setup``: an error).
         trainer: the DataModule's trainer (``None`` outside ``fit``: one process).
         **loader_kwargs: passed to ``StatefulDataLoader`` (``batch_size``, ``drop_last``, ``num_workers`` ...).
+
+    Raises:
+        RuntimeError: ``dataset`` is ``None`` (the DataModule's ``setup`` has not run).
+
+    Example:
+        >>> def train_dataloader(self):  # in a LightningDataModule  # doctest: +SKIP
+        ...     return shuffled_loader(self.dataset, self.trainer, batch_size=64, drop_last=True, num_workers=2)
     """
     if dataset is None:
         raise RuntimeError(
