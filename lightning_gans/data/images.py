@@ -10,8 +10,8 @@ from torch.utils.data import Dataset
 from torchdata.stateful_dataloader import StatefulDataLoader
 
 from lightning_gans import _checks
-from lightning_gans.data.sampling import shuffled_loader
 from lightning_gans.data.folder import ImageFolderDataset, find_images
+from lightning_gans.data.sampling import shuffled_loader
 
 __all__ = ["IMAGE_DATASETS", "ImageDataModule"]
 
