@@ -27,6 +27,7 @@ from collections.abc import Iterator
 from typing import Any
 
 import torch
+from lightning.pytorch.strategies import DDPStrategy
 from torch import Tensor, nn
 
 __all__ = ["RUNNING_STATISTICS", "average_checkpoint_statistics", "sync_running_statistics", "sync_sampling_statistics"]
@@ -110,13 +111,15 @@ def average_checkpoint_statistics(checkpoint: dict[str, Any], strategy: Any) -> 
     """Replace the running statistics in a checkpoint being saved by their mean over ranks. Call it on every rank.
 
     Looks in ``checkpoint["state_dict"]`` and in the callbacks' states (e.g. ``GeneratorEMA``'s ``ema``).
+    Only under DDP strategies, where every rank's checkpoint has the same entries (a sharded strategy
+    may gather the full state on rank 0 alone, and a collective over unequal entries would hang).
     The entries are replaced by new tensors: the module's live buffers, which ``state_dict()``
     tensors share memory with, are not changed.
 
     Returns:
-        The replaced keys (empty with one process).
+        The replaced keys (empty with one process or another strategy than DDP).
     """
-    if _world_size(strategy) <= 1:
+    if _world_size(strategy) <= 1 or not isinstance(strategy, DDPStrategy):
         return []
     found = [
         (parent, key) for part in ("state_dict", "callbacks") for parent, key in _statistics_in(checkpoint.get(part))
