@@ -11,6 +11,7 @@ from torchdata.stateful_dataloader import StatefulDataLoader
 
 from lightning_gans import _checks
 from lightning_gans.data.folder import ImageFolderDataset, find_images
+from lightning_gans.data.sampling import shuffled_loader
 
 __all__ = ["IMAGE_DATASETS", "ImageDataModule"]
 
@@ -133,6 +134,6 @@ class ImageDataModule(LightningDataModule):
             )
 
     def train_dataloader(self) -> StatefulDataLoader:
-        return StatefulDataLoader(
-            self._data, batch_size=self.batch_size, shuffle=True, drop_last=True, num_workers=self.num_workers
+        return shuffled_loader(
+            self._data, self.trainer, batch_size=self.batch_size, drop_last=True, num_workers=self.num_workers
         )
