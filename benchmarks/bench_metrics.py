@@ -159,6 +159,7 @@ def main() -> None:
             for name in names[r % len(names) :] + names[: r % len(names)]:  # rotate the order
                 results[name], wall, cpu = timed(variants[name])
                 times[name].append((wall, cpu))
+                print(f"# round {r + 1}: {name}: CPU {cpu:.2f} s, wall {wall:.2f} s", file=sys.stderr, flush=True)
 
     med = statistics.median
     print("\n| variant | CPU s (median) | wall s (median) | CPU s per round |")

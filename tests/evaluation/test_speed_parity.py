@@ -7,6 +7,11 @@ through torchmetrics' copy of it until now), on the same uint8 images and the sa
 
 from __future__ import annotations
 
+import os
+import re
+import subprocess
+import sys
+from pathlib import Path
 from unittest import mock
 
 import pytest
@@ -17,6 +22,7 @@ from lightning_gans.evaluation.extractors import _tf1_resize, extractor_id
 from tests.random_inception import save_random_inception_weights
 
 LAYERS = ("64", "192", "768", "2048")
+ROOT = Path(__file__).resolve().parents[2]
 
 
 @pytest.fixture(scope="module")
@@ -149,3 +155,43 @@ def test_the_evaluator_hashes_the_extractor_once():
         ids = {evaluator.extractor_id for _ in range(3)}
         evaluator.settings(100)
     assert spy.call_count == 1 and ids == {extractor_id(evaluator.extractor)}
+
+
+def test_the_metrics_benchmark_runs_tiny():
+    """`benchmarks/bench_metrics.py --tiny` exits 0 with the five timed variants, the four ratios, and FID/IS/KID
+    equal to torch-fidelity's to 1e-6 relative, cold and warm (a benchmark that stops matching cannot pass)."""
+    done = subprocess.run(
+        [sys.executable, "benchmarks/bench_metrics.py", "--tiny"],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=600,
+        env={"OMP_NUM_THREADS": "1", "PATH": "", **{k: v for k, v in os.environ.items() if k == "PYTHONPATH"}},
+    )
+    assert done.returncode == 0, done.stderr[-3000:]
+    lines = done.stdout.splitlines()
+    assert len([line for line in lines if line.startswith(("| torch-fidelity, ", "| ours, "))]) == 5, done.stdout
+    assert len([line for line in lines if line.startswith(("| cold: ", "| warm: ", "| ours: cold / warm"))]) == 4
+    diffs = [
+        float(d) for line in lines if line.startswith("values ") for d in re.findall(r"rel\. diff ([0-9.e+-]+)", line)
+    ]
+    assert len(diffs) == 6 and max(diffs) <= 1e-6, done.stdout
+
+
+@pytest.mark.parametrize(("n", "dim"), [(10, 64), (48, 2048), (64, 64)])
+def test_fid_with_fewer_samples_than_dimensions_equals_the_full_eigendecomposition(n, dim):
+    """N <= D generated samples: the N x N trace term gives the D x D path's FID and torch-fidelity's to 1e-6 relative."""
+    from torch_fidelity.metric_fid import fid_features_to_statistics, fid_statistics_to_metric
+
+    from lightning_gans.evaluation.metrics import FIDStatistics, features_to_statistics, frechet_distance
+
+    g = torch.Generator().manual_seed(n)
+    fake, real = torch.randn(n, dim, generator=g).abs(), (torch.randn(n + 5, dim, generator=g) * 1.2).abs()
+    fake_stats, real_stats = features_to_statistics(fake), features_to_statistics(real)
+    assert fake_stats.centred is not None and fake_stats.centred.shape == (n, dim)  # the N x N path is taken
+    full = FIDStatistics(fake_stats.mu, fake_stats.sigma, None, n)  # the same statistics without the samples
+    theirs = fid_statistics_to_metric(fid_features_to_statistics(fake), fid_features_to_statistics(real), False)
+    fid = frechet_distance(fake_stats, real_stats)
+    assert fid == pytest.approx(frechet_distance(full, real_stats), rel=1e-6)
+    assert fid == pytest.approx(theirs["frechet_inception_distance"], rel=1e-6)
+    assert features_to_statistics(torch.randn(dim + 1, dim)).centred is None  # more samples: the D x D path
