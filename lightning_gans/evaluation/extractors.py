@@ -78,7 +78,7 @@ def _tf1_resize(x: Tensor, size: int) -> Tensor:
     h, w = x.shape[-2:]
 
     def taps(n_in: int) -> tuple[Tensor, Tensor, Tensor]:
-        grid = torch.arange(0, size, 1, dtype=x.dtype, device=x.device) * torch.tensor(n_in / size)
+        grid = torch.arange(0, size, 1, dtype=x.dtype, device=x.device) * torch.tensor(n_in / size, dtype=torch.float32)
         lo = grid.long()
         return lo, (lo + 1).clamp_max(n_in - 1), grid - lo.float()
 
