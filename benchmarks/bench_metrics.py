@@ -20,12 +20,14 @@ warm (a repeat evaluation, **real statistics cached on both sides**)
 Each round runs the five variants in an order rotated by one from round to round; printed are every
 round's times, the medians, and the median of the per-round ratios (CPU time; wall time beside it).
 Headlines: cold = 2 / 3 (target >= 1.0x), warm = 4 / 5 (target >= 2.0x). The FID/IS/KID values of
-both libraries are printed with their relative difference (parity, not only speed).
+both libraries are printed with their relative difference (parity, not only speed). ``--forward``
+adds the two networks alone, built beforehand, on the same 2n images (rotated with the rest): with
+10,000 images per set the forward passes are nearly all of an evaluation, on both sides.
 
 Offline there are no Inception weights: a random-weight file (same network, same cost) is built unless
 ``--weights`` points at the real one. Also prints the first/repeat ratio for the digits classifier.
 
-    python benchmarks/bench_metrics.py [--n 48] [--rounds 3] [--weights PATH] [--feature-layer 2048]
+    python benchmarks/bench_metrics.py [--n 48] [--rounds 3] [--weights PATH] [--feature-layer 2048] [--forward]
     python benchmarks/bench_metrics.py --tiny    # 4 images, 64 features, 1 round: the suite runs this
 """
 
@@ -57,6 +59,8 @@ TF_COLD = "torch-fidelity, cold (save_cpu_ram: no workers)"
 OURS_COLD = "ours, cold (first evaluation)"
 TF_WARM = "torch-fidelity, warm (real features in its cache)"
 OURS_WARM = "ours, warm (repeat: real statistics in memory)"
+TF_FORWARD = "torch-fidelity, network forward only (built)"
+OURS_FORWARD = "ours, network forward only (built)"
 METRICS = ("fid", "is", "kid")
 
 
@@ -93,6 +97,9 @@ def main() -> None:
         "--feature-layer", default="2048", choices=["64", "192", "768", "2048"], help="FID/KID features"
     )
     parser.add_argument("--tiny", action="store_true", help="4 images, 64 features, 1 round (a smoke test)")
+    parser.add_argument(
+        "--forward", action="store_true", help="also time the networks alone (what dominates at 10,000 images)"
+    )
     args = parser.parse_args()
     if args.tiny:
         args.n, args.rounds, args.feature_layer = 4, 1, "64"
@@ -152,9 +159,17 @@ def main() -> None:
             TF_WARM: lambda: theirs(True, cached_real=True),
             OURS_WARM: lambda: evaluate(warm),
         }
+        if args.forward:  # both networks built once; torch-fidelity's loader batches are 64 images
+            from torch_fidelity.feature_extractor_inceptionv3 import FeatureExtractorInceptionV3
+
+            tf_net = FeatureExtractorInceptionV3("inception-v3-compat", [layer, "logits_unbiased"], weights)
+            our_net = InceptionV3Extractor(weights, feature_layer=layer)
+            both = torch.cat([fake_u8, real_u8])
+            variants[TF_FORWARD] = torch.no_grad()(lambda: [tf_net(b) for b in both.split(64)])
+            variants[OURS_FORWARD] = lambda: our_net(both / 255)
         names = list(variants)
         times: dict[str, list[tuple[float, float]]] = {name: [] for name in names}
-        results: dict[str, dict[str, float]] = {}
+        results: dict[str, Any] = {}
         for r in range(args.rounds):
             for name in names[r % len(names) :] + names[: r % len(names)]:  # rotate the order
                 results[name], wall, cpu = timed(variants[name])
@@ -180,6 +195,8 @@ def main() -> None:
         ("warm: torch-fidelity (cached real) / ours", TF_WARM, OURS_WARM, ">= 2.0x"),
         ("ours: cold / warm", OURS_COLD, OURS_WARM, ""),
     ]
+    if args.forward:
+        rows.append((f"forward only, {2 * n} images: torch-fidelity / ours", TF_FORWARD, OURS_FORWARD, ""))
     for label, slow, fast, target in rows:
         (cpu, cpu_rounds), (wall, _) = ratio(slow, fast, 1), ratio(slow, fast, 0)
         cpu_cell = "n/a (workers not counted)" if slow == TF_DEFAULTS else f"**{cpu:.2f}x**"
