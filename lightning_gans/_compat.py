@@ -28,6 +28,7 @@ __all__ = [
     "hparams_dict",
     "last_saved_at",
     "request_sigterm_stop",
+    "set_model_parallel_sizes",
     "torch_fidelity_forward",
     "workspace_spec_json",
 ]
@@ -177,3 +178,16 @@ def workspace_spec_json(workspace: Any) -> str:
     pydantic dump (the user-facing model, not the spec W&B stores). Checked: wandb-workspaces 0.4.13.
     """
     return workspace._to_model().model_dump_json()
+
+
+# -- fsdp --
+def set_model_parallel_sizes(strategy: Any, data_parallel: int, tensor_parallel: int) -> None:
+    """Set a ``ModelParallelStrategy``'s mesh sizes once the world size is known (before ``setup_environment``).
+
+    ``ModelParallelStrategy`` takes them in ``__init__``, when the world size is not known yet, and its
+    ``"auto"`` makes one node's processes a tensor-parallel group. Public alternative: asking users for
+    ``ModelParallelStrategy(data_parallel_size=devices * num_nodes, tensor_parallel_size=1)``, which repeats the
+    Trainer's ``devices`` and ``num_nodes``. Used by ``lightning_gans.sharding.FSDP2Strategy``. Checked: lightning 2.6.6.
+    """
+    strategy._data_parallel_size = data_parallel
+    strategy._tensor_parallel_size = tensor_parallel
