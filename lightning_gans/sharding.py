@@ -45,10 +45,17 @@ from lightning_gans._compat import set_model_parallel_sizes
 __all__ = ["FSDP2Strategy", "check_fsdp2", "reshard", "shard_networks", "sharded_bytes"]
 
 _NETS = ("generator", "critic")
+_RANK_ZERO_SAMPLING = (
+    "it samples on rank 0 only, but a sharded generator's forward gathers its weights from every rank, so rank 0's "
+    "gather would pair with another rank's training collectives (a hang or wrong weights); train with strategy='ddp' "
+    "or sample after fit from a checkpoint."
+)
 #: Callbacks (by class name: this module sits below lightning_gans.callbacks) that cannot run on sharded networks.
 _REFUSED_CALLBACKS = {
     "GeneratorEMA": "it keeps a deep copy of the generator, and FSDP2 modules cannot be deep-copied "
     "(torch: 'FSDP does not support deepcopy'); average outside training or train with strategy='ddp'.",
+    "SampleLogger": _RANK_ZERO_SAMPLING,
+    "ToyPlot": _RANK_ZERO_SAMPLING,
     "LSUVInit": "it re-initialises the networks layer by layer from full weights in on_fit_start, after they are "
     "sharded; run LSUVInit(...).initialize(module, real_batch) before fit, or train with strategy='ddp'.",
 }

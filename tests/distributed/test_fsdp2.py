@@ -19,7 +19,7 @@ from lightning.pytorch.strategies import DeepSpeedStrategy, FSDPStrategy, ModelP
 from lightning_gans import WGANGP
 from lightning_gans._checks import InputError
 from lightning_gans._strategies import prepare_strategy
-from lightning_gans.callbacks import GeneratorEMA, LSUVInit
+from lightning_gans.callbacks import GeneratorEMA, LSUVInit, SampleLogger
 from lightning_gans.nets import MLPCritic, MLPGenerator
 from lightning_gans.sharding import FSDP2Strategy
 from tests.distributed.test_ddp import SCRIPTS, _clean_env, _run
@@ -177,10 +177,12 @@ def test_plain_model_parallel_strategy_is_refused():
     [
         (GeneratorEMA(), r"`callbacks`: GeneratorEMA does not work with FSDP2Strategy: .*deepcopy"),
         (LSUVInit(), r"`callbacks`: LSUVInit does not work with FSDP2Strategy: .*initialize"),
+        (SampleLogger(), r"`callbacks`: SampleLogger does not work with FSDP2Strategy: it samples on rank 0 only"),
     ],
 )
 def test_callbacks_that_need_full_networks_are_refused(callback, match):
-    """GeneratorEMA (deep copy of the generator) and LSUVInit (re-initialises full weights) are refused, saying why."""
+    """Callbacks that deep-copy the generator (GeneratorEMA), re-initialise full weights (LSUVInit) or sample on rank 0
+    only (SampleLogger, ToyPlot) are refused before training, saying why."""
     with pytest.raises(InputError, match=match):
         prepare_strategy(_FakeTrainer(FSDP2Strategy(), _module(), [callback]))
 
