@@ -21,12 +21,15 @@ So an optimizer post-step hook reshards both networks: between updates only each
 and the next forward gathers the updated weights. ``reshard_after_forward=True`` (FSDP's default) frees
 them between the forwards of one update as well.
 
-Measured on CPU with 2 gloo ranks (tests/distributed/test_fsdp2.py; docs/sharding.md): weights after 12
-updates within 1e-6 of the DDP run; resume from a full or a distributed checkpoint is exact.
+``GeneratorEMA`` keeps a sharded average (:func:`sharded_copy`). Measured on CPU with 2 gloo ranks
+(tests/distributed/test_fsdp2.py; docs/sharding.md): weights and EMA after 12 updates equal to the DDP run's
+(bound 1e-6); resume from a full or a distributed checkpoint is exact.
 """
 
 from __future__ import annotations
 
+import copy
+import weakref
 from collections.abc import Iterator
 from datetime import timedelta
 from typing import Any
@@ -37,14 +40,26 @@ from lightning.fabric.plugins.collectives.torch_collective import default_pg_tim
 from lightning.pytorch import LightningModule, Trainer
 from lightning.pytorch.strategies import ModelParallelStrategy
 from torch import nn
+from torch.distributed.checkpoint.state_dict import StateDictOptions, set_model_state_dict
 from torch.distributed.fsdp import FSDPModule, fully_shard
 
 from lightning_gans import _checks
 from lightning_gans._compat import set_model_parallel_sizes
 
-__all__ = ["FSDP2Strategy", "check_fsdp2", "reshard", "shard_networks", "sharded_bytes"]
+__all__ = [
+    "FSDP2Strategy",
+    "check_fsdp2",
+    "full_state_dict",
+    "load_full_state_dict",
+    "reshard",
+    "shard_networks",
+    "sharded_bytes",
+    "sharded_copy",
+]
 
 _NETS = ("generator", "critic")
+# Unsharded copies of generators, taken just before sharding when a GeneratorEMA will need one (sharded_copy).
+_TEMPLATES: weakref.WeakKeyDictionary[nn.Module, nn.Module] = weakref.WeakKeyDictionary()
 _RANK_ZERO_SAMPLING = (
     "it samples on rank 0 only, but a sharded generator's forward gathers its weights from every rank, so rank 0's "
     "gather would pair with another rank's training collectives (a hang or wrong weights); train with strategy='ddp' "
@@ -52,8 +67,6 @@ _RANK_ZERO_SAMPLING = (
 )
 #: Callbacks (by class name: this module sits below lightning_gans.callbacks) that cannot run on sharded networks.
 _REFUSED_CALLBACKS = {
-    "GeneratorEMA": "it keeps a deep copy of the generator, and FSDP2 modules cannot be deep-copied "
-    "(torch: 'FSDP does not support deepcopy'); average outside training or train with strategy='ddp'.",
     "SampleLogger": _RANK_ZERO_SAMPLING,
     "ToyPlot": _RANK_ZERO_SAMPLING,
     "LSUVInit": "it re-initialises the networks layer by layer from full weights in on_fit_start, after they are "
@@ -140,6 +153,8 @@ def shard_networks(module: LightningModule) -> None:
         if isinstance(net, FSDPModule):
             continue
         _broadcast_from_first(net, mesh.get_group())
+        if name == "generator" and _wants_ema(module.trainer):
+            _TEMPLATES[net] = copy.deepcopy(net)  # FSDP2 modules cannot be deep-copied: GeneratorEMA's copy starts here
         fully_shard(net, mesh=mesh, reshard_after_forward=True)
         # An input-gradient penalty's second backward needs the gathered weights the first one used.
         net.set_reshard_after_backward(False)
@@ -177,6 +192,53 @@ def check_fsdp2(trainer: Trainer) -> None:
             "`compile` is set, but compiled forwards are not supported with FSDP2Strategy here (untested, and "
             "penalties need the eager critic): set compile=False."
         )
+
+
+def _wants_ema(trainer: Trainer) -> bool:
+    return any(type(cb).__name__ == "GeneratorEMA" for cb in getattr(trainer, "callbacks", []))
+
+
+@torch.no_grad()
+def sharded_copy(net: nn.Module) -> nn.Module | None:
+    """A copy of a sharded network, sharded the same way and holding its current values; ``None`` if not sharded.
+
+    ``GeneratorEMA`` keeps its average in this copy: each rank averages its own shard, and sampling from the
+    average gathers it like the generator. Built from the unsharded copy :func:`shard_networks` took before
+    sharding (torch refuses to deep-copy an FSDP2 module).
+
+    Raises:
+        RuntimeError: ``net`` is sharded but no copy was taken before (no ``GeneratorEMA`` when the fit began).
+    """
+    if not isinstance(net, FSDPModule):
+        return None
+    template = _TEMPLATES.pop(net, None)
+    if template is None:
+        raise RuntimeError(
+            "A copy of a sharded generator was requested, but none was taken before sharding: add GeneratorEMA to "
+            "the Trainer's callbacks before fit, so that configure_model keeps an unsharded copy."
+        )
+    mesh: Any = getattr(next(iter(net.parameters())), "device_mesh")  # noqa: B009 - a DTensor attribute
+    fully_shard(template, mesh=mesh, reshard_after_forward=True)
+    for p_copy, p in zip(template.parameters(), net.parameters()):
+        p_copy.copy_(p)  # DTensor to DTensor: each rank copies its shard
+    for b_copy, b in zip(template.buffers(), net.buffers()):
+        b_copy.copy_(b)
+    return template
+
+
+def full_state_dict(net: nn.Module) -> dict[str, torch.Tensor]:
+    """``net.state_dict()`` with sharded tensors gathered to full ones (a collective: call it on every rank)."""
+    return {
+        k: (v.full_tensor() if hasattr(v, "full_tensor") else v).detach().clone() for k, v in net.state_dict().items()
+    }
+
+
+def load_full_state_dict(net: nn.Module, state_dict: dict[str, torch.Tensor]) -> None:
+    """Load full tensors into ``net``, sharding them first when ``net`` is sharded."""
+    if isinstance(net, FSDPModule):
+        set_model_state_dict(net, dict(state_dict), options=StateDictOptions(full_state_dict=True))
+    else:
+        net.load_state_dict(state_dict)
 
 
 @torch.no_grad()

@@ -19,7 +19,7 @@ from lightning.pytorch.strategies import DeepSpeedStrategy, FSDPStrategy, ModelP
 from lightning_gans import WGANGP
 from lightning_gans._checks import InputError
 from lightning_gans._strategies import prepare_strategy
-from lightning_gans.callbacks import GeneratorEMA, LSUVInit, SampleLogger
+from lightning_gans.callbacks import LSUVInit, SampleLogger
 from lightning_gans.nets import MLPCritic, MLPGenerator
 from lightning_gans.sharding import FSDP2Strategy
 from tests.distributed.test_ddp import SCRIPTS, _clean_env, _run
@@ -57,7 +57,7 @@ def test_fsdp2_weights_match_ddp(fsdp_out, case):
     """After 12 updates (same data and noise) the FSDP2 weights equal the DDP run's within PARITY_TOLERANCE.
 
     wgangp: n_critic=2 and the gradient penalty (double backward through the sharded critic); r1: the
-    non-saturating loss, R1 and a spectral-normed critic (its ``_u``/``_v`` buffers compared too).
+    non-saturating loss, R1, a spectral-normed critic (its ``_u``/``_v`` buffers compared too) and GeneratorEMA.
     """
     ddp, fsdp0, fsdp1 = (
         _load(fsdp_out, f"ddp_{case}", 0),
@@ -81,13 +81,22 @@ def test_fsdp2_weights_match_ddp(fsdp_out, case):
     if case == "r1":
         assert fsdp0["spectral_normed"] == ["critic.net.0", "critic.net.2", "critic.net.4"]
         assert sum(k.endswith("._u") for k in fsdp0["state_dict"]) == 3
+        # GeneratorEMA: a sharded average (each rank averages its shard), equal to DDP's full average
+        assert fsdp0["ema_param_types"] == ["DTensor"] and fsdp0["ema_is_sampled"]
+        assert fsdp0["ema"].keys() == ddp["ema"].keys()
+        ema_gap = max((v - ddp["ema"][k]).abs().max().item() for k, v in fsdp0["ema"].items())
+        assert ema_gap <= PARITY_TOLERANCE, f"max |EMA FSDP2 - EMA DDP| = {ema_gap:.2e}"
+        lag = max((v - fsdp0["state_dict"][f"generator.{k}"]).abs().max().item() for k, v in fsdp0["ema"].items())
+        assert lag > 1e-5  # the average trails the generator, so comparing it is not comparing the generator again
+        for key, value in fsdp0["ema"].items():
+            assert torch.equal(value, fsdp1["ema"][key]), key
 
 
 @pytest.mark.parametrize("mode", ["full", "sharded"])
 def test_fsdp2_resume_is_exact(fsdp_out, mode):
     """6 updates + checkpoint (one file, or a folder of shards) + 6 == 12 straight, bit for bit on both ranks.
 
-    WGAN-GP with n_critic=2 and a spectral-normed critic; the checkpoint is taken mid-epoch and mid-cycle, so
+    WGAN-GP with n_critic=2, a spectral-normed critic and GeneratorEMA; the checkpoint is taken mid-epoch and mid-cycle, so
     weights, both optimizers' sharded states, spectral norm's vectors, counters and the data position all count.
     """
     for rank in (0, 1):
@@ -99,11 +108,15 @@ def test_fsdp2_resume_is_exact(fsdp_out, mode):
         assert resumed["state_dict"].keys() == whole["state_dict"].keys()
         for key, value in whole["state_dict"].items():
             assert torch.equal(value, resumed["state_dict"][key]), (mode, rank, key)
+        assert resumed["ema_param_types"] == ["DTensor"] and resumed["ema"].keys() == whole["ema"].keys()
+        for key, value in whole["ema"].items():  # GeneratorEMA's sharded average, saved gathered, resumes exactly
+            assert torch.equal(value, resumed["ema"][key]), (mode, rank, "ema", key)
 
 
 def test_full_fsdp2_checkpoint_loads_on_one_device(fsdp_out):
-    """The one-file checkpoint (``save_distributed_checkpoint=False``) loads without a Trainer and samples, and its
-    weights are the ones training had at that step (the resumed run's start, which resumed exactly)."""
+    """The one-file checkpoint (``save_distributed_checkpoint=False``) loads without a Trainer and samples from its
+    EMA generator; its weights are the ones training had at that step (the resumed run's start, which resumed
+    exactly)."""
     path = fsdp_out / "ckpt_full" / f"step={fsdp2_train.RESUME_STEPS}.ckpt"
     module = WGANGP.load_from_checkpoint(
         path,
@@ -112,7 +125,12 @@ def test_full_fsdp2_checkpoint_loads_on_one_device(fsdp_out):
     )
     assert (module.critic_steps, module.generator_steps) == (4, 2)
     assert module.sample(5).shape == (5, 2)
-    saved = torch.load(path, weights_only=False)["state_dict"]
+    checkpoint = torch.load(path, weights_only=False)
+    (ema_state,) = [v["ema"] for k, v in checkpoint["callbacks"].items() if k.startswith("GeneratorEMA")]
+    assert module.ema_generator is not None  # sample() draws from the saved average, gathered to full tensors
+    for key, value in module.ema_generator.state_dict().items():
+        assert torch.equal(value, ema_state[key]), key
+    saved = checkpoint["state_dict"]
     assert saved.keys() == module.state_dict().keys()
     for key, value in module.state_dict().items():
         assert torch.equal(value, saved[key]), key
@@ -175,14 +193,13 @@ def test_plain_model_parallel_strategy_is_refused():
 @pytest.mark.parametrize(
     ("callback", "match"),
     [
-        (GeneratorEMA(), r"`callbacks`: GeneratorEMA does not work with FSDP2Strategy: .*deepcopy"),
         (LSUVInit(), r"`callbacks`: LSUVInit does not work with FSDP2Strategy: .*initialize"),
         (SampleLogger(), r"`callbacks`: SampleLogger does not work with FSDP2Strategy: it samples on rank 0 only"),
     ],
 )
 def test_callbacks_that_need_full_networks_are_refused(callback, match):
-    """Callbacks that deep-copy the generator (GeneratorEMA), re-initialise full weights (LSUVInit) or sample on rank 0
-    only (SampleLogger, ToyPlot) are refused before training, saying why."""
+    """Callbacks that re-initialise full weights (LSUVInit) or sample on rank 0 only (SampleLogger, ToyPlot) are
+    refused before training, saying why."""
     with pytest.raises(InputError, match=match):
         prepare_strategy(_FakeTrainer(FSDP2Strategy(), _module(), [callback]))
 

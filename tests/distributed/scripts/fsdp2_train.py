@@ -70,6 +70,8 @@ def _state(module, trainer) -> dict:
     for cb in trainer.callbacks:
         if isinstance(cb, GeneratorEMA):
             out["ema"] = {k: _full(v) for k, v in cb.ema_generator.state_dict().items()}
+            out["ema_param_types"] = sorted({type(p).__name__ for p in cb.ema_generator.parameters()})
+            out["ema_is_sampled"] = module.ema_generator is cb.ema_generator
         if isinstance(cb, SpectralNorm):
             out["spectral_normed"] = list(cb.wrapped)
     return out
@@ -99,7 +101,7 @@ def _parity(kind: str, build, callbacks=()):
 
 
 def _sn_ema():
-    return (SpectralNorm,)
+    return (SpectralNorm, lambda: GeneratorEMA(decay=0.9))
 
 
 CASES = {
@@ -124,7 +126,7 @@ def _toy_module(seed: int = 3):
 
 
 def _toy_fit(module, steps: int, distributed: bool, ckpt_dir=None, ckpt_path=None):
-    callbacks = [SpectralNorm()]
+    callbacks = [SpectralNorm(), GeneratorEMA(decay=0.9)]
     if ckpt_dir is not None:
         callbacks.append(
             ModelCheckpoint(dirpath=ckpt_dir, every_n_train_steps=RESUME_STEPS, save_top_k=-1, filename="{step}")
@@ -137,7 +139,7 @@ def _toy_fit(module, steps: int, distributed: bool, ckpt_dir=None, ckpt_path=Non
 
 
 def _resume(distributed: bool, out_dir: str):
-    """2N uninterrupted (saving at N), then N + N from the checkpoint at N, under FSDP2 (WGAN-GP + SpectralNorm)."""
+    """2N uninterrupted (saving at N), then N + N from the checkpoint at N, under FSDP2 (WGAN-GP + SpectralNorm + EMA)."""
     ckpt_dir = os.path.join(out_dir, f"ckpt_{'sharded' if distributed else 'full'}")
     whole = _toy_module()
     whole_trainer = _toy_fit(whole, 2 * RESUME_STEPS, distributed, ckpt_dir=ckpt_dir)
