@@ -67,6 +67,10 @@ _RANK_ZERO_SAMPLING = (
 )
 #: Callbacks (by class name: this module sits below lightning_gans.callbacks) that cannot run on sharded networks.
 _REFUSED_CALLBACKS = {
+    "GANMetrics": "each rank generates its contiguous share of `num_samples` in batches, and the shares (so the "
+    "number of generator forwards, each a collective under FSDP2) can differ between ranks, which would pair one "
+    "rank's gather with another's training collectives; evaluate checkpoints after fit (`lightning-gans evaluate`) "
+    "or train with strategy='ddp'.",
     "SampleLogger": _RANK_ZERO_SAMPLING,
     "ToyPlot": _RANK_ZERO_SAMPLING,
     "LSUVInit": "it re-initialises the networks layer by layer from full weights in on_fit_start, after they are "

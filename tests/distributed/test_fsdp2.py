@@ -19,7 +19,7 @@ from lightning.pytorch.strategies import DeepSpeedStrategy, FSDPStrategy, ModelP
 from lightning_gans import WGANGP
 from lightning_gans._checks import InputError
 from lightning_gans._strategies import prepare_strategy
-from lightning_gans.callbacks import LSUVInit, SampleLogger
+from lightning_gans.callbacks import GANMetrics, LSUVInit, SampleLogger
 from lightning_gans.nets import MLPCritic, MLPGenerator
 from lightning_gans.sharding import FSDP2Strategy
 from tests.distributed.test_ddp import SCRIPTS, _clean_env, _run
@@ -29,7 +29,7 @@ import fsdp2_train
 
 pytestmark = pytest.mark.usefixtures("one_thread")
 
-PARITY_CASES = ["wgangp", "r1"]
+PARITY_CASES = ["wgangp", "wgan", "r1"]
 # Measured on CPU, gloo, torch 2.14.1: max |w_fsdp - w_ddp| = 0.0 after 12 updates in both cases (FSDP2's
 # reduce-scatter averages the gradients exactly as DDP's all-reduce does here). The bound leaves room for
 # a backend that sums in another order; the weights move by 9e-4 (WGAN-GP, lr 1e-4) and 1.4e-3 (R1) over the 12 updates.
@@ -56,7 +56,8 @@ def _load(out: Path, case: str, rank: int) -> dict:
 def test_fsdp2_weights_match_ddp(fsdp_out, case):
     """After 12 updates (same data and noise) the FSDP2 weights equal the DDP run's within PARITY_TOLERANCE.
 
-    wgangp: n_critic=2 and the gradient penalty (double backward through the sharded critic); r1: the
+    wgangp: n_critic=2 and the gradient penalty (double backward through the sharded critic); wgan: weight
+    clipping (a post-step hook on the critic's optimizer); r1: the
     non-saturating loss, R1, a spectral-normed critic (its ``_u``/``_v`` buffers compared too) and GeneratorEMA.
     """
     ddp, fsdp0, fsdp1 = (
@@ -69,15 +70,17 @@ def test_fsdp2_weights_match_ddp(fsdp_out, case):
     assert fsdp0["world_size"] == 2 and fsdp0["global_step"] == ddp["global_step"] == fsdp2_train.PARITY_STEPS
     assert (fsdp0["critic_steps"], fsdp0["generator_steps"]) == (ddp["critic_steps"], ddp["generator_steps"])
     assert fsdp0["state_dict"].keys() == ddp["state_dict"].keys()
-    start = {"wgangp": fsdp2_train.common.ParityWGANGP, "r1": fsdp2_train.ParityR1}[case](
-        fsdp2_train.PARITY_GLOBAL_BATCH
-    ).state_dict()
+    builders = {"wgangp": fsdp2_train.common.ParityWGANGP, "wgan": fsdp2_train.ParityWGAN, "r1": fsdp2_train.ParityR1}
+    start = builders[case](fsdp2_train.PARITY_GLOBAL_BATCH).state_dict()
     moved = max((v - start[k]).abs().max().item() for k, v in ddp["state_dict"].items() if k in start)
     gap = max((v - ddp["state_dict"][k]).abs().max().item() for k, v in fsdp0["state_dict"].items())
     assert moved > 5e-4  # training moved the weights, so agreement is not trivial
     assert gap <= PARITY_TOLERANCE, f"max |FSDP2 - DDP| = {gap:.2e} (weights moved {moved:.2e})"
     for key, value in fsdp0["state_dict"].items():  # the gathered weights and the buffers agree across ranks
         assert torch.equal(value, fsdp1["state_dict"][key]), key
+    if case == "wgan":  # the clipping hook ran on the updated shards (WeightClipping after FSDP2Strategy's reshard)
+        critic = [v for k, v in fsdp0["state_dict"].items() if k.startswith("critic.")]
+        assert max(v.abs().max().item() for v in critic) <= 0.01 + 1e-7
     if case == "r1":
         assert fsdp0["spectral_normed"] == ["critic.net.0", "critic.net.2", "critic.net.4"]
         assert sum(k.endswith("._u") for k in fsdp0["state_dict"]) == 3
@@ -194,12 +197,16 @@ def test_plain_model_parallel_strategy_is_refused():
     ("callback", "match"),
     [
         (LSUVInit(), r"`callbacks`: LSUVInit does not work with FSDP2Strategy: .*initialize"),
+        (
+            GANMetrics.__new__(GANMetrics),
+            r"`callbacks`: GANMetrics does not work with FSDP2Strategy: .*`lightning-gans",
+        ),
         (SampleLogger(), r"`callbacks`: SampleLogger does not work with FSDP2Strategy: it samples on rank 0 only"),
     ],
 )
 def test_callbacks_that_need_full_networks_are_refused(callback, match):
-    """Callbacks that re-initialise full weights (LSUVInit) or sample on rank 0 only (SampleLogger, ToyPlot) are
-    refused before training, saying why."""
+    """Callbacks that re-initialise full weights (LSUVInit), sample on rank 0 only (SampleLogger, ToyPlot) or may
+    run a different number of generator forwards per rank (GANMetrics) are refused before training, saying why."""
     with pytest.raises(InputError, match=match):
         prepare_strategy(_FakeTrainer(FSDP2Strategy(), _module(), [callback]))
 

@@ -24,7 +24,7 @@ import torch  # noqa: E402
 from lightning.pytorch import Trainer, seed_everything  # noqa: E402
 from lightning.pytorch.callbacks import ModelCheckpoint  # noqa: E402
 
-from lightning_gans import GAN, WGANGP, ToyDataModule  # noqa: E402
+from lightning_gans import GAN, WGAN, WGANGP, ToyDataModule  # noqa: E402
 from lightning_gans.callbacks import GeneratorEMA, SpectralNorm  # noqa: E402
 from lightning_gans.nets import MLPCritic, MLPGenerator  # noqa: E402
 from lightning_gans.sharding import FSDP2Strategy, sharded_bytes  # noqa: E402
@@ -93,6 +93,21 @@ class ParityR1(common._GlobalNoise, GAN):
         self.global_batch = global_batch
 
 
+class ParityWGAN(common._GlobalNoise, WGAN):
+    """WGAN with weight clipping (a post-step hook on the critic's optimizer, brought by configure_callbacks)."""
+
+    def __init__(self, global_batch: int, seed: int = 0) -> None:
+        torch.manual_seed(seed)
+        super().__init__(
+            MLPGenerator(latent_dim=4, hidden_dim=32, num_layers=2),
+            MLPCritic(hidden_dim=32, num_layers=2),
+            latent_dim=4,
+            n_critic=2,
+            noise_seed=seed,
+        )
+        self.global_batch = global_batch
+
+
 def _parity(kind: str, build, callbacks=()):
     module = build(PARITY_GLOBAL_BATCH)
     trainer = _trainer(kind, PARITY_STEPS, [cb() for cb in callbacks], use_distributed_sampler=False)
@@ -108,6 +123,9 @@ CASES = {
     # WGAN-GP: n_critic=2, gradient penalty (double backward through the sharded critic)
     "ddp_wgangp": lambda: _parity("ddp", common.ParityWGANGP),
     "fsdp_wgangp": lambda: _parity("fsdp", common.ParityWGANGP),
+    # WGAN: weight clipping after every critic step, on the sharded critic
+    "ddp_wgan": lambda: _parity("ddp", ParityWGAN),
+    "fsdp_wgan": lambda: _parity("fsdp", ParityWGAN),
     # non-saturating GAN + R1 with a spectral-normed critic and an EMA generator
     "ddp_r1": lambda: _parity("ddp", ParityR1, _sn_ema()),
     "fsdp_r1": lambda: _parity("fsdp", ParityR1, _sn_ema()),
