@@ -1,7 +1,7 @@
 """FSDP2 (``fully_shard`` under ``ModelParallelStrategy``) on 2 CPU ranks with gloo: parity with DDP, exact resume,
 memory per rank; and the strategies that are refused before training.
 
-The 2-rank runs are one subprocess of tests/distributed/scripts/fsdp2_train.py (about 17 s on 2 cores): its first
+The 2-rank runs are one subprocess of tests/distributed/scripts/fsdp2_train.py (20-30 s on 2 shared cores): its first
 ``strategy="ddp"`` fit re-executes the script for rank 1 and every later fit, FSDP2 ones included, reuses the
 process group.
 """
