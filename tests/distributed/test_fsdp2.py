@@ -8,6 +8,8 @@ process group.
 
 from __future__ import annotations
 
+import os
+import signal
 import subprocess
 import sys
 from pathlib import Path
@@ -22,10 +24,10 @@ from lightning_gans._strategies import prepare_strategy
 from lightning_gans.callbacks import GANMetrics, LSUVInit, SampleLogger
 from lightning_gans.nets import MLPCritic, MLPGenerator
 from lightning_gans.sharding import FSDP2Strategy
-from tests.distributed.test_ddp import SCRIPTS, _clean_env, _run
 
+SCRIPTS = Path(__file__).resolve().parent / "scripts"
 sys.path.insert(0, str(SCRIPTS))
-import fsdp2_train
+import fsdp2_train  # noqa: E402
 
 pytestmark = pytest.mark.usefixtures("one_thread")
 
@@ -36,6 +38,28 @@ PARITY_CASES = ["wgangp", "wgan", "r1"]
 PARITY_TOLERANCE = 1e-6
 
 
+_LAUNCH_VARS = ("LOCAL_RANK", "RANK", "WORLD_SIZE", "NODE_RANK", "GROUP_RANK", "LOCAL_WORLD_SIZE", "MASTER_ADDR",
+                "MASTER_PORT", "TORCHELASTIC_RUN_ID", "SLURM_NTASKS", "SLURM_JOB_NAME", "PL_GLOBAL_SEED")  # fmt: skip
+
+
+def _clean_env() -> dict:
+    env = {k: v for k, v in os.environ.items() if k not in _LAUNCH_VARS}
+    env["PYTHONPATH"] = os.pathsep.join([str(Path(__file__).resolve().parents[2]), env.get("PYTHONPATH", "")])
+    env["OMP_NUM_THREADS"] = "1"  # 2 ranks on 2 cores: one intra-op thread each
+    return env
+
+
+def _run(proc: subprocess.Popen, timeout: float) -> None:
+    """Wait for the launch; on timeout kill its process group (rank 1 is rank 0's child)."""
+    try:
+        proc.wait(timeout=timeout)
+    except subprocess.TimeoutExpired:
+        os.killpg(proc.pid, signal.SIGKILL)
+        raise
+    out = proc.stdout.read().decode(errors="replace") if proc.stdout else ""
+    assert proc.returncode == 0, out[-4000:]
+
+
 @pytest.fixture(scope="module")
 def fsdp_out(tmp_path_factory) -> Path:
     """One 2-process run of every case of fsdp2_train.py."""
@@ -44,7 +68,7 @@ def fsdp_out(tmp_path_factory) -> Path:
     proc = subprocess.Popen(
         cmd, env=_clean_env(), stdout=subprocess.PIPE, stderr=subprocess.STDOUT, start_new_session=True
     )
-    _run([proc], timeout=180)
+    _run(proc, timeout=180)
     return out
 
 
