@@ -42,7 +42,8 @@ def _strategy(kind: str, **kw):
 def _trainer(kind: str, max_steps: int, callbacks=(), strategy_kw=None, **kw) -> Trainer:
     return Trainer(
         accelerator="cpu",
-        devices=2,
+        devices=int(os.environ.get("LG_DEVICES", 2)),  # LG_DEVICES=1 LG_NUM_NODES=2: two "nodes" under torchrun's env
+        num_nodes=int(os.environ.get("LG_NUM_NODES", 1)),
         strategy=_strategy(kind, **(strategy_kw or {})),
         max_steps=max_steps,
         callbacks=list(callbacks),
