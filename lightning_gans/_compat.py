@@ -14,6 +14,7 @@ from typing import Any
 from torch import nn
 
 __all__ = [
+    "SHARDED_CHECKPOINT_METADATA",
     "CheckpointHparamsCLI",
     "ConvLayer",
     "NormLayer",
@@ -205,3 +206,9 @@ def set_model_parallel_sizes(strategy: Any, data_parallel: int, tensor_parallel:
     """
     strategy._data_parallel_size = data_parallel
     strategy._tensor_parallel_size = tensor_parallel
+
+
+# The file of a ModelParallelStrategy checkpoint folder that holds everything but the shards (loops,
+# callbacks, hyper-parameters), ``lightning.fabric.utilities.load._METADATA_FILENAME`` ("meta.pt"). Public
+# alternative: the literal name. Used by the CLI to read a sharded checkpoint's hyper-parameters on resume.
+from lightning.fabric.utilities.load import _METADATA_FILENAME as SHARDED_CHECKPOINT_METADATA  # noqa: E402
