@@ -195,6 +195,28 @@ def workspace_spec_json(workspace: Any) -> str:
     return workspace._to_model().model_dump_json()
 
 
+# -- scale --
+def uses_distributed_sampler(trainer: Any) -> bool:
+    """``Trainer(use_distributed_sampler=...)``: whether Lightning would shard a loader's sampler across ranks.
+
+    The flag lives on the private ``trainer._accelerator_connector`` (Lightning 2.6 has no public
+    property). Public alternative considered: none. Used by lightning_gans/data/sampling.py.
+    """
+    return bool(getattr(getattr(trainer, "_accelerator_connector", None), "use_distributed_sampler", True))
+
+
+def spawns_processes(strategy: Any) -> bool:
+    """Whether ``strategy`` runs ``fit`` in processes it starts with ``multiprocessing`` (``ddp_spawn``,
+    ``ddp_fork``/``ddp_notebook``): the main process then gets back only the weights and ``callback_metrics``.
+
+    Lightning's ``_MultiProcessingLauncher`` is private. Public alternative considered:
+    ``launcher.is_interactive_compatible`` (True for fork only, so it misses spawn).
+    """
+    from lightning.pytorch.strategies.launchers.multiprocessing import _MultiProcessingLauncher
+
+    return isinstance(getattr(strategy, "launcher", None), _MultiProcessingLauncher)
+
+
 # -- fsdp --
 def set_model_parallel_sizes(strategy: Any, data_parallel: int, tensor_parallel: int) -> None:
     """Set a ``ModelParallelStrategy``'s mesh sizes once the world size is known (before ``setup_environment``).

@@ -99,6 +99,7 @@ DESCRIPTION = (
     "`sample --ckpt_path X` writes images from a checkpoint; "
     "`evaluate --ckpt_path X` prints FID/IS/KID/precision/recall of a checkpoint; "
     "`export --ckpt_path X` saves its generator for `from_pretrained`. "
+    "`convert-folder SRC DST` writes an image folder as LitData shards for StreamingImageDataModule. "
     "`validate`, `test` and `predict` are not offered (GAN modules have no such step). "
     "Add a command and `--help` for its options."
 )
