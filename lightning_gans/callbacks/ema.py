@@ -14,6 +14,7 @@ from lightning_gans._ema_state import attach as _attach
 from lightning_gans._ema_state import attach_saved_ema
 from lightning_gans._ema_state import frozen_copy as _frozen_copy
 from lightning_gans.protocol import generator_optimizer, require
+from lightning_gans.sharding import full_state_dict, load_full_state_dict
 
 __all__ = ["GeneratorEMA", "attach_saved_ema", "load_ema_generator"]
 
@@ -143,7 +144,7 @@ class GeneratorEMA(Callback):
         return {
             "updates": self.updates,
             "use_for_sampling": self.use_for_sampling,  # read by `attach_saved_ema` when a module is reloaded
-            "ema": {k: v.detach().clone() for k, v in self._ema.state_dict().items()},
+            "ema": full_state_dict(self._ema),  # full tensors also under FSDP2 (gathered on every rank)
         }
 
     def load_state_dict(self, state_dict: dict[str, Any]) -> None:
@@ -160,7 +161,7 @@ class GeneratorEMA(Callback):
 
     def _load_ema_state(self, state_dict: dict[str, Any]) -> None:
         assert self._ema is not None  # called once the copy exists (else the state waits in _pending)
-        self._ema.load_state_dict(state_dict["ema"])
+        load_full_state_dict(self._ema, state_dict["ema"])
 
     def _remove_hook(self) -> None:
         if self._handle is not None:
