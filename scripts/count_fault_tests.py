@@ -35,7 +35,13 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 FAULTS = "tests/faults"
-EXTRA_MODULES = ("tests/test_hub.py", "tests/cli/test_commands.py")
+EXTRA_MODULES = (
+    "tests/test_hub.py",
+    "tests/cli/test_commands.py",
+    "tests/data/test_streaming.py",
+    "tests/distributed/test_fsdp2.py",
+    "tests/distributed/test_traps.py",
+)
 """Test modules outside tests/faults whose ``FAULT_TESTS`` tuple names fault tests."""
 
 FAMILIES = {
@@ -50,6 +56,9 @@ FAMILIES = {
     "test_signals.py": "signals (SIGTERM, Ctrl-C)",
     "test_hub.py": "Hub folders and model card",
     "test_commands.py": "`sample` / `evaluate` / `export`",
+    "test_streaming.py": "streaming shards and `convert-folder`",
+    "test_fsdp2.py": "strategies (FSDP, DeepSpeed, FSDP2 refusals)",
+    "test_traps.py": "DDP traps (ddp_spawn and the EMA)",
 }
 """Family label per test module (a module missing here is labelled by its name)."""
 

@@ -34,6 +34,7 @@ ROOT = Path(__file__).resolve().parents[2]
 
 FAULT_TESTS = (
     "test_convert_folder_refuses_bad_input_before_writing",
+    "test_bad_arguments_name_themselves",
 )  # for scripts/count_fault_tests.py (EXTRA_MODULES)
 
 

@@ -41,6 +41,15 @@ PARITY_TOLERANCE = 1e-6
 _LAUNCH_VARS = ("LOCAL_RANK", "RANK", "WORLD_SIZE", "NODE_RANK", "GROUP_RANK", "LOCAL_WORLD_SIZE", "MASTER_ADDR",
                 "MASTER_PORT", "TORCHELASTIC_RUN_ID", "SLURM_NTASKS", "SLURM_JOB_NAME", "PL_GLOBAL_SEED")  # fmt: skip
 
+FAULT_TESTS = (
+    "test_lightning_fsdp_strategy_is_refused_naming_the_fsdp2_way",
+    "test_deepspeed_message_points_to_ddp_and_fsdp2",
+    "test_plain_model_parallel_strategy_is_refused",
+    "test_callbacks_that_need_full_networks_are_refused",
+    "test_compile_and_parameters_outside_the_networks_are_refused",
+    "test_fsdp2_strategy_validates_its_argument",
+)  # for scripts/count_fault_tests.py (EXTRA_MODULES)
+
 
 def _clean_env() -> dict:
     env = {k: v for k, v in os.environ.items() if k not in _LAUNCH_VARS}

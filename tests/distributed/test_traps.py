@@ -26,6 +26,10 @@ import traps_ddp
 
 pytestmark = pytest.mark.usefixtures("one_thread")
 
+FAULT_TESTS = (
+    "test_generator_ema_refuses_ddp_spawn_naming_the_strategy",
+)  # for scripts/count_fault_tests.py (EXTRA_MODULES)
+
 
 @pytest.fixture(scope="module")
 def traps_out(tmp_path_factory) -> Path:
