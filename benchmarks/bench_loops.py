@@ -53,12 +53,13 @@ but worse run cannot pass.
 from __future__ import annotations
 
 import argparse
-import copy
+import itertools
 import os
 import statistics
 import sys
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -95,7 +96,7 @@ class MLPGenerator(nn.Module):
         super().__init__()
         widths = (latent_dim, 128, 256, 512, 1024)
         layers: list[nn.Module] = []
-        for i, (a, b) in enumerate(zip(widths, widths[1:])):
+        for i, (a, b) in enumerate(itertools.pairwise(widths)):
             layers.append(nn.Linear(a, b))
             if i > 0:
                 layers.append(nn.BatchNorm1d(b, 0.8))  # as written there: 0.8 lands on `eps`
@@ -213,7 +214,7 @@ class LightningExampleGAN(L.LightningModule):
 
     def training_step(self, batch: Any) -> None:
         imgs, _ = batch
-        opt_g, opt_d = self.optimizers()  # type: ignore[misc]
+        opt_g, opt_d = self.optimizers()  # type: ignore[attr-defined]
         z = torch.randn(imgs.shape[0], LATENT).type_as(imgs)
         valid = torch.ones(imgs.size(0), 1).type_as(imgs)
         self.toggle_optimizer(opt_g)
@@ -239,7 +240,7 @@ class LightningExampleGAN(L.LightningModule):
         return their_adam(self.generator.parameters()), their_adam(self.discriminator.parameters())
 
     def on_train_epoch_end(self) -> None:
-        self(self.validation_z.type_as(self.generator.model[0].weight))  # the example logs these as an image grid
+        self(self.validation_z.type_as(next(self.generator.parameters())))  # the example logs these as an image grid
 
 
 # -- our side ---------------------------------------------------------------------------------------
@@ -251,13 +252,31 @@ class _FusedWGANGP(WGANGP):
     fuse_critic_forwards = True
 
 
-def our_module(kind: str, g: nn.Module, d: nn.Module, seed: int) -> AdversarialModule:
-    """Ours, fastest honest configuration: fused Adam (their lr and betas), a cycle per batch, one critic forward."""
-    opts = {"generator_optimizer": fused_adam(LR, BETAS), "critic_optimizer": fused_adam(LR, BETAS)}
-    common = {"latent_dim": LATENT, "noise_seed": seed, "updates_per_batch": "cycle", **opts}
+@dataclass(frozen=True)
+class Options:
+    """Our speed options that keep the algorithm."""
+
+    fused_adam: bool = True  # lightning_gans.modules.base.adam: torch's fused Adam, their lr and betas
+    cycle: bool = True  # updates_per_batch="cycle": one loader batch of (n_critic + 1) x the batch per cycle
+    one_critic_forward: bool = True  # fuse_critic_forwards = True: real and fake in one forward (no buffers)
+
+
+FASTEST = Options()
+
+
+def our_module(kind: str, g: nn.Module, d: nn.Module, seed: int, options: Options = FASTEST) -> AdversarialModule:
+    """Our GAN (``kind="gan"``) or WGAN-GP (``"wgan"``) on the nets, with their Adam settings and ``options``."""
+    adam = fused_adam(LR, BETAS) if options.fused_adam else their_adam
+    common: dict[str, Any] = {
+        "latent_dim": LATENT,
+        "noise_seed": seed,
+        "updates_per_batch": "cycle" if options.cycle else "one",
+        "generator_optimizer": adam,
+        "critic_optimizer": adam,
+    }
     if kind == "wgan":
-        return _FusedWGANGP(g, d, gp_weight=10.0, n_critic=5, **common)
-    return _FusedGAN(g, d, **common)
+        return (_FusedWGANGP if options.one_critic_forward else WGANGP)(g, d, gp_weight=10.0, n_critic=5, **common)
+    return (_FusedGAN if options.one_critic_forward else GAN)(g, d, **common)
 
 
 def fit(module: L.LightningModule, batch: int, max_steps: int) -> None:
@@ -280,10 +299,11 @@ def plain_loop(kind: str, g: nn.Module, d: nn.Module, loader: Any, updates: int,
                 fake = g(z)
             if kind == "wgan":
                 loss = wasserstein_critic_loss(d(real).view(-1), d(fake).view(-1))
-                loss = loss + 10.0 * gradient_penalty(lambda x: d(x).view(-1), real, fake, rng=rng)
+                loss = loss + 10.0 * gradient_penalty(d, real, fake, rng=rng)
             else:
                 loss = minimax_critic_loss(  # the critic's loss of the non-saturating GAN
-                    d(real).view(-1), d(fake).view(-1))
+                    d(real).view(-1), d(fake).view(-1)
+                )
             opt_d.zero_grad(set_to_none=True)
             loss.backward()
             opt_d.step()
@@ -322,8 +342,14 @@ SETUPS = {
     "gan": Setup("gan", "PyTorch-GAN gan.py", "gan", 64, "PyTorch-GAN gan.py", True),
     "lightning": Setup("lightning", "Lightning GAN example", "gan", 32, "Lightning GAN example", False, plain=False),
 }
-OURS = "ours (GAN/WGANGP, fused Adam, cycle, one critic forward)"
+OURS = "ours: fused Adam, cycle per batch, one critic forward"
 PLAIN = "our plain loop"
+LADDER = {  # --ladder: each option's share, in the order they were added
+    "ours: one update a batch, torch's Adam": Options(False, False, False),
+    "ours: + fused Adam": Options(True, False, False),
+    "ours: + cycle per batch": Options(True, True, False),
+    OURS: FASTEST,
+}
 
 
 class Sampler:
@@ -362,24 +388,44 @@ def run(setup: Setup, row: str, seed: int, updates: int, fid: Callable[[Any], fl
     g, d = nets(setup, seed)
     L.seed_everything(seed, verbose=False)  # data order and their noise
     t0 = time.process_time()
-    if row == OURS:
+    if row in LADDER:
         ours_d = MLPDiscriminator(sigmoid=False)
-        ours_d.load_state_dict(d.state_dict())
-        module = our_module(setup.kind, g, ours_d, seed)
-        fit(module, setup.batch * (module.n_critic + 1), updates * (module.n_critic + 1))
+        ours_d.load_state_dict(d.state_dict())  # the same weights; ours scores logits
+        module = our_module(setup.kind, g, ours_d, seed, LADDER[row])
+        k = module.n_critic + 1  # updates a cycle; global_step counts updates
+        fit(module, setup.batch * k if LADDER[row].cycle else setup.batch, updates * k)
         counts = Counts(module.generator_steps, module.critic_steps)
         cpu = time.process_time() - t0
         return Result(cpu, fid(module), counts)
-    if row == setup.theirs and setup.name in THEIR_LOOPS:
-        counts = THEIR_LOOPS[setup.name](g, d, _loader(setup.batch), updates)
-    elif row == setup.theirs:  # Lightning's example
-        module = LightningExampleGAN(g, d)
-        fit(module, setup.batch, 2 * updates)  # two optimizer steps a batch
-        counts = Counts(module.generator_steps, module.critic_steps)
+    if row == setup.theirs and setup.name not in THEIR_LOOPS:  # Lightning's example
+        example = LightningExampleGAN(g, d)
+        fit(example, setup.batch, 2 * updates)  # two optimizer steps a batch
+        counts = Counts(example.generator_steps, example.critic_steps)
     else:
-        counts = plain_loop(setup.kind, g, d, _loader(setup.batch), updates, seed)
+        with without_lightning_import():
+            if row == setup.theirs:
+                counts = THEIR_LOOPS[setup.name](g, d, _loader(setup.batch), updates)
+            else:
+                counts = plain_loop(setup.kind, g, d, _loader(setup.batch), updates, seed)
     cpu = time.process_time() - t0
     return Result(cpu, fid(Sampler(g)), counts)
+
+
+@contextmanager
+def without_lightning_import() -> Iterator[None]:
+    """As in a script that does not import Lightning: ``lightning.fabric`` sets ``PYTORCH_NVML_BASED_CUDA_CHECK=1``
+    on import, after which every optimizer step of a CUDA build of torch on a machine without a GPU tries (and
+    fails) to load libnvidia-ml (``torch.cuda.is_available`` via the optimizer's graph-capture check): about
+    60 us a step here. The plain loops (theirs and ours) run without it; the Lightning runs pay it."""
+    saved = os.environ.pop(_NVML, None)
+    try:
+        yield
+    finally:
+        if saved is not None:
+            os.environ[_NVML] = saved
+
+
+_NVML = "PYTORCH_NVML_BASED_CUDA_CHECK"
 
 
 def _loader(batch: int) -> Any:
@@ -402,6 +448,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2])
     parser.add_argument("--num-samples", type=int, default=1000, help="generated digits per FID")
     parser.add_argument("--no-plain", action="store_true", help="skip our plain loop")
+    parser.add_argument("--ladder", action="store_true", help="also ours with fewer options, to see what each gives")
     parser.add_argument("--tiny", action="store_true", help="a few updates of every run, one seed (< 30 s)")
     args = parser.parse_args(argv)
     quiet(1)
@@ -424,7 +471,8 @@ def main(argv: list[str] | None = None) -> int:
     table = []
     for name, updates in zip(args.setups, budget):
         setup = SETUPS[name]
-        rows = [setup.theirs, OURS] + ([PLAIN] if setup.plain and not args.no_plain else [])
+        ours = list(LADDER) if args.ladder else [OURS]
+        rows = [setup.theirs, *ours] + ([PLAIN] if setup.plain and not args.no_plain else [])
         results: dict[str, list[Result]] = {r: [] for r in rows}
         for k, seed in enumerate(args.seeds):
             order = rows[k % len(rows) :] + rows[: k % len(rows)]
@@ -441,28 +489,28 @@ def main(argv: list[str] | None = None) -> int:
                     f"{res.cpu:.1f} CPU s, FID {res.fid:.1f}",
                     flush=True,
                 )
-        table.append((name, setup, updates, results))
+        table.append((setup, results))
 
     print("\n| beside | run | generator / critic updates | CPU s | **speed-up (their CPU s / ours)**, median | "
           "per-round (seed) ratios | FID, mean [min, max] |")  # fmt: skip
     print("|---|---|---|---|---|---|---|")
-    for name, setup, updates, results in table:
+    for setup, results in table:
         theirs = results[setup.theirs]
-        for row, res in results.items():
-            ratios = [t.cpu / r.cpu for t, r in zip(theirs, res)]
-            counts = f"{res[0].counts.generator} / {res[0].counts.critic}"
+        for row, runs in results.items():
+            ratios = [t.cpu / r.cpu for t, r in zip(theirs, runs)]
+            counts = f"{runs[0].counts.generator} / {runs[0].counts.critic}"
             label = "1 (reference)" if row == setup.theirs else f"**{statistics.median(ratios):.2f}**"
             per_round = "-" if row == setup.theirs else ", ".join(f"{x:.2f}" for x in ratios)
             print(
-                f"| {setup.title} | {row} | {counts} | {_spread([r.cpu for r in res])} | {label} | {per_round} | "
-                f"{_spread([r.fid for r in res])} |"
+                f"| {setup.title} | {row} | {counts} | {_spread([r.cpu for r in runs])} | {label} | {per_round} | "
+                f"{_spread([r.fid for r in runs])} |"
             )
     print(f"\n# seeds {args.seeds}; {args.num_samples} generated vs 4000 training digits; total "
           f"{time.perf_counter() - start:.0f} s wall; load average {os.getloadavg()[0]:.1f} at the end")  # fmt: skip
     return 0
 
 
-DEFAULT_UPDATES = {"wgan_gp": 300, "gan": 1000, "lightning": 1000}
+DEFAULT_UPDATES = {"wgan_gp": 500, "gan": 1000, "lightning": 1000}  # ~10 min of CPU time here, 3 seeds
 
 
 if __name__ == "__main__":
