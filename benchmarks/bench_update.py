@@ -6,7 +6,10 @@ loop would). Rounds rotate the order; a round's ratio is ``plain CPU seconds / v
 for the same number of updates (> 1: faster than the plain loop), with one torch thread; the median
 over rounds is reported with every round's ratio.
 
-- ``one update a batch``: the defaults (one batch, one update), the plain loop's Adam;
+- ``Lightning's full path``: one batch, one update, every step through ``manual_backward`` and
+  ``LightningOptimizer.step`` (``fast_optimizer_steps = False``), the plain loop's Adam;
+- ``one update a batch``: the defaults (one batch, one update; on one fp32 device the raw optimizers step,
+  ``fast_optimizer_steps``), the plain loop's Adam;
 - ``+ fused Adam``: the papers' Adam of the class defaults (torch's fused kernel);
 - ``+ cycle per batch``: ``updates_per_batch="cycle"``, batches of ``(n_critic + 1) x`` the size;
 - ``+ fused critic forward``: ``fuse_critic_forwards = True`` (critics without buffers).
@@ -31,6 +34,10 @@ from lightning_gans.modules.base import adam as papers_adam
 STEPS = {"toy": (60, 600), "dcgan": (12, 120)}  # (warm-up updates, timed updates): multiples of n_critic + 1
 
 
+class _FullPath(WGANGP):
+    fast_optimizer_steps = False
+
+
 class _FusedCritic(WGANGP):
     fuse_critic_forwards = True
 
@@ -43,6 +50,7 @@ def _cycle_data(name: str, k: int):
 def variants(name: str, k: int) -> dict:
     fused = {"generator_optimizer": papers_adam(1e-4, (0.0, 0.9)), "critic_optimizer": papers_adam(1e-4, (0.0, 0.9))}
     return {
+        "Lightning's full path": {"cls": _FullPath},
         "one update a batch": {},
         "+ fused Adam": fused,
         "+ cycle per batch": {**fused, "updates_per_batch": "cycle", "datamodule": _cycle_data(name, k)},

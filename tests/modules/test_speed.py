@@ -144,3 +144,64 @@ def test_default_adam_is_fused_on_cpu_and_steps_like_the_for_loop_adam():
         torch.testing.assert_close(p, q, rtol=1e-6, atol=1e-6)
     gan = GAN(MLPGenerator(latent_dim=2, hidden_dim=8), MLPCritic(hidden_dim=8), latent_dim=2)
     assert all(opt.param_groups[0]["fused"] is True for opt in gan.configure_optimizers())
+
+
+class _FullPath(WGANGP):
+    fast_optimizer_steps = False
+
+    def manual_backward(self, loss, *args, **kwargs) -> None:
+        self.manual_backwards = getattr(self, "manual_backwards", 0) + 1
+        super().manual_backward(loss, *args, **kwargs)
+
+
+def _resumable_run(cls, tmp_path, name: str):
+    """12 updates with a checkpoint at step 6, then a resume from it to 12: the straight run, its trainer, the resumed."""
+    module = _wgangp(cls)
+    every = ModelCheckpoint(dirpath=tmp_path / name, every_n_train_steps=6, save_top_k=-1, filename="{step}")
+    trainer = Trainer(**trainer_kwargs(max_steps=12, callbacks=[every], enable_checkpointing=True))
+    trainer.fit(module, _data())
+    resumed = _wgangp(cls)
+    Trainer(**trainer_kwargs(max_steps=12)).fit(resumed, _data(), ckpt_path=tmp_path / name / "step=6.ckpt")
+    return module, trainer, resumed
+
+
+def test_fast_optimizer_steps_equal_lightnings_full_path(tmp_path):
+    """The fast path (raw optimizer steps on one fp32 device) gives the full path's weights, optimizer states,
+    counters, global step and checkpoint cadence bit for bit, and resumes exactly; a module that switches it off
+    really takes the full path (manual_backward at every update)."""
+    fast, t_fast, fast_resumed = _resumable_run(WGANGP, tmp_path, "fast")
+    full, t_full, full_resumed = _resumable_run(_FullPath, tmp_path, "full")
+    assert (full.manual_backwards, full_resumed.manual_backwards) == (12, 6)
+    assert fast._fast_steps and not full._fast_steps
+    assert t_fast.global_step == t_full.global_step == 12
+    assert (fast.critic_steps, fast.generator_steps) == (full.critic_steps, full.generator_steps) == (10, 2)
+    assert sorted(p.name for p in (tmp_path / "fast").iterdir()) == ["step=12.ckpt", "step=6.ckpt"]
+    for a, b in zip(_weights(fast), _weights(full)):
+        assert torch.equal(a, b)
+    for opt_fast, opt_full in zip(t_fast.optimizers, t_full.optimizers):
+        for s_fast, s_full in zip(opt_fast.state.values(), opt_full.state.values()):
+            assert all(torch.equal(s_fast[k], s_full[k]) for k in ("exp_avg", "exp_avg_sq"))
+    for a, b in zip(_weights(fast), _weights(fast_resumed)):
+        assert torch.equal(a, b)
+
+
+class _WatchesBackward(WGANGP):
+    def on_after_backward(self) -> None:
+        self.seen = getattr(self, "seen", 0) + 1
+
+
+def test_fast_path_keeps_out_of_the_way_of_hooks_and_other_layers():
+    """Whoever watches a backward or a step (a module hook, DivergenceGuard), mixed precision and a profiler keep the
+    full path, so their hooks run at every update."""
+    from lightning_gans.callbacks import DivergenceGuard
+
+    watched = _wgangp(_WatchesBackward)
+    Trainer(**trainer_kwargs(max_steps=6)).fit(watched, _data())
+    assert not watched._fast_steps and watched.seen == 6
+    for overrides in ({"callbacks": [DivergenceGuard()]}, {"precision": "bf16-mixed"}, {"profiler": "simple"}):
+        module = _wgangp()
+        Trainer(**trainer_kwargs(max_steps=2, **overrides)).fit(module, _data())
+        assert not module._fast_steps, overrides
+    plain = _wgangp()
+    Trainer(**trainer_kwargs(max_steps=2)).fit(plain, _data())
+    assert plain._fast_steps
