@@ -377,11 +377,18 @@ class Result:
     counts: Counts = field(default_factory=Counts)
 
 
-def nets(setup: Setup, seed: int) -> tuple[nn.Module, nn.Module]:
+def nets(setup: Setup, seed: int) -> tuple[MLPGenerator, MLPDiscriminator]:
     """The seed's initial nets: the same weights on every side (their sigmoid has no parameters)."""
     torch.manual_seed(seed)
     g, d = MLPGenerator(), MLPDiscriminator(sigmoid=setup.sigmoid)
     return g, d
+
+
+def logits(d: MLPDiscriminator) -> MLPDiscriminator:
+    """The discriminator with the same weights that scores logits (ours; ``gan.py``'s ends with a sigmoid)."""
+    out = MLPDiscriminator(sigmoid=False)
+    out.load_state_dict(d.state_dict())
+    return out
 
 
 def run(setup: Setup, row: str, seed: int, updates: int, fid: Callable[[Any], float]) -> Result:
@@ -389,9 +396,7 @@ def run(setup: Setup, row: str, seed: int, updates: int, fid: Callable[[Any], fl
     L.seed_everything(seed, verbose=False)  # data order and their noise
     t0 = time.process_time()
     if row in LADDER:
-        ours_d = MLPDiscriminator(sigmoid=False)
-        ours_d.load_state_dict(d.state_dict())  # the same weights; ours scores logits
-        module = our_module(setup.kind, g, ours_d, seed, LADDER[row])
+        module = our_module(setup.kind, g, logits(d), seed, LADDER[row])
         k = module.n_critic + 1  # updates a cycle; global_step counts updates
         fit(module, setup.batch * k if LADDER[row].cycle else setup.batch, updates * k)
         counts = Counts(module.generator_steps, module.critic_steps)
@@ -406,7 +411,7 @@ def run(setup: Setup, row: str, seed: int, updates: int, fid: Callable[[Any], fl
             if row == setup.theirs:
                 counts = THEIR_LOOPS[setup.name](g, d, _loader(setup.batch), updates)
             else:
-                counts = plain_loop(setup.kind, g, d, _loader(setup.batch), updates, seed)
+                counts = plain_loop(setup.kind, g, logits(d), _loader(setup.batch), updates, seed)
     cpu = time.process_time() - t0
     return Result(cpu, fid(Sampler(g)), counts)
 

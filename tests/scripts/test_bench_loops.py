@@ -101,11 +101,20 @@ def test_gan_loop_makes_one_generator_and_one_discriminator_step_a_batch(one_thr
 def test_our_plain_loop_makes_n_critic_critic_updates_per_generator_update(one_thread, kind, critic_steps):
     """Our plain loop: `n_critic` (1 or 5) critic updates, then one generator update, one batch each."""
     g, d = bl.nets(bl.SETUPS["gan"], seed=0)
-    d.model = d.model[:-1]  # logits
+    d = bl.logits(d)
     with _Steps(g, d) as steps:
         counts = bl.plain_loop(kind, g, d, _loader(3), updates=4, seed=0)
     assert (counts.generator, counts.critic, counts.batches) == (4, critic_steps, 4 + critic_steps)
     assert steps.counts == {"generator": 4, "critic": critic_steps}
+
+
+def test_ours_and_our_plain_loop_score_gan_py_discriminator_in_logits():
+    """Beside gan.py (sigmoid discriminator), ours and our plain loop get its weights without the sigmoid:
+    their scores are the logits of its probabilities."""
+    _, d = bl.nets(bl.SETUPS["gan"], seed=0)
+    x = torch.rand(16, 1, 28, 28) * 2 - 1
+    assert not isinstance(bl.logits(d).model[-1], torch.nn.Sigmoid)
+    torch.testing.assert_close(bl.logits(d)(x), torch.logit(d(x).double()).float(), rtol=1e-4, atol=1e-4)
 
 
 def test_the_plain_loops_run_as_without_lightning():
