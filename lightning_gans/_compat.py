@@ -14,6 +14,7 @@ from typing import Any
 from torch import nn
 
 __all__ = [
+    "SHARDED_CHECKPOINT_METADATA",
     "CheckpointHparamsCLI",
     "ConvLayer",
     "NormLayer",
@@ -29,6 +30,7 @@ __all__ = [
     "last_saved_at",
     "manual_step_counters",
     "request_sigterm_stop",
+    "set_model_parallel_sizes",
     "torch_fidelity_forward",
     "workspace_spec_json",
 ]
@@ -191,3 +193,44 @@ def workspace_spec_json(workspace: Any) -> str:
     pydantic dump (the user-facing model, not the spec W&B stores). Checked: wandb-workspaces 0.4.13.
     """
     return workspace._to_model().model_dump_json()
+
+
+# -- scale --
+def uses_distributed_sampler(trainer: Any) -> bool:
+    """``Trainer(use_distributed_sampler=...)``: whether Lightning would shard a loader's sampler across ranks.
+
+    The flag lives on the private ``trainer._accelerator_connector`` (Lightning 2.6 has no public
+    property). Public alternative considered: none. Used by lightning_gans/data/sampling.py.
+    """
+    return bool(getattr(getattr(trainer, "_accelerator_connector", None), "use_distributed_sampler", True))
+
+
+def spawns_processes(strategy: Any) -> bool:
+    """Whether ``strategy`` runs ``fit`` in processes it starts with ``multiprocessing`` (``ddp_spawn``,
+    ``ddp_fork``/``ddp_notebook``): the main process then gets back only the weights and ``callback_metrics``.
+
+    Lightning's ``_MultiProcessingLauncher`` is private. Public alternative considered:
+    ``launcher.is_interactive_compatible`` (True for fork only, so it misses spawn).
+    """
+    from lightning.pytorch.strategies.launchers.multiprocessing import _MultiProcessingLauncher
+
+    return isinstance(getattr(strategy, "launcher", None), _MultiProcessingLauncher)
+
+
+# -- fsdp --
+def set_model_parallel_sizes(strategy: Any, data_parallel: int, tensor_parallel: int) -> None:
+    """Set a ``ModelParallelStrategy``'s mesh sizes once the world size is known (before ``setup_environment``).
+
+    ``ModelParallelStrategy`` takes them in ``__init__``, when the world size is not known yet, and its
+    ``"auto"`` makes one node's processes a tensor-parallel group. Public alternative: asking users for
+    ``ModelParallelStrategy(data_parallel_size=devices * num_nodes, tensor_parallel_size=1)``, which repeats the
+    Trainer's ``devices`` and ``num_nodes``. Used by ``lightning_gans.sharding.FSDP2Strategy``. Checked: lightning 2.6.6.
+    """
+    strategy._data_parallel_size = data_parallel
+    strategy._tensor_parallel_size = tensor_parallel
+
+
+# The file of a ModelParallelStrategy checkpoint folder that holds everything but the shards (loops,
+# callbacks, hyper-parameters), ``lightning.fabric.utilities.load._METADATA_FILENAME`` ("meta.pt"). Public
+# alternative: the literal name. Used by the CLI to read a sharded checkpoint's hyper-parameters on resume.
+from lightning.fabric.utilities.load import _METADATA_FILENAME as SHARDED_CHECKPOINT_METADATA  # noqa: E402

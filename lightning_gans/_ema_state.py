@@ -20,7 +20,11 @@ EMA_STATE_PREFIX = "GeneratorEMA"
 
 
 def frozen_copy(generator: nn.Module) -> nn.Module:
-    ema = copy.deepcopy(generator)
+    from lightning_gans.sharding import sharded_copy
+
+    ema = sharded_copy(generator)  # FSDP2: a sharded copy (FSDP2 modules cannot be deep-copied)
+    if ema is None:
+        ema = copy.deepcopy(generator)
     ema.requires_grad_(False)
     return ema.eval()
 

@@ -41,7 +41,12 @@ from torch import nn
 import lightning_gans
 import lightning_gans.callbacks  # noqa: F401
 from lightning_gans import _checks
-from lightning_gans._compat import CheckpointHparamsCLI, last_saved_at, request_sigterm_stop
+from lightning_gans._compat import (
+    SHARDED_CHECKPOINT_METADATA,
+    CheckpointHparamsCLI,
+    last_saved_at,
+    request_sigterm_stop,
+)
 from lightning_gans.callbacks.progress import GeneratorProgressBar
 from lightning_gans.callbacks.save_config import LoggerSaveConfigCallback
 from lightning_gans.checkpoints import check_class, import_object, load_checkpoint_file
@@ -94,6 +99,7 @@ DESCRIPTION = (
     "`sample --ckpt_path X` writes images from a checkpoint; "
     "`evaluate --ckpt_path X` prints FID/IS/KID/precision/recall of a checkpoint; "
     "`export --ckpt_path X` saves its generator for `from_pretrained`. "
+    "`convert-folder SRC DST` writes an image folder as LitData shards for StreamingImageDataModule. "
     "`validate`, `test` and `predict` are not offered (GAN modules have no such step). "
     "Add a command and `--help` for its options."
 )
@@ -171,7 +177,7 @@ class GANCLI(CheckpointHparamsCLI):
             )
         if not ckpt_path or (ckpt_path in ("last", "best", "hpc") and not os.path.exists(ckpt_path)):
             return  # Lightning's special values, resolved by the Trainer
-        checkpoint = load_checkpoint_file(ckpt_path)
+        checkpoint = load_checkpoint_file(_hparams_file(ckpt_path))
         configured = getattr(self.config[subcommand].get("model"), "class_path", None)
         if configured:
             check_class(import_object(configured, "model"), checkpoint, f"`ckpt_path` {ckpt_path!r}")
@@ -192,6 +198,12 @@ class GANCLI(CheckpointHparamsCLI):
         cast(Any, trainer).callbacks.append(_FinalLastCheckpoint())
         cast(Any, trainer).callbacks.insert(0, _CheckpointOnInterrupt())  # first: it probes the output folders in setup
         return trainer
+
+
+def _hparams_file(ckpt_path: str) -> str:
+    """The file holding a checkpoint's hyper-parameters: the checkpoint, or a sharded (FSDP2) folder's metadata."""
+    meta = os.path.join(ckpt_path, SHARDED_CHECKPOINT_METADATA)
+    return meta if os.path.isdir(ckpt_path) and os.path.isfile(meta) else ckpt_path
 
 
 def _add_trainer_defaults(trainer: dict[str, Any]) -> None:

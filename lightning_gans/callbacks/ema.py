@@ -8,11 +8,13 @@ import torch
 from lightning.pytorch import Callback, Trainer
 from torch import nn
 
-from lightning_gans._compat import callback_state_key
+from lightning_gans._checks import InputError
+from lightning_gans._compat import callback_state_key, spawns_processes
 from lightning_gans._ema_state import attach as _attach
 from lightning_gans._ema_state import attach_saved_ema
 from lightning_gans._ema_state import frozen_copy as _frozen_copy
 from lightning_gans.protocol import generator_optimizer, require
+from lightning_gans.sharding import full_state_dict, load_full_state_dict
 
 __all__ = ["GeneratorEMA", "attach_saved_ema", "load_ema_generator"]
 
@@ -52,7 +54,9 @@ class GeneratorEMA(Callback):
         use_for_sampling: set ``pl_module.ema_generator`` to the average.
 
     Raises:
-        ValueError: an argument is out of range, or two ``GeneratorEMA`` callbacks both sample.
+        ValueError: an argument is out of range, or two ``GeneratorEMA`` callbacks both sample, or (``InputError``,
+            in ``setup``) the strategy starts its processes with ``multiprocessing`` (``ddp_spawn``,
+            ``ddp_notebook``), which returns only the weights to the main process and would lose the average.
         TypeError: the module does not follow the protocol.
 
     Example:
@@ -91,6 +95,13 @@ class GeneratorEMA(Callback):
     def setup(self, trainer: Trainer, pl_module: Any, stage: str) -> None:
         if not isinstance(getattr(pl_module, "generator", None), nn.Module):
             raise TypeError(f"GeneratorEMA needs an `nn.Module` attribute `generator` on {type(pl_module).__name__}.")
+        if spawns_processes(getattr(trainer, "strategy", None)):
+            raise InputError(
+                f"GeneratorEMA cannot run under `strategy`={type(trainer.strategy).__name__} with "
+                "start_method='spawn'/'fork' (e.g. 'ddp_spawn', 'ddp_notebook'): fit runs in processes it starts and "
+                "only the module's weights come back to this process, so the averaged generator would be lost when "
+                "fit returns. Use strategy='ddp' (it keeps the average in this process and in checkpoints)."
+            )
         callbacks: list[Callback] = getattr(trainer, "callbacks", [])
         samplers = [cb for cb in callbacks if isinstance(cb, GeneratorEMA) and cb.use_for_sampling]
         if len(samplers) > 1:
@@ -133,7 +144,7 @@ class GeneratorEMA(Callback):
         return {
             "updates": self.updates,
             "use_for_sampling": self.use_for_sampling,  # read by `attach_saved_ema` when a module is reloaded
-            "ema": {k: v.detach().clone() for k, v in self._ema.state_dict().items()},
+            "ema": full_state_dict(self._ema),  # full tensors also under FSDP2 (gathered on every rank)
         }
 
     def load_state_dict(self, state_dict: dict[str, Any]) -> None:
@@ -150,7 +161,7 @@ class GeneratorEMA(Callback):
 
     def _load_ema_state(self, state_dict: dict[str, Any]) -> None:
         assert self._ema is not None  # called once the copy exists (else the state waits in _pending)
-        self._ema.load_state_dict(state_dict["ema"])
+        load_full_state_dict(self._ema, state_dict["ema"])
 
     def _remove_hook(self) -> None:
         if self._handle is not None:

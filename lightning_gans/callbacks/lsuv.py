@@ -280,6 +280,8 @@ class LSUVInit(Callback):
             return
         with _seeded_rng(self.seed, pl_module.device):  # the loader's shuffle draws from the global RNG
             real, labels = _first_real_batch(trainer) if "critic" in self._nets else (None, None)
+        if trainer.world_size > 1:  # a DataModule's fresh loader may read each rank's own part: use rank 0's batch
+            real, labels = trainer.strategy.broadcast((real, labels), src=0)
         self.initialize(pl_module, real, labels)
         if trainer.world_size > 1 and torch.distributed.is_available() and torch.distributed.is_initialized():
             for name in self._nets:

@@ -15,6 +15,7 @@ from torch.utils.data import Dataset
 
 from lightning_gans import _checks
 from lightning_gans.callbacks._schedule import GeneratorStepSchedule
+from lightning_gans.distributed import sync_sampling_statistics
 from lightning_gans.evaluation.evaluator import Evaluator
 from lightning_gans.evaluation.metrics import check_sample_count
 from lightning_gans.evaluation.report import format_metrics_table
@@ -183,6 +184,9 @@ class GANMetrics(Callback):
         """Compute the metrics now, log them, and return them. Call on every rank."""
         self._log_config(trainer)
         ev = self.evaluator.to(pl_module.device)
+        sync_sampling_statistics(
+            pl_module, trainer.strategy
+        )  # every rank samples through the same BatchNorm statistics
         result = ev.evaluate(pl_module, self._real_data(trainer), _TrainerCollective(trainer), pl_module.device)
         metrics = {self.prefix + k: float(v) for k, v in result.items()}
         for logger in trainer.loggers:  # loggers write on rank 0 only

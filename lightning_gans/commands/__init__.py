@@ -1,4 +1,4 @@
-"""Subcommands of ``lightning-gans`` that are not LightningCLI ones: ``sample``, ``evaluate`` and ``export``.
+"""Subcommands of ``lightning-gans`` that are not LightningCLI ones: ``sample``, ``evaluate``, ``export`` and ``convert-folder``.
 
 ``lightning_gans.cli.main`` hands its arguments to :func:`run_command` first; ``fit`` (and
 ``--help``, ``--print_config`` ...) go on to the LightningCLI untouched. ``validate``, ``test`` and
@@ -8,6 +8,7 @@ stop with an error about a missing ``validation_step``; ``evaluate`` is the mean
 Example:
     lightning-gans sample --ckpt_path runs/x/checkpoints/last.ckpt --num 64 --out samples.png
     lightning-gans evaluate --ckpt_path runs/x/checkpoints/last.ckpt --json metrics.json
+    lightning-gans convert-folder my_images/ my_shards/
 """
 
 from __future__ import annotations
@@ -40,7 +41,18 @@ def _export(argv: Sequence[str]) -> int:
     return main(argv)
 
 
-COMMANDS: dict[str, Callable[[Sequence[str]], int]] = {"sample": _sample, "evaluate": _evaluate, "export": _export}
+def _convert_folder(argv: Sequence[str]) -> int:
+    from lightning_gans.commands.convert import main
+
+    return main(argv)
+
+
+COMMANDS: dict[str, Callable[[Sequence[str]], int]] = {
+    "sample": _sample,
+    "evaluate": _evaluate,
+    "export": _export,
+    "convert-folder": _convert_folder,
+}
 """Subcommand name -> ``main(argv) -> exit status``."""
 
 NOT_OFFERED: dict[str, str] = {
@@ -53,7 +65,7 @@ NOT_OFFERED: dict[str, str] = {
 
 
 def run_command(args: Sequence[str] | None = None) -> int | None:
-    """Run ``sample``/``evaluate``/``export``; refuse ``validate``/``test``/``predict``, an unknown command or none (exit 2).
+    """Run ``sample``/``evaluate``/``export``/``convert-folder``; refuse ``validate``/``test``/``predict``, an unknown command or none (exit 2).
 
     Also quiets the console for every subcommand, ``fit`` included (see :func:`quiet_console`).
 

@@ -10,6 +10,7 @@ from torch.utils.data import TensorDataset
 from torchdata.stateful_dataloader import StatefulDataLoader
 
 from lightning_gans._checks import integer
+from lightning_gans.data.sampling import shuffled_loader
 
 __all__ = ["NUM_DIGITS", "DigitsDataModule", "load_digits_tensor"]
 
@@ -79,6 +80,6 @@ class DigitsDataModule(LightningDataModule):
         return 10 if self.conditional else None
 
     def train_dataloader(self) -> StatefulDataLoader:
-        return StatefulDataLoader(
-            self._data, batch_size=self.batch_size, shuffle=True, drop_last=True, num_workers=self.num_workers
+        return shuffled_loader(
+            self._data, self.trainer, batch_size=self.batch_size, drop_last=True, num_workers=self.num_workers
         )

@@ -100,17 +100,24 @@ def find_images(
     return files, labels, classes
 
 
-def read_image(path: str) -> Any:
+def read_image(path: str, data: bytes | None = None) -> Any:
     """The image at ``path`` as a Pillow image (16-bit grayscale scaled to 8 bits).
+
+    Args:
+        path: the image file.
+        data: the file's bytes, already read (``path`` then only names it in errors); used by the
+            streaming shards (:mod:`lightning_gans.data.streaming`), which hold the files' bytes.
 
     Raises:
         InputError: the file is truncated or not an image (naming it).
     """
+    import io
+
     import numpy as np
     from PIL import Image
 
     try:
-        with open(path, "rb") as f:
+        with open(path, "rb") if data is None else io.BytesIO(data) as f:
             image = Image.open(f)
             image.load()  # decode now, inside the try: truncation surfaces here
     except (OSError, SyntaxError, ValueError) as err:  # PIL.UnidentifiedImageError is an OSError

@@ -11,6 +11,7 @@ from torchdata.stateful_dataloader import StatefulDataLoader
 
 from lightning_gans import _checks
 from lightning_gans.data.folder import ImageFolderDataset, find_images
+from lightning_gans.data.sampling import shuffled_loader
 
 __all__ = ["IMAGE_DATASETS", "ImageDataModule"]
 
@@ -21,6 +22,21 @@ _NUM_CLASSES = {"MNIST": 10, "FashionMNIST": 10, "CIFAR10": 10, "CIFAR100": 100}
 
 def _to_rgb(image: Any) -> Any:  # a module-level function, so loader workers can pickle the transform
     return image.convert("RGB")
+
+
+def _transform(image_size: int, channels: int) -> Any:
+    """Pillow image -> float ``(channels, image_size, image_size)`` in [-1, 1]; shared with the streaming DataModule."""
+    from torchvision import transforms
+
+    return transforms.Compose(
+        [
+            transforms.Resize(image_size),
+            transforms.CenterCrop(image_size),
+            transforms.Grayscale(1) if channels == 1 else transforms.Lambda(_to_rgb),
+            transforms.ToTensor(),
+            transforms.Normalize([0.5] * channels, [0.5] * channels),
+        ]
+    )
 
 
 class ImageDataModule(LightningDataModule):
@@ -74,17 +90,9 @@ class ImageDataModule(LightningDataModule):
         self._data: Dataset | None = None
 
     def _build(self, download: bool) -> Dataset:
-        from torchvision import datasets, transforms
+        from torchvision import datasets
 
-        tf = transforms.Compose(
-            [
-                transforms.Resize(self.image_size),
-                transforms.CenterCrop(self.image_size),
-                transforms.Grayscale(1) if self.channels == 1 else transforms.Lambda(_to_rgb),
-                transforms.ToTensor(),
-                transforms.Normalize([0.5] * self.channels, [0.5] * self.channels),
-            ]
-        )
+        tf = _transform(self.image_size, self.channels)
         try:
             if self.dataset == "folder":
                 return ImageFolderDataset(self.root, transform=tf, with_labels=True)
@@ -126,6 +134,6 @@ class ImageDataModule(LightningDataModule):
             )
 
     def train_dataloader(self) -> StatefulDataLoader:
-        return StatefulDataLoader(
-            self._data, batch_size=self.batch_size, shuffle=True, drop_last=True, num_workers=self.num_workers
+        return shuffled_loader(
+            self._data, self.trainer, batch_size=self.batch_size, drop_last=True, num_workers=self.num_workers
         )

@@ -37,6 +37,7 @@ from torch.utils.data import TensorDataset
 from torchdata.stateful_dataloader import StatefulDataLoader
 
 from lightning_gans._checks import integer
+from lightning_gans.data.sampling import shuffled_loader
 
 __all__ = [
     "MNIST_HELD_OUT_PER_CLASS",
@@ -235,6 +236,6 @@ class MNISTDataModule(LightningDataModule):
         return TensorDataset(*mnist_split(self.image_size)[2:])
 
     def train_dataloader(self) -> StatefulDataLoader:
-        return StatefulDataLoader(
-            self._data, batch_size=self.batch_size, shuffle=True, drop_last=True, num_workers=self.num_workers
+        return shuffled_loader(
+            self._data, self.trainer, batch_size=self.batch_size, drop_last=True, num_workers=self.num_workers
         )

@@ -17,6 +17,8 @@ from torch import Tensor
 from torch.utils.data import Dataset
 from torchdata.stateful_dataloader import StatefulDataLoader
 
+from lightning_gans.data.sampling import shuffled_loader
+
 __all__ = ["TOY_DISTRIBUTIONS", "ToyDataModule", "ToyDistribution", "mode_coverage"]
 
 
@@ -192,4 +194,4 @@ class ToyDataModule(LightningDataModule):
         return len(centers) if self.conditional and centers is not None else None
 
     def train_dataloader(self) -> StatefulDataLoader:
-        return StatefulDataLoader(self._data, batch_size=None, shuffle=True)
+        return shuffled_loader(self._data, self.trainer, batch_size=None)

@@ -7,7 +7,8 @@ in float64 except the KID kernels (float32 features, as in torch-fidelity).
   ``|mu_f - mu_r|^2 + tr(S_f) + tr(S_r) - 2 tr((S_f S_r)^(1/2))``. The trace term equals
   ``sum(sqrt(eig(R S_f R)))`` with ``R = S_r^(1/2)`` (same spectrum as ``S_f S_r``); ``R`` is computed
   once per real statistics and cached, so each evaluation needs one *symmetric* eigendecomposition
-  instead of torch-fidelity's general ``eigvals(S_f @ S_r)``.
+  instead of torch-fidelity's general ``eigvals(S_f @ S_r)``; with fewer generated samples N than
+  dimensions, an N x N one (see :func:`frechet_distance`).
 - IS (Salimans et al. 2016, https://arxiv.org/abs/1606.03498): torch-fidelity's
   ``isc_features_to_metric`` itself (seeded shuffle, ``splits`` chunks).
 - KID (Binkowski et al. 2018, https://arxiv.org/abs/1801.01401): unbiased MMD^2 with the cubic
@@ -56,6 +57,7 @@ class FIDStatistics:
     sigma: Tensor  # (D, D) float64
     sigma_sqrt: Tensor | None = None  # (D, D) float64, PSD square root of sigma
     n: int = 0
+    centred: Tensor | None = None  # (N, D) float64 features minus mu, kept when N <= D (sigma then has rank < N)
 
     def with_sqrt(self) -> FIDStatistics:
         """Return these statistics with ``sigma_sqrt`` filled in (one ``eigh``, done once and cached)."""
@@ -96,16 +98,26 @@ def features_to_statistics(features: Tensor) -> FIDStatistics:
     mu = f.mean(0)
     centred = f - mu
     sigma = centred.T @ centred / (f.shape[0] - 1)
-    return FIDStatistics(mu, sigma, None, f.shape[0])
+    return FIDStatistics(mu, sigma, None, f.shape[0], centred if f.shape[0] <= f.shape[1] else None)
 
 
 def frechet_distance(fake: FIDStatistics, real: FIDStatistics) -> float:
-    """FID between two Gaussians; uses (and fills) ``real.sigma_sqrt``."""
+    """FID between two Gaussians; uses (and fills) ``real.sigma_sqrt``, unless ``fake`` has fewer samples than dimensions.
+
+    With ``N <= D`` generated samples (``fake.centred`` = C, ``sigma_f = C^T C / (N - 1)``), the nonzero
+    eigenvalues of ``sigma_f @ sigma_r`` are those of the ``(N, N)`` matrix ``C sigma_r C^T / (N - 1)``
+    (AB and BA share them): an N x N eigendecomposition replaces the D x D one, and the same value
+    comes out without the noise of the D - N zero eigenvalues.
+    """
     if fake.mu.shape != real.mu.shape:
         raise ValueError(f"Feature dimensions differ: generated {tuple(fake.mu.shape)}, real {tuple(real.mu.shape)}.")
-    r = real.with_sqrt().sigma_sqrt
-    assert r is not None  # with_sqrt fills it
-    m = r @ fake.sigma @ r  # symmetric PSD, same eigenvalues as sigma_f @ sigma_r
+    if fake.centred is not None:
+        c = fake.centred
+        m = c @ real.sigma @ c.T / (c.shape[0] - 1)  # (N, N), symmetric PSD
+    else:
+        r = real.with_sqrt().sigma_sqrt
+        assert r is not None  # with_sqrt fills it
+        m = r @ fake.sigma @ r  # symmetric PSD, same eigenvalues as sigma_f @ sigma_r
     eig = torch.linalg.eigvalsh((m + m.T) / 2)
     tr_covmean = eig.clamp_min(0).sqrt().sum()  # torch-fidelity: sqrt(complex eig).real, 0 for eig < 0
     diff = fake.mu - real.mu

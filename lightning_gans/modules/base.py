@@ -395,6 +395,12 @@ class AdversarialModule(LightningModule):
         if self.compile_options is not None and not self._compiled:  # after the callbacks' setup (spectral norm)
             self._compiled = {name: torch.compile(getattr(self, name), **self.compile_options) for name in _NETS}
 
+    def configure_model(self) -> None:
+        """Under :class:`~lightning_gans.sharding.FSDP2Strategy`: shard both networks with FSDP2 (else nothing)."""
+        from lightning_gans.sharding import shard_networks
+
+        shard_networks(self)
+
     def on_fit_start(self) -> None:
         self.ema_generator = (
             None  # a loaded average is stale once this fit moves the generator; GeneratorEMA re-attaches
@@ -426,6 +432,9 @@ class AdversarialModule(LightningModule):
     def on_save_checkpoint(self, checkpoint: dict[str, Any]) -> None:
         checkpoints.save_module_state(self, checkpoint)
         if self._trainer is not None and self.trainer.world_size > 1:
+            from lightning_gans.distributed import average_checkpoint_statistics
+
+            average_checkpoint_statistics(checkpoint, self.trainer.strategy)  # BatchNorm statistics of every rank
             checkpoints.refuse_non_finite(checkpoint)  # on every rank; the writer (rank 0) checks again with the path
 
     def on_load_checkpoint(self, checkpoint: dict[str, Any]) -> None:

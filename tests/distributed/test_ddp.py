@@ -143,8 +143,9 @@ def _free_port() -> int:
         return s.getsockname()[1]
 
 
-def test_multinode_launch_environment(tmp_path):
-    """2 nodes x 1 device, launched as torchrun does (RANK/GROUP_RANK/LOCAL_RANK...), train identical ranks."""
+def test_multinode_launch_environment(tmp_path, ddp_out):
+    """2 nodes x 1 device, launched as torchrun does (RANK/GROUP_RANK/LOCAL_RANK...), train identical ranks, and
+    bit-identical to 1 node x 2 devices launched by Lightning (the ``ddp_out`` run of the same case)."""
     port = str(_free_port())
     procs = []
     for rank in (0, 1):
@@ -167,8 +168,12 @@ def test_multinode_launch_environment(tmp_path):
     _run(procs)
     r0, r1 = _load(tmp_path, "wgangp", 0), _load(tmp_path, "wgangp", 1)
     assert r0["world_size"] == 2 and r0["global_step"] == 12
+    assert (r0["node_rank"], r1["node_rank"]) == (0, 1) and r0["cluster_environment"] == "TorchElasticEnvironment"
+    one_node = _load(ddp_out, "wgangp", 0)
+    assert one_node["node_rank"] == 0 and one_node["cluster_environment"] == "LightningEnvironment"
     for key, value in r0["state_dict"].items():
         assert torch.equal(value, r1["state_dict"][key]), key
+        assert torch.equal(value, one_node["state_dict"][key]), key  # 2 nodes x 1 == 1 node x 2
 
 
 class _FakeTrainer:

@@ -95,7 +95,12 @@ def test_example_config_trains(tmp_path, config, one_thread):
         if "base_channels" in parsed["model"]["init_args"][net].get("init_args", {}):
             extra += [f"--model.init_args.{net}.init_args.base_channels", "16"]
     data = parsed["data"]
-    if data["class_path"].endswith("ImageDataModule"):  # the user's own images: a tiny stand-in folder
+    if data["class_path"].endswith("StreamingImageDataModule"):  # the stand-in folder as LitData shards
+        from lightning_gans.data import optimize_folder
+
+        optimize_folder(_image_folder(tmp_path / "images", data["init_args"]["image_size"]), str(tmp_path / "shards"))
+        extra += ["--data.init_args.input_dir", str(tmp_path / "shards")]
+    elif data["class_path"].endswith("ImageDataModule"):  # the user's own images: a tiny stand-in folder
         extra += ["--data.init_args.root", _image_folder(tmp_path / "images", data["init_args"].get("image_size", 32))]
     cli = run(
         [

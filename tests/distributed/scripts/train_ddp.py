@@ -142,6 +142,8 @@ def run(case: str, out_dir: str) -> None:
         "generator_steps": module.generator_steps,
         "global_step": trainer.global_step,
         "world_size": trainer.world_size,
+        "node_rank": trainer.node_rank,
+        "cluster_environment": type(getattr(trainer.strategy, "cluster_environment", None)).__name__,
         "find_unused_parameters": bool(getattr(trainer.strategy, "_ddp_kwargs", {}).get("find_unused_parameters")),
         "compiled": sorted(getattr(module, "_compiled", {})),
     }
