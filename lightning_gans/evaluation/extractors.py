@@ -17,8 +17,6 @@ from __future__ import annotations
 
 import hashlib
 import os
-import pickle
-import warnings
 import zipfile
 from collections.abc import Callable
 from importlib import resources
@@ -133,16 +131,8 @@ def _load_inception(path: str) -> nn.Module:
         for name, block in _INCEPTION_BLOCKS:
             net.add_module(name, block())
     mmap = zipfile.is_zipfile(path)  # the legacy (pre-1.6) format cannot be memory-mapped
-    try:
-        state = torch.load(path, map_location="cpu", weights_only=True, mmap=mmap)
-    except pickle.UnpicklingError as err:  # objects other than tensors: load as torch-fidelity does
-        warnings.warn(
-            f"The Inception-v3 weights file {path!r} holds objects that `torch.load(weights_only=True)` refuses "
-            f"({err}); loading it with `weights_only=False`, as torch-fidelity does. Only use files you trust.",
-            UserWarning,
-            stacklevel=4,
-        )
-        state = torch.load(path, map_location="cpu", weights_only=False, mmap=mmap)
+    # weights_only: no pickle code runs (a file holding other objects is refused, named by the caller)
+    state = torch.load(path, map_location="cpu", weights_only=True, mmap=mmap)
     net.load_state_dict(state, strict=True, assign=True)
     for module in net.modules():
         for key, t in [*module.named_parameters(recurse=False), *module.named_buffers(recurse=False)]:
