@@ -12,7 +12,7 @@ eval mode then computes a different function on each rank. Two places read those
 - **checkpoints**, written by rank 0 alone, would hold rank 0's statistics (estimated from 1/W of the
   data). ``AdversarialModule.on_save_checkpoint`` calls :func:`average_checkpoint_statistics`, which
   averages them over ranks *in the checkpoint* (the live buffers are left alone, so saving does not
-  change training).
+  change training); under ``FSDP2Strategy`` it averages the live networks' buffers into the checkpoint.
 
 Training itself never reads running statistics (BatchNorm in train mode normalises with the batch's), so
 neither step changes the weights. The mean of per-rank running variances omits the spread of the
@@ -107,20 +107,32 @@ def _statistics_in(tree: Any) -> Iterator[tuple[dict[Any, Any], Any]]:
             yield from _statistics_in(value)
 
 
-def average_checkpoint_statistics(checkpoint: dict[str, Any], strategy: Any) -> list[str]:
+def average_checkpoint_statistics(checkpoint: dict[str, Any], strategy: Any, module: Any = None) -> list[str]:
     """Replace the running statistics in a checkpoint being saved by their mean over ranks. Call it on every rank.
 
     Looks in ``checkpoint["state_dict"]`` and in the callbacks' states (e.g. ``GeneratorEMA``'s ``ema``).
-    Only under DDP strategies, where every rank's checkpoint has the same entries (a sharded strategy
-    may gather the full state on rank 0 alone, and a collective over unequal entries would hang).
     The entries are replaced by new tensors: the module's live buffers, which ``state_dict()``
     tensors share memory with, are not changed.
 
+    Under DDP strategies every rank's checkpoint has the same entries, and those are averaged. Under
+    another multi-process strategy (``FSDP2Strategy``) the full state may be gathered on rank 0 alone,
+    so a collective over the checkpoint's entries could pair unequal tensors and hang: there the
+    statistics of ``module``'s live networks (``generator``, ``critic``, ``ema_generator``: the same
+    buffers on every rank, FSDP2 shards parameters only) are averaged, and written into the entries
+    of those names that this rank's checkpoint holds.
+
+    Args:
+        checkpoint: the dictionary Lightning is about to save (``on_save_checkpoint``'s argument).
+        strategy: ``trainer.strategy``.
+        module: the :class:`~lightning_gans.AdversarialModule` being saved (used outside DDP only).
+
     Returns:
-        The replaced keys (empty with one process or another strategy than DDP).
+        The replaced keys (empty with one process, or outside DDP without ``module``).
     """
-    if _world_size(strategy) <= 1 or not isinstance(strategy, DDPStrategy):
+    if _world_size(strategy) <= 1:
         return []
+    if not isinstance(strategy, DDPStrategy):
+        return [] if module is None else _average_from_live_networks(checkpoint, strategy, module)
     found = [
         (parent, key) for part in ("state_dict", "callbacks") for parent, key in _statistics_in(checkpoint.get(part))
     ]
@@ -129,3 +141,34 @@ def average_checkpoint_statistics(checkpoint: dict[str, Any], strategy: Any) -> 
     for (parent, key), mean in zip(found, _mean_over_ranks([parent[key] for parent, key in found], strategy)):
         parent[key] = mean
     return [str(key) for _, key in found]
+
+
+def _live_statistics(module: Any) -> list[tuple[str, str, Tensor]]:
+    """``(net, buffer name, buffer)`` of the running statistics of the module's networks, in a fixed order."""
+    out = []
+    for attr in ("generator", "critic", "ema_generator"):
+        net = getattr(module, attr, None)
+        if isinstance(net, nn.Module):
+            out += [(attr, n, b) for n, b in net.named_buffers() if _is_statistic(n) and b.is_floating_point()]
+    return out
+
+
+def _average_from_live_networks(checkpoint: dict[str, Any], strategy: Any, module: Any) -> list[str]:
+    live = _live_statistics(module)
+    if not live:
+        return []
+    means = _mean_over_ranks([b for _, _, b in live], strategy)
+    state = checkpoint.get("state_dict") or {}
+    emas = [s["ema"] for s in (checkpoint.get("callbacks") or {}).values() if isinstance(s, dict) and "ema" in s]
+    replaced = []
+    for (attr, name, _), mean in zip(live, means):
+        if attr == "ema_generator":
+            for ema in emas:
+                if isinstance(ema, dict) and name in ema:
+                    ema[name] = mean.to(ema[name].device)
+                    replaced.append(name)
+        elif f"{attr}.{name}" in state:
+            key = f"{attr}.{name}"
+            state[key] = mean.to(state[key].device)
+            replaced.append(key)
+    return replaced

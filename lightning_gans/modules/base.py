@@ -434,7 +434,7 @@ class AdversarialModule(LightningModule):
         if self._trainer is not None and self.trainer.world_size > 1:
             from lightning_gans.distributed import average_checkpoint_statistics
 
-            average_checkpoint_statistics(checkpoint, self.trainer.strategy)  # BatchNorm statistics of every rank
+            average_checkpoint_statistics(checkpoint, self.trainer.strategy, self)  # BatchNorm statistics of every rank
             checkpoints.refuse_non_finite(checkpoint)  # on every rank; the writer (rank 0) checks again with the path
 
     def on_load_checkpoint(self, checkpoint: dict[str, Any]) -> None:

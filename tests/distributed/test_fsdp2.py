@@ -128,6 +128,37 @@ def test_fsdp2_weights_match_ddp(fsdp_out, case):
             assert torch.equal(value, fsdp1["ema"][key]), key
 
 
+def test_fsdp2_batchnorm_nets_match_ddp_and_checkpoints_hold_the_ranks_mean_statistics(fsdp_out):
+    """BatchNorm in generator and critic under FSDP2 (+ GeneratorEMA): the weights after 12 updates equal DDP's;
+    the running statistics stay per rank (FSDP2 shards parameters, not buffers); the checkpoint holds their mean
+    over ranks (generator, critic and the EMA's copy), as under DDP, not rank 0's alone."""
+    ddp, f0, f1 = _load(fsdp_out, "ddp_bn", 0), _load(fsdp_out, "fsdp_bn", 0), _load(fsdp_out, "fsdp_bn", 1)
+    assert f0["param_types"] == ["DTensor"] and f0["global_step"] == ddp["global_step"] == fsdp2_train.PARITY_STEPS
+    stats = [k for k in f0["state_dict"] if k.endswith(("running_mean", "running_var"))]
+    assert len(stats) == 4  # generator.1.* and critic.1.*
+    weights = [k for k in f0["state_dict"] if k not in stats and not k.endswith("num_batches_tracked")]
+    start = fsdp2_train.ParityBatchNorm(fsdp2_train.PARITY_GLOBAL_BATCH).state_dict()
+    moved = max((ddp["state_dict"][k] - start[k]).abs().max().item() for k in weights)
+    gap = max((f0["state_dict"][k] - ddp["state_dict"][k]).abs().max().item() for k in weights)
+    assert moved > 5e-4 and gap <= PARITY_TOLERANCE, f"max |FSDP2 - DDP| = {gap:.2e} (weights moved {moved:.2e})"
+    for key in weights:
+        assert torch.equal(f0["state_dict"][key], f1["state_dict"][key]), key
+    assert all(not torch.equal(f0["state_dict"][k], f1["state_dict"][k]) for k in stats)  # each rank's own batches
+    saved = torch.load(fsdp_out / "fsdp_bn_ckpt" / f"step={fsdp2_train.PARITY_STEPS}.ckpt", weights_only=False)
+    for key in stats:  # the mean of the two ranks' live statistics at the save (float64 mean, cast back)
+        mean = ((f0["state_dict"][key].double() + f1["state_dict"][key].double()) / 2).float()
+        assert torch.allclose(saved["state_dict"][key], mean, rtol=0, atol=1e-7), key
+    for key in weights:
+        assert torch.equal(saved["state_dict"][key], f0["state_dict"][key]), key
+    (ema,) = [v["ema"] for k, v in saved["callbacks"].items() if k.startswith("GeneratorEMA")]
+    ema_stats = [k for k in ema if k.endswith(("running_mean", "running_var"))]
+    assert ema_stats == ["1.running_mean", "1.running_var"]
+    for key in ema_stats:  # GeneratorEMA's copy of the statistics: also the ranks' mean
+        assert not torch.equal(f0["ema"][key], f1["ema"][key]), key
+        mean = ((f0["ema"][key].double() + f1["ema"][key].double()) / 2).float()
+        assert torch.allclose(ema[key], mean, rtol=0, atol=1e-7), key
+
+
 @pytest.mark.parametrize("mode", ["full", "sharded"])
 def test_fsdp2_resume_is_exact(fsdp_out, mode):
     """6 updates + checkpoint (one file, or a folder of shards) + 6 == 12 straight, bit for bit on both ranks.

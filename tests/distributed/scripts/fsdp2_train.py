@@ -109,6 +109,31 @@ class ParityWGAN(common._GlobalNoise, WGAN):
         self.global_batch = global_batch
 
 
+class ParityBatchNorm(common._GlobalNoise, GAN):
+    """Non-saturating GAN whose generator and critic both have BatchNorm (running statistics: per-rank buffers)."""
+
+    def __init__(self, global_batch: int, seed: int = 0) -> None:
+        torch.manual_seed(seed)
+        nn = torch.nn
+        generator = nn.Sequential(nn.Linear(4, 32), nn.BatchNorm1d(32), nn.ReLU(), nn.Linear(32, 2))
+        critic = nn.Sequential(nn.Linear(2, 32), nn.BatchNorm1d(32), nn.LeakyReLU(0.2), nn.Linear(32, 1))
+        super().__init__(generator, critic, latent_dim=4, noise_seed=seed)
+        self.global_batch = global_batch
+
+
+def _batchnorm(kind: str, out_dir: str):
+    """ParityBatchNorm + GeneratorEMA for PARITY_STEPS updates, saving one checkpoint file at the last step."""
+    module = ParityBatchNorm(PARITY_GLOBAL_BATCH)
+    saver = ModelCheckpoint(
+        dirpath=os.path.join(out_dir, f"{kind}_bn_ckpt"), every_n_train_steps=PARITY_STEPS, filename="{step}"
+    )
+    strategy_kw = {"save_distributed_checkpoint": False} if kind == "fsdp" else None
+    callbacks = [saver, GeneratorEMA(decay=0.9)]
+    trainer = _trainer(kind, PARITY_STEPS, callbacks, strategy_kw=strategy_kw, use_distributed_sampler=False)
+    trainer.fit(module, datamodule=common.GlobalBatchData(PARITY_STEPS, PARITY_GLOBAL_BATCH))
+    return module, trainer
+
+
 def _parity(kind: str, build, callbacks=()):
     module = build(PARITY_GLOBAL_BATCH)
     trainer = _trainer(kind, PARITY_STEPS, [cb() for cb in callbacks], use_distributed_sampler=False)
@@ -202,6 +227,9 @@ def run(case: str, out_dir: str) -> None:
     if case in CASES:
         module, trainer = CASES[case]()
         state, rank = _state(module, trainer), trainer.global_rank
+    elif case in ("ddp_bn", "fsdp_bn"):
+        module, trainer = _batchnorm(case.split("_")[0], out_dir)
+        state, rank = _state(module, trainer), trainer.global_rank
     elif case in ("resume_full", "resume_sharded"):
         state, rank = _resume(case == "resume_sharded", out_dir), torch.distributed.get_rank()
     elif case == "memory":
@@ -212,6 +240,9 @@ def run(case: str, out_dir: str) -> None:
 
 
 if __name__ == "__main__":
-    out_dir, cases = sys.argv[1], sys.argv[2:] or [*CASES, "resume_full", "resume_sharded", "memory"]
+    out_dir, cases = (
+        sys.argv[1],
+        sys.argv[2:] or [*CASES, "ddp_bn", "fsdp_bn", "resume_full", "resume_sharded", "memory"],
+    )
     for case in cases:
         run(case, out_dir)
