@@ -29,7 +29,7 @@ class GeneratorProgressBar(TQDMProgressBar):
     progress bar or ``enable_progress_bar: false``.
 
     Module protocol: ``pl_module.generator_steps`` and ``pl_module.n_critic`` (ints); with
-    ``updates_per_batch="cycle"`` each batch is a whole cycle.
+    ``updates_per_batch="cycle"`` or ``"cycle_reuse"`` each batch is a whole cycle.
 
     Args:
         refresh_rate: redraw every N generator steps (>= 1).
@@ -54,7 +54,7 @@ class GeneratorProgressBar(TQDMProgressBar):
         max_epochs = trainer.max_epochs
         if max_epochs is None or max_epochs < 0 or not isinstance(batches, int):
             return None
-        per_generator_step = 1 if getattr(pl_module, "updates_per_batch", "one") == "cycle" else updates
+        per_generator_step = 1 if getattr(pl_module, "updates_per_batch", "one") != "one" else updates
         return batches * max_epochs // per_generator_step
 
     @property

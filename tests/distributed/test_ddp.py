@@ -11,6 +11,7 @@ import signal
 import socket
 import subprocess
 import sys
+from functools import partial
 from pathlib import Path
 
 import pytest
@@ -73,7 +74,7 @@ def _load(out: Path, case: str, rank: int) -> dict:
 
 
 TRAIN_CASES = ["gan", "wgan", "wgangp"]
-PARITY_CASES = ["parity_gan", "parity_wgangp"]
+PARITY_CASES = ["parity_gan", "parity_gan_reuse", "parity_wgangp"]
 
 
 @pytest.fixture(scope="module")
@@ -124,7 +125,12 @@ def test_two_ranks_of_half_batch_match_one_process_of_full_batch(ddp_out, case):
     distributed/scripts/common.py), which is what makes the two runs comparable; the module's own per-rank noise
     is checked by test_ddp_ranks_draw_their_own_noise_at_every_update.
     """
-    module = {"parity_gan": common.ParityGAN, "parity_wgangp": common.ParityWGANGP}[case](train_ddp.PARITY_GLOBAL_BATCH)
+    build = {
+        "parity_gan": common.ParityGAN,
+        "parity_gan_reuse": partial(common.ParityGAN, updates_per_batch="cycle_reuse"),
+        "parity_wgangp": common.ParityWGANGP,
+    }[case]
+    module = build(train_ddp.PARITY_GLOBAL_BATCH)
     start = {k: v.clone() for k, v in module.state_dict().items()}
     trainer = Trainer(**trainer_kwargs(max_steps=train_ddp.PARITY_STEPS, use_distributed_sampler=False))
     trainer.fit(module, datamodule=common.GlobalBatchData(train_ddp.PARITY_STEPS, train_ddp.PARITY_GLOBAL_BATCH))
@@ -135,6 +141,8 @@ def test_two_ranks_of_half_batch_match_one_process_of_full_batch(ddp_out, case):
     assert gap < 1e-7, (
         f"max |DDP - single| = {gap:.2e} (weights moved {moved:.2e})"
     )  # measured 3.0e-8 (GAN), 1.5e-8 (WGAN-GP)
+    if case == "parity_gan_reuse":  # a cycle a batch: 2 optimizer steps each, the generator's on the critic's fakes
+        assert (module.critic_steps, module.generator_steps) == (train_ddp.PARITY_STEPS // 2,) * 2
 
 
 def _free_port() -> int:

@@ -14,6 +14,7 @@ from torchdata.stateful_dataloader import StatefulDataLoader
 
 from lightning_gans import GAN, WGANGP
 from lightning_gans.callbacks import AdaptiveAugment, SpectralNorm
+from lightning_gans.losses import minimax_critic_loss, non_saturating_generator_loss
 from lightning_gans.modules.base import adam
 from lightning_gans.nets import MLPCritic, MLPGenerator
 from tests.conftest import trainer_kwargs
@@ -123,6 +124,108 @@ def test_cycle_mode_refuses_batches_it_cannot_split_and_ada():
         )
     with pytest.raises(ValueError, match="Unknown `updates_per_batch` 'two'"):
         _wgangp(updates_per_batch="two")
+
+
+class _StepNoise(GAN):
+    """Noise of update t from a generator seeded with t: a hand-written loop can draw the same."""
+
+    def sample_noise(self, n, rng=None):
+        step = self.critic_steps + self.generator_steps
+        return torch.randn(n, self.latent_dim, generator=torch.Generator().manual_seed(100 + step))
+
+
+def _reuse_gan(n_critic: int, num_classes: int | None, updates_per_batch: str = "cycle_reuse") -> _StepNoise:
+    torch.manual_seed(0)
+    g = MLPGenerator(latent_dim=2, hidden_dim=16, num_classes=num_classes)
+    d = MLPCritic(hidden_dim=16, num_classes=num_classes)
+    sgd = partial(torch.optim.SGD, lr=0.05)
+    return _StepNoise(g, d, latent_dim=2, n_critic=n_critic, num_classes=num_classes, noise_seed=0,
+                      generator_optimizer=sgd, critic_optimizer=sgd, updates_per_batch=updates_per_batch)  # fmt: skip
+
+
+def _dcgan_example_loop(module: _StepNoise, loader, batches: int) -> None:
+    """PyTorch's DCGAN example order, by hand: per batch, critic updates on its n_critic parts (fakes of the last
+    part kept with the generator's graph), then the generator update on those fakes, the critic frozen."""
+    g, d, k = module.generator, module.critic, module.n_critic
+    opt_g, opt_d = torch.optim.SGD(g.parameters(), lr=0.05), torch.optim.SGD(d.parameters(), lr=0.05)
+    step = 0
+
+    def score(net, x, y):
+        return net(x).view(-1) if y is None else net(x, y).view(-1)
+
+    for b, batch in enumerate(loader):
+        if b == batches:
+            return
+        real, labels = batch if len(batch) == 2 else (batch[0], None)
+        for i, x in enumerate(real.chunk(k)):
+            y = None if labels is None else labels.chunk(k)[i]
+            z = torch.randn(x.shape[0], 2, generator=torch.Generator().manual_seed(100 + step))
+            fake = g(z) if y is None else g(z, y)
+            loss = minimax_critic_loss(score(d, x, y), score(d, fake.detach(), y))
+            opt_d.zero_grad(set_to_none=True)
+            loss.backward()
+            opt_d.step()
+            step += 1
+        d.requires_grad_(False)
+        loss = non_saturating_generator_loss(score(d, fake, y))
+        opt_g.zero_grad(set_to_none=True)
+        loss.backward()
+        opt_g.step()
+        d.requires_grad_(True)
+        step += 1
+
+
+@pytest.mark.parametrize(("n_critic", "num_classes"), [(1, None), (2, None), (2, 4)])
+def test_cycle_reuse_is_the_dcgan_example_order_and_saves_a_generator_forward(n_critic, num_classes):
+    """updates_per_batch='cycle_reuse' equals the hand-written DCGAN-example loop (generator update on the last
+    critic update's fakes, graph kept; same real part and labels) on the same rows and noise, bit for bit; each
+    cycle runs n_critic generator forwards (one fewer than 'cycle') and counts n_critic + 1 optimizer steps."""
+    batches = 4
+    module = _reuse_gan(n_critic, num_classes)
+    forwards = []
+    module.generator.register_forward_pre_hook(lambda net, args: forwards.append(args[0].shape[0]))
+    trainer = Trainer(**trainer_kwargs(max_steps=batches * (n_critic + 1)))
+    trainer.fit(module, _data(batch_size=8 * n_critic, labels=num_classes is not None))
+    assert trainer.global_step == batches * (n_critic + 1)
+    assert (module.critic_steps, module.generator_steps) == (batches * n_critic, batches)
+    assert forwards == [8] * (batches * n_critic)
+    reference = _reuse_gan(n_critic, num_classes)
+    _dcgan_example_loop(reference, _data(batch_size=8 * n_critic, labels=num_classes is not None), batches)
+    moved = max((a - b).abs().max().item() for a, b in zip(_weights(reference), _weights(_reuse_gan(1, num_classes))))
+    assert moved > 1e-3
+    for a, b in zip(_weights(module), _weights(reference)):
+        assert torch.equal(a, b)
+    cycle = _reuse_gan(n_critic, num_classes, "cycle")  # the papers' order: a fresh generator forward for its update
+    calls = []
+    cycle.generator.register_forward_pre_hook(lambda net, args: calls.append(args[0].shape[0]))
+    Trainer(**trainer_kwargs(max_steps=n_critic + 1)).fit(
+        cycle, _data(batch_size=8 * (n_critic + 1), labels=num_classes is not None)
+    )
+    assert len(calls) == n_critic + 1
+
+
+def test_cycle_reuse_resumes_exactly_and_refuses_what_it_cannot_run(tmp_path):
+    """A 'cycle_reuse' run's step-6 checkpoint resumed to step 18 equals the straight run bit for bit; a batch it
+    cannot split into n_critic parts, and a run standing mid-cycle, are refused before any update."""
+    straight = _reuse_gan(2, None)
+    every = ModelCheckpoint(dirpath=tmp_path, every_n_train_steps=6, save_top_k=-1, filename="{step}")
+    Trainer(**trainer_kwargs(max_steps=18, callbacks=[every], enable_checkpointing=True)).fit(
+        straight, _data(batch_size=16)
+    )
+    resumed = _reuse_gan(2, None)
+    Trainer(**trainer_kwargs(max_steps=18)).fit(resumed, _data(batch_size=16), ckpt_path=tmp_path / "step=6.ckpt")
+    assert (resumed.critic_steps, resumed.generator_steps) == (12, 6)
+    for a, b in zip(_weights(straight), _weights(resumed)):
+        assert torch.equal(a, b)
+    odd = _reuse_gan(2, None)
+    with pytest.raises(ValueError, match=r"`updates_per_batch`='cycle_reuse' splits each batch into `n_critic` = 2"):
+        Trainer(**trainer_kwargs(max_steps=3)).fit(odd, _data(n=90, batch_size=9))
+    assert odd.critic_steps == odd.generator_steps == 0
+    mid = _reuse_gan(2, None)
+    mid._cycle_position = 1  # as after a checkpoint taken mid-cycle with updates_per_batch='one'
+    with pytest.raises(ValueError, match=r"'cycle_reuse' runs a whole cycle per batch.*after critic update 1 of 2"):
+        Trainer(**trainer_kwargs(max_steps=3)).fit(mid, _data(batch_size=16))
+    assert mid.critic_steps == 0
 
 
 def test_default_adam_is_fused_on_cpu_and_steps_like_the_for_loop_adam():

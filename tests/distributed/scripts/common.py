@@ -77,13 +77,14 @@ def global_gradient_penalty(critic, real, fake, *, labels=None, rng=None, grad_s
 
 
 class ParityGAN(_GlobalNoise, GAN):
-    def __init__(self, global_batch: int, seed: int = 0) -> None:
+    def __init__(self, global_batch: int, seed: int = 0, updates_per_batch: str = "one") -> None:
         torch.manual_seed(seed)
         super().__init__(
             MLPGenerator(latent_dim=4, hidden_dim=32, num_layers=2),
             MLPCritic(hidden_dim=32, num_layers=2),
             latent_dim=4,
             noise_seed=seed,
+            updates_per_batch=updates_per_batch,
         )
         self.global_batch = global_batch
 

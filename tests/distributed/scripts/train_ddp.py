@@ -85,6 +85,12 @@ def case_parity_gan():
     return common.ParityGAN(PARITY_GLOBAL_BATCH), _parity_fit
 
 
+def case_parity_gan_reuse():
+    """ParityGAN with updates_per_batch="cycle_reuse": the generator update backpropagates through fakes generated
+    in the critic update, within the same DDP-wrapped training_step."""
+    return common.ParityGAN(PARITY_GLOBAL_BATCH, updates_per_batch="cycle_reuse"), _parity_fit
+
+
 def case_parity_wgangp():
     return common.ParityWGANGP(PARITY_GLOBAL_BATCH), _parity_fit
 
