@@ -32,8 +32,11 @@ update, and the speed options that keep the algorithm: the fused Adam of
 True`` (the critic has no buffers, so real and fake are scored in one forward). Our algorithm differs
 from theirs where the papers say so: each critic update scores fresh fakes generated without
 gradients, the generator update comes after the critic's, the critic is frozen during the generator
-update. "Our plain loop" is that algorithm written as a plain PyTorch loop (``_common.run_plain``
-style) with the same fused Adam: what the Lightning machinery costs on top.
+update. A second row of ours, "DCGAN-example order", adds ``updates_per_batch="cycle_reuse"``: the
+generator update reuses the fakes (graph kept), real part and labels of the cycle's last critic update,
+as PyTorch's DCGAN example (and, in the other order, ``gan.py``) do: one generator forward fewer per
+cycle, a batch of ``n_critic x`` the batch per cycle. "Our plain loop" is the first row's
+algorithm (the papers' order) as a plain PyTorch loop (``_common.run_plain`` style) with the same fused Adam: what the Lightning machinery costs on top.
 
 Both sides start from the same initial weights and see the same 4,000 MNIST training digits
 (:class:`lightning_gans.MNISTDataModule`, [-1, 1], shuffled), and run for the same number of generator
@@ -259,6 +262,7 @@ class Options:
     fused_adam: bool = True  # lightning_gans.modules.base.adam: torch's fused Adam, their lr and betas
     cycle: bool = True  # updates_per_batch="cycle": one loader batch of (n_critic + 1) x the batch per cycle
     one_critic_forward: bool = True  # fuse_critic_forwards = True: real and fake in one forward (no buffers)
+    reuse: bool = False  # updates_per_batch="cycle_reuse": the generator update reuses the last critic update's fakes
 
 
 FASTEST = Options()
@@ -270,7 +274,7 @@ def our_module(kind: str, g: nn.Module, d: nn.Module, seed: int, options: Option
     common: dict[str, Any] = {
         "latent_dim": LATENT,
         "noise_seed": seed,
-        "updates_per_batch": "cycle" if options.cycle else "one",
+        "updates_per_batch": "cycle_reuse" if options.reuse else "cycle" if options.cycle else "one",
         "generator_optimizer": adam,
         "critic_optimizer": adam,
     }
@@ -343,6 +347,7 @@ SETUPS = {
     "lightning": Setup("lightning", "Lightning GAN example", "gan", 32, "Lightning GAN example", False, plain=False),
 }
 OURS = "ours: fused Adam, cycle per batch, one critic forward"
+REUSE = "ours, DCGAN-example order: + the critic's fakes reused (cycle_reuse)"
 PLAIN = "our plain loop"
 LADDER = {  # --ladder: each option's share, in the order they were added
     "ours: one update a batch, torch's Adam": Options(False, False, False),
@@ -350,6 +355,7 @@ LADDER = {  # --ladder: each option's share, in the order they were added
     "ours: + cycle per batch": Options(True, True, False),
     OURS: FASTEST,
 }
+VARIANTS = {**LADDER, REUSE: Options(reuse=True)}
 
 
 class Sampler:
@@ -395,10 +401,12 @@ def run(setup: Setup, row: str, seed: int, updates: int, fid: Callable[[Any], fl
     g, d = nets(setup, seed)
     L.seed_everything(seed, verbose=False)  # data order and their noise
     t0 = time.process_time()
-    if row in LADDER:
-        module = our_module(setup.kind, g, logits(d), seed, LADDER[row])
+    if row in VARIANTS:
+        options = VARIANTS[row]
+        module = our_module(setup.kind, g, logits(d), seed, options)
         k = module.n_critic + 1  # updates a cycle; global_step counts updates
-        fit(module, setup.batch * k if LADDER[row].cycle else setup.batch, updates * k)
+        parts = module.n_critic if options.reuse else k  # "cycle_reuse": the generator update reuses the last part
+        fit(module, setup.batch * parts if options.cycle else setup.batch, updates * k)
         counts = Counts(module.generator_steps, module.critic_steps)
         cpu = time.process_time() - t0
         return Result(cpu, fid(module), counts)
@@ -476,7 +484,7 @@ def main(argv: list[str] | None = None) -> int:
     table = []
     for name, updates in zip(args.setups, budget):
         setup = SETUPS[name]
-        ours = list(LADDER) if args.ladder else [OURS]
+        ours = [*(LADDER if args.ladder else [OURS]), REUSE]
         rows = [setup.theirs, *ours] + ([PLAIN] if setup.plain and not args.no_plain else [])
         results: dict[str, list[Result]] = {r: [] for r in rows}
         for k, seed in enumerate(args.seeds):

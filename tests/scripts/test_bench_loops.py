@@ -141,11 +141,14 @@ def test_the_loops_benchmark_runs_tiny():
     assert [(r[0], r[1], r[2]) for r in rows[1:]] == [
         ("| PyTorch-GAN wgan_gp.py", "PyTorch-GAN wgan_gp.py", "3 / 11"),
         ("| PyTorch-GAN wgan_gp.py", bl.OURS, "3 / 15"),
+        ("| PyTorch-GAN wgan_gp.py", bl.REUSE, "3 / 15"),
         ("| PyTorch-GAN wgan_gp.py", bl.PLAIN, "3 / 15"),
         ("| PyTorch-GAN gan.py", "PyTorch-GAN gan.py", "3 / 3"),
         ("| PyTorch-GAN gan.py", bl.OURS, "3 / 3"),
+        ("| PyTorch-GAN gan.py", bl.REUSE, "3 / 3"),
         ("| PyTorch-GAN gan.py", bl.PLAIN, "3 / 3"),
         ("| Lightning GAN example", "Lightning GAN example", "3 / 3"),
         ("| Lightning GAN example", bl.OURS, "3 / 3"),
+        ("| Lightning GAN example", bl.REUSE, "3 / 3"),
     ], done.stdout
     assert all(float(r[4].strip("*")) > 0 for r in rows[1:] if r[1] != r[0][2:]), done.stdout  # a ratio each
