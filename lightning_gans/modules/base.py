@@ -329,7 +329,8 @@ class AdversarialModule(LightningModule):
             with torch.no_grad():
                 fake = _generate_like(self, real, labels, rng)
         real, fake = self.critic_inputs(real, fake, rng)
-        # No optimizer toggling: the generator ran under no_grad, so this backward cannot reach it.
+        # No optimizer toggling: the generator ran under no_grad (or its output was detached), so this backward
+        # cannot reach it.
         (real_scores, real_extra), (fake_scores, fake_extra) = _score_both(self, real, fake, labels)
         loss = self.critic_loss(real_scores, fake_scores)
         logs = {CRITIC_LOSS: loss, REAL_SIGN: real_scores.detach().sign().mean()}  # ADA's r_t of this batch
@@ -433,6 +434,7 @@ class AdversarialModule(LightningModule):
         labels = None if self.num_classes is None else check_labels(labels, real.shape[0], self.num_classes, "batch")
         parts = _parts(self, real, labels)
         reuse = self.updates_per_batch == "cycle_reuse"
+        self._kept = None  # fakes are kept within one batch only
         if reuse:  # the generator update takes the last part again, with the fakes its critic update kept
             _check_cycle_start(self)
             parts.append(parts[-1])
@@ -556,7 +558,8 @@ def _logs_due(trainer: Any, updates_per_batch: int) -> bool:
 
 
 def _parts(module: AdversarialModule, real: Tensor, labels: Tensor | None) -> list[tuple[Tensor, Tensor | None]]:
-    """The batch as one update's data, or (``updates_per_batch="cycle"``) as ``n_critic + 1`` equal parts."""
+    """The batch as one update's data, or as ``n_critic + 1`` equal parts (``"cycle"``), or ``n_critic``
+    (``"cycle_reuse"``)."""
     if module.updates_per_batch == "one":
         return [(real, labels)]
     reuse = module.updates_per_batch == "cycle_reuse"
