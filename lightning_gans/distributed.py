@@ -40,6 +40,11 @@ def _is_statistic(name: Any) -> bool:
     return isinstance(name, str) and name.rsplit(".", 1)[-1] in RUNNING_STATISTICS
 
 
+def _running_statistics(net: nn.Module) -> list[tuple[str, Tensor]]:
+    """``(name, buffer)`` of ``net``'s floating-point running statistics, in ``named_buffers`` order."""
+    return [(name, b) for name, b in net.named_buffers() if _is_statistic(name) and b.is_floating_point()]
+
+
 def _world_size(strategy: Any) -> int:
     return int(getattr(strategy, "world_size", 1) or 1)
 
@@ -72,7 +77,7 @@ def sync_running_statistics(net: nn.Module | None, strategy: Any) -> list[str]:
     """
     if net is None:
         return []
-    named = [(name, b) for name, b in net.named_buffers() if _is_statistic(name) and b.is_floating_point()]
+    named = _running_statistics(net)
     if named and _world_size(strategy) > 1:
         for (_, buffer), mean in zip(named, _mean_over_ranks([b for _, b in named], strategy)):
             buffer.copy_(mean)
@@ -149,7 +154,7 @@ def _live_statistics(module: Any) -> list[tuple[str, str, Tensor]]:
     for attr in ("generator", "critic", "ema_generator"):
         net = getattr(module, attr, None)
         if isinstance(net, nn.Module):
-            out += [(attr, n, b) for n, b in net.named_buffers() if _is_statistic(n) and b.is_floating_point()]
+            out += [(attr, n, b) for n, b in _running_statistics(net)]
     return out
 
 
