@@ -36,7 +36,8 @@ update. A second row of ours, "DCGAN-example order", adds ``updates_per_batch="c
 generator update reuses the fakes (graph kept), real part and labels of the cycle's last critic update,
 as PyTorch's DCGAN example (and, in the other order, ``gan.py``) do: one generator forward fewer per
 cycle, a batch of ``n_critic x`` the batch per cycle. "Our plain loop" is the first row's
-algorithm (the papers' order) as a plain PyTorch loop (``_common.run_plain`` style) with the same fused Adam: what the Lightning machinery costs on top.
+algorithm (the papers' order) as a plain PyTorch loop (``_common.run_plain`` style) with the same
+fused Adam: what the Lightning machinery costs on top.
 
 Both sides start from the same initial weights and see the same 4,000 MNIST training digits
 (:class:`lightning_gans.MNISTDataModule`, [-1, 1], shuffled), and run for the same number of generator

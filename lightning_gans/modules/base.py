@@ -229,7 +229,6 @@ class AdversarialModule(LightningModule):
         self.updates_per_batch = _checks.choice("updates_per_batch", updates_per_batch, _UPDATES_PER_BATCH)
         self.critic_steps = self.generator_steps = 0
         self._cycle_position = 0  # critic updates made since the last generator update
-        self._keep_fakes = False  # "cycle_reuse": this critic update keeps its fakes (with graph) for the generator's
         self._kept: tuple[Tensor, Tensor, Tensor | None] | None = None  # (real, fake with graph, labels)
         self._fuse_critic = False  # one critic forward over real and fake (set in setup: a critic without buffers)
         self._fast_steps = False  # step the raw optimizers (set in setup, see `fast_optimizer_steps`)
@@ -322,7 +321,7 @@ class AdversarialModule(LightningModule):
         critic update of a cycle keeps them with the generator's graph for the generator update, and scores
         them detached). Returns detached logs.
         """
-        if self._keep_fakes:
+        if self.updates_per_batch == "cycle_reuse" and self._cycle_position == self.n_critic - 1:
             kept = _generate_like(self, real, labels, rng)
             self._kept, fake = (real, kept, labels), kept.detach()
         else:
@@ -433,20 +432,15 @@ class AdversarialModule(LightningModule):
         real, labels = split_batch(batch)
         labels = None if self.num_classes is None else check_labels(labels, real.shape[0], self.num_classes, "batch")
         parts = _parts(self, real, labels)
-        reuse = self.updates_per_batch == "cycle_reuse"
         self._kept = None  # fakes are kept within one batch only
-        if reuse:  # the generator update takes the last part again, with the fakes its critic update kept
-            _check_cycle_start(self)
+        if self.updates_per_batch == "cycle_reuse":
+            _check_cycle_start(self)  # the generator update takes the last part again, with the kept fakes
             parts.append(parts[-1])
         logs: dict[str, Tensor] = {}
         for part, part_labels in parts:
             rng = _reseed(self, self.critic_steps + self.generator_steps)
             if self._cycle_position < self.n_critic:
-                self._keep_fakes = reuse and self._cycle_position == self.n_critic - 1
-                try:
-                    logs.update(self.critic_update(part, part_labels, rng))
-                finally:
-                    self._keep_fakes = False
+                logs.update(self.critic_update(part, part_labels, rng))
                 self.critic_steps += 1
                 self._cycle_position += 1
             else:
